@@ -1,0 +1,200 @@
+// Package reaper is the only code in sockd that waits for child processes.
+//
+// A Reaper makes sockd a child subreaper (prctl(2) PR_SET_CHILD_SUBREAPER),
+// so that the descendants of its services are reparented to sockd rather
+// than to PID 1 when their parent exits, and it reaps every child with
+// wait4(2) when SIGCHLD arrives: the processes sockd started, and orphans
+// it never started (as PID 1 in a container, every orphan of the
+// container). Each exit status goes to whoever registered that pid.
+//
+// A child can exit before its pid is known to the code that forked it.
+// Start therefore forks while holding the reaper's lock and registers the
+// pid before releasing it; the loop that calls wait4 holds the same lock,
+// so a status is never reaped before its subscriber exists, and a pid that
+// is reused after a reap is never confused with the old process.
+//
+// Nothing else in the process may wait for children: exec.Cmd.Wait,
+// os.Process.Wait and syscall.Wait4 would race with the reaper (or find
+// the child already reaped). Start children through Start.
+package reaper
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Status is what wait4(2) reported for one child.
+type Status struct {
+	Pid    int
+	Wait   syscall.WaitStatus
+	Rusage syscall.Rusage
+}
+
+// String formats the status the way systemctl(1) does:
+// "code=exited, status=3" or "code=killed, signal=TERM".
+func (s Status) String() string {
+	switch {
+	case s.Wait.Exited():
+		return fmt.Sprintf("code=exited, status=%d", s.Wait.ExitStatus())
+	case s.Wait.Signaled() && s.Wait.CoreDump():
+		return fmt.Sprintf("code=dumped, signal=%s", signalName(s.Wait.Signal()))
+	case s.Wait.Signaled():
+		return fmt.Sprintf("code=killed, signal=%s", signalName(s.Wait.Signal()))
+	}
+	return fmt.Sprintf("code=unknown, status=%#x", uint32(s.Wait))
+}
+
+func signalName(sig syscall.Signal) string {
+	if name := unix.SignalName(sig); name != "" {
+		return name[3:] // "SIGTERM" → "TERM"
+	}
+	return fmt.Sprint(int(sig))
+}
+
+// ErrStopped is returned by Start after Stop.
+var ErrStopped = errors.New("reaper: stopped")
+
+// Reaper reaps children and delivers their exit statuses. Create it with
+// New; its zero value is not usable.
+type Reaper struct {
+	log *slog.Logger
+
+	mu      sync.Mutex
+	subs    map[int]chan Status
+	stopped bool
+
+	sigc chan os.Signal
+	stop chan struct{}
+	done chan struct{}
+}
+
+// New makes the process a child subreaper, subscribes to SIGCHLD and
+// starts the reaping goroutine. Orphans are logged to log at debug level;
+// a nil log means slog.Default(). Call Stop to end the goroutine.
+func New(log *slog.Logger) (*Reaper, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return nil, fmt.Errorf("reaper: prctl(PR_SET_CHILD_SUBREAPER): %w", err)
+	}
+	r := &Reaper{
+		log:  log,
+		subs: make(map[int]chan Status),
+		sigc: make(chan os.Signal, 1),
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+	signal.Notify(r.sigc, syscall.SIGCHLD)
+	go r.loop()
+	return r, nil
+}
+
+// Start calls fork, which must start exactly one child and return its
+// pid, with the reaper's lock held, and registers the pid before any
+// status can be reaped. The returned channel receives the child's status
+// once and is then closed; it is closed without a value if the reaper is
+// stopped first. If fork fails, its error is returned and nothing is
+// registered. fork must not call Start.
+func (r *Reaper) Start(fork func() (pid int, err error)) (<-chan Status, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopped {
+		return nil, ErrStopped
+	}
+	pid, err := fork()
+	if err != nil {
+		return nil, err
+	}
+	if pid <= 0 {
+		return nil, fmt.Errorf("reaper: fork returned pid %d", pid)
+	}
+	c := make(chan Status, 1)
+	r.subs[pid] = c
+	return c, nil
+}
+
+// Stop stops the reaping goroutine and waits for it to return. Channels
+// of children not yet reaped are closed without a value. Children that
+// exit later stay zombies until the process exits or another Reaper
+// starts. Stop may be called more than once.
+func (r *Reaper) Stop() {
+	r.mu.Lock()
+	if r.stopped {
+		r.mu.Unlock()
+		<-r.done
+		return
+	}
+	r.stopped = true
+	r.mu.Unlock()
+
+	signal.Stop(r.sigc)
+	close(r.stop)
+	<-r.done
+
+	r.mu.Lock()
+	for pid, c := range r.subs {
+		close(c)
+		delete(r.subs, pid)
+	}
+	r.mu.Unlock()
+}
+
+func (r *Reaper) loop() {
+	defer close(r.done)
+	// A child may have exited before signal.Notify took effect.
+	r.reapAll()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-r.sigc:
+			r.reapAll()
+		}
+	}
+}
+
+// reapAll reaps until no child is left to reap. SIGCHLD is not queued:
+// one signal may stand for many exits, so one wake-up drains them all.
+func (r *Reaper) reapAll() {
+	for r.reapOne() {
+	}
+}
+
+// reapOne reaps at most one child and reports whether it did.
+func (r *Reaper) reapOne() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var st Status
+	var err error
+	for {
+		st.Pid, err = syscall.Wait4(-1, &st.Wait, syscall.WNOHANG, &st.Rusage)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		if err != syscall.ECHILD {
+			r.log.Error("wait4 failed", "err", err)
+		}
+		return false
+	}
+	if st.Pid <= 0 {
+		return false
+	}
+	if c, ok := r.subs[st.Pid]; ok {
+		delete(r.subs, st.Pid)
+		c <- st // buffered, one value per pid: never blocks
+		close(c)
+		return true
+	}
+	r.log.Debug("reaped orphan", "pid", st.Pid, "status", st.String())
+	return true
+}

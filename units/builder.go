@@ -1,0 +1,249 @@
+package units
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Assignment is one "Directive=Value" line of a unit file, as a parser
+// read it. The TOML format produces the same assignments from its keys.
+type Assignment struct {
+	Section   string // "Unit", "Socket", "Service" or "Install"
+	Directive string // the systemd spelling, e.g. "ListenStream"
+	// Value is in systemd syntax: continuation lines joined, surrounding
+	// whitespace trimmed, quotes, escapes and specifiers not yet processed.
+	Value string
+	Pos   Position
+}
+
+// Builder assembles a Unit from assignments, in file order, the way
+// systemd applies a unit file and then its drop-ins. It collects every
+// problem instead of stopping at the first.
+type Builder struct {
+	unit     Unit
+	defaults Unit
+	env      SpecifierEnv
+	errs     ErrorList
+	burstSet bool
+}
+
+// Defaults as systemd documents them.
+const (
+	DefaultBacklog        = 4096 // SOMAXCONN
+	DefaultMaxConnections = 64
+	DefaultTimeout        = 90 * time.Second
+	DefaultRestartSec     = 100 * time.Millisecond
+	DefaultTriggerLimit   = 2 * time.Second
+)
+
+func defaultUnit(name string) Unit {
+	return Unit{
+		Name: name,
+		Socket: Socket{
+			Backlog:              DefaultBacklog,
+			BindIPv6Only:         BindIPv6Default,
+			SocketMode:           0666,
+			DirectoryMode:        0755,
+			MaxConnections:       DefaultMaxConnections,
+			TriggerLimitInterval: DefaultTriggerLimit,
+			TriggerLimitBurst:    20,
+		},
+		Service: Service{
+			Type:          TypeSimple,
+			UMask:         0022,
+			Restart:       RestartNo,
+			RestartSec:    DefaultRestartSec,
+			TimeoutStart:  DefaultTimeout,
+			TimeoutStop:   DefaultTimeout,
+			KillMode:      KillControlGroup,
+			KillSignal:    syscall.SIGTERM,
+			SendSIGKILL:   true,
+			StandardInput: StdinNull,
+		},
+		Where: Positions{},
+	}
+}
+
+// NewBuilder starts a unit named name (the socket unit's name without
+// ".socket") with systemd's defaults.
+func NewBuilder(name string, env SpecifierEnv) *Builder {
+	return &Builder{unit: defaultUnit(name), defaults: defaultUnit(name), env: env}
+}
+
+// Socket returns the socket settings applied so far; after the socket file
+// and its drop-ins, its ServiceName tells which service file to read.
+func (b *Builder) Socket() *Socket { return &b.unit.Socket }
+
+// AddFile records a file the unit was loaded from.
+func (b *Builder) AddFile(path string) { b.unit.Files = append(b.unit.Files, path) }
+
+// AddError records a problem found outside Apply.
+func (b *Builder) AddError(err error) { b.errs = append(b.errs, err) }
+
+// Apply applies one assignment found in the file of unitFile ("web.socket",
+// "web.service" or "web@.service"), which decides the allowed sections and
+// what the specifiers %n, %N, %p, %i… expand to. An empty value resets the
+// directive to its default (a list to empty).
+func (b *Builder) Apply(unitFile string, a Assignment) {
+	if err := b.apply(unitFile, a); err != nil {
+		b.errs = append(b.errs, &Error{Pos: a.Pos, Err: err})
+	}
+}
+
+func (b *Builder) apply(unitFile string, a Assignment) error {
+	kind := unitFile[strings.LastIndexByte(unitFile, '.')+1:]
+	if strings.HasPrefix(a.Section, "X-") || strings.HasPrefix(a.Directive, "X-") {
+		return nil // extensions, which systemd ignores too
+	}
+	switch {
+	case a.Section == "Unit" || a.Section == "Install":
+	case a.Section == "Socket" && kind == "socket", a.Section == "Service" && kind == "service":
+	default:
+		return fmt.Errorf("section [%s] does not belong in a .%s unit", a.Section, kind)
+	}
+	value, err := expandSpecifiers(a.Value, unitFile, b.env, kind == "service" && isTemplateName(unitFile))
+	if err != nil {
+		return err
+	}
+	if a.Section == "Unit" && (a.Directive == "Description" || a.Directive == "Documentation") {
+		return b.applyDescription(kind, a.Directive, value)
+	}
+	dir, ok := directiveIndex[Key(a.Section, a.Directive)]
+	if !ok {
+		return unknownDirective(a.Section, a.Directive)
+	}
+	if value == "" {
+		dir.reset(&b.unit, &b.defaults)
+		return nil
+	}
+	if a.Directive == "TriggerLimitBurst" {
+		b.burstSet = true
+	}
+	if err := dir.set(&b.unit, value); err != nil {
+		return err
+	}
+	b.record(dir, a.Pos)
+	return nil
+}
+
+// record remembers where a directive, and each list element, was set.
+func (b *Builder) record(dir *directive, pos Position) {
+	b.unit.Where[Key(dir.Section, dir.Name)] = pos
+	switch dir.Kind {
+	case KindAddress:
+		for i := range b.unit.Socket.Listeners {
+			if _, ok := b.unit.Where[ElemKey("Socket", "Listen", i)]; !ok {
+				b.unit.Where[ElemKey("Socket", "Listen", i)] = pos
+			}
+		}
+	case KindCommand:
+		n := len(*commandsOf(&b.unit.Service, dir.Name))
+		for i := 0; i < n; i++ {
+			if _, ok := b.unit.Where[ElemKey("Service", dir.Name, i)]; !ok {
+				b.unit.Where[ElemKey("Service", dir.Name, i)] = pos
+			}
+		}
+	}
+}
+
+// commandsOf returns the command list of an Exec*= directive.
+func commandsOf(s *Service, name string) *[]Command {
+	switch name {
+	case "ExecStart":
+		return &s.ExecStart
+	case "ExecStartPre":
+		return &s.ExecStartPre
+	case "ExecStartPost":
+		return &s.ExecStartPost
+	case "ExecStop":
+		return &s.ExecStop
+	case "ExecReload":
+		return &s.ExecReload
+	}
+	panic("units: not a command directive: " + name)
+}
+
+// applyDescription stores [Unit] Description= and Documentation= on the
+// socket or the service, depending on the file they are in.
+func (b *Builder) applyDescription(kind, directive, value string) error {
+	desc, docs := &b.unit.Socket.Description, &b.unit.Socket.Documentation
+	if kind == "service" {
+		desc, docs = &b.unit.Service.Description, &b.unit.Service.Documentation
+	}
+	if directive == "Description" {
+		*desc = value
+		return nil
+	}
+	if value == "" {
+		*docs = nil
+		return nil
+	}
+	words, err := SplitWords(value, false)
+	if err != nil {
+		return err
+	}
+	*docs = append(*docs, words...)
+	return nil
+}
+
+// ServiceName returns the name of the service s activates for the socket
+// unit named name: Service=, or NAME@.service with Accept=yes, or
+// NAME.service.
+func (s *Socket) ServiceName(name string) string {
+	switch {
+	case s.Service != "" && !s.Accept:
+		return s.Service
+	case s.Accept:
+		return name + "@.service"
+	}
+	return name + ".service"
+}
+
+// Finish applies the defaults that depend on other settings. It returns
+// the unit and every problem found while building it (an ErrorList), or a
+// nil error. Validate checks the finished unit as a whole.
+func (b *Builder) Finish() (*Unit, error) {
+	u := &b.unit
+	sockPos := func(directive string) Position { return b.pos("Socket", directive) }
+	if u.Socket.Accept && !b.burstSet {
+		u.Socket.TriggerLimitBurst = 200
+	}
+	if u.Socket.Accept && u.Socket.Service != "" {
+		b.errs = append(b.errs, Errorf(sockPos("Service"), "Service= cannot be combined with Accept=yes"))
+	}
+	u.Service.Name = u.Socket.ServiceName(u.Name)
+	if u.Service.StandardOutput.Kind == "" {
+		u.Service.StandardOutput.Kind = OutJournal
+		if u.Service.StandardInput == StdinSocket {
+			u.Service.StandardOutput.Kind = OutInherit
+		}
+	}
+	if u.Service.StandardError.Kind == "" {
+		u.Service.StandardError.Kind = OutInherit
+	}
+	return u, b.errs.Err()
+}
+
+// pos returns where a directive was set, or the unit's first file.
+func (b *Builder) pos(section, directive string) Position {
+	return positionOf(&b.unit, section, directive)
+}
+
+func positionOf(u *Unit, section, directive string) Position {
+	if p, ok := u.Where[Key(section, directive)]; ok {
+		return p
+	}
+	p := Position{}
+	if len(u.Files) > 0 {
+		p.File = u.Files[0]
+		if section == "Service" && len(u.Files) > 1 {
+			p.File = u.Files[len(u.Files)-1]
+		}
+	}
+	return p
+}
+
+var errNoListener = errors.New("no Listen*= directive: the socket has nothing to listen on")

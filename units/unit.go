@@ -1,0 +1,232 @@
+// Package units owns sockd's model of a unit: a socket unit (its listeners
+// and their options) together with the service it activates. The model is
+// independent of the file format; units/systemdfile and units/tomlfile
+// produce it, and both go through the same directive table (Apply), so the
+// same settings written in either format give the same Unit.
+//
+// The meaning of every field follows systemd.socket(5), systemd.service(5),
+// systemd.exec(5) and systemd.kill(5); the doc comment of each field names
+// the directive it comes from.
+package units
+
+import (
+	"os"
+	"syscall"
+	"time"
+)
+
+// Unit is one socket unit and the service it activates. Its Name is the
+// socket unit's name without the ".socket" suffix ("web" for web.socket).
+type Unit struct {
+	Name    string
+	Socket  Socket
+	Service Service
+	// Files lists the files the unit was loaded from, main files first,
+	// then drop-ins in the order they were applied.
+	Files []string
+	// Where records where each directive was last set, for error messages.
+	// It is not part of the unit's meaning: Diff and Equal ignore it.
+	Where Positions
+}
+
+// Socket holds the [Socket] section of a unit (systemd.socket(5)).
+type Socket struct {
+	Description   string   // [Unit] Description=
+	Documentation []string // [Unit] Documentation=
+
+	Listeners []Listener // ListenStream=, ListenDatagram=, ListenSequentialPacket=, ListenFIFO=, in file order
+
+	Accept             bool   // Accept=
+	Service            string // Service=: the unit activated; defaults to NAME.service, or NAME@.service with Accept=yes
+	FileDescriptorName string // FileDescriptorName=; empty means the default name
+
+	Backlog       int           // Backlog=; default SOMAXCONN
+	BindIPv6Only  BindIPv6Only  // BindIPv6Only=
+	BindToDevice  string        // BindToDevice=
+	SocketUser    string        // SocketUser=
+	SocketGroup   string        // SocketGroup=
+	SocketMode    os.FileMode   // SocketMode=; default 0666
+	DirectoryMode os.FileMode   // DirectoryMode=; default 0755
+	FreeBind      bool          // FreeBind=
+	Transparent   bool          // Transparent=
+	ReusePort     bool          // ReusePort=
+	Broadcast     bool          // Broadcast=
+	KeepAlive     bool          // KeepAlive=
+	KeepAliveTime time.Duration // KeepAliveTimeSec=; 0 leaves the kernel default
+	// KeepAliveInterval is KeepAliveIntervalSec=; 0 leaves the kernel default.
+	KeepAliveInterval time.Duration
+	KeepAliveProbes   int           // KeepAliveProbes=; 0 leaves the kernel default
+	NoDelay           bool          // NoDelay=
+	DeferAccept       time.Duration // DeferAcceptSec=; 0 is off
+	Priority          *int          // Priority= (SO_PRIORITY); nil leaves it unset
+	ReceiveBuffer     int64         // ReceiveBuffer= in bytes; 0 leaves it unset
+	SendBuffer        int64         // SendBuffer= in bytes; 0 leaves it unset
+	IPTOS             *int          // IPTOS=; nil leaves it unset
+	IPTTL             *int          // IPTTL=; nil leaves it unset
+	Mark              *int          // Mark= (SO_MARK); nil leaves it unset
+	PassCredentials   bool          // PassCredentials=
+	PassPacketInfo    bool          // PassPacketInfo=
+
+	MaxConnections          int  // MaxConnections=; default 64
+	MaxConnectionsPerSource int  // MaxConnectionsPerSource=; 0 is off
+	RemoveOnStop            bool // RemoveOnStop=
+	Symlinks                []string
+
+	TriggerLimitInterval time.Duration // TriggerLimitIntervalSec=; default 2s, 0 disables
+	TriggerLimitBurst    int           // TriggerLimitBurst=; default 20, or 200 with Accept=yes
+}
+
+// BindIPv6Only is the value of BindIPv6Only=.
+type BindIPv6Only string
+
+// The values BindIPv6Only= accepts.
+const (
+	BindIPv6Default  BindIPv6Only = "default"
+	BindIPv6Both     BindIPv6Only = "both"
+	BindIPv6OnlyIPv6 BindIPv6Only = "ipv6-only"
+)
+
+// Service holds the [Service] section of the unit a socket activates.
+type Service struct {
+	// Name is the service unit's name: "web.service", or the template
+	// "web@.service" for Accept=yes.
+	Name          string
+	Description   string   // [Unit] Description=
+	Documentation []string // [Unit] Documentation=
+
+	Type ServiceType // Type=
+
+	ExecStart     []Command // ExecStart=; exactly one
+	ExecStartPre  []Command // ExecStartPre=
+	ExecStartPost []Command // ExecStartPost=
+	ExecStop      []Command // ExecStop=
+	ExecReload    []Command // ExecReload=
+
+	// Environment holds Environment= assignments as KEY=VALUE, in order;
+	// a later assignment of the same key wins when the service starts.
+	Environment []string
+	// EnvironmentFiles holds EnvironmentFile= entries, read when the
+	// service starts.
+	EnvironmentFiles []EnvironmentFile
+	// WorkingDirectory is WorkingDirectory=: "" means "/" (or the user's
+	// home for "~"). WorkingDirectoryOptional is its "-" prefix.
+	WorkingDirectory         string
+	WorkingDirectoryOptional bool
+
+	User                string      // User=
+	Group               string      // Group=
+	SupplementaryGroups []string    // SupplementaryGroups=
+	UMask               os.FileMode // UMask=; default 0022
+	NoNewPrivileges     bool        // NoNewPrivileges=
+	LimitNOFILE         *Rlimit     // LimitNOFILE=; nil inherits sockd's
+
+	Restart      RestartPolicy  // Restart=
+	RestartSec   time.Duration  // RestartSec=; default 100ms
+	TimeoutStart time.Duration  // TimeoutStartSec=; default 90s, 0 is infinity
+	TimeoutStop  time.Duration  // TimeoutStopSec=; default 90s, 0 is infinity
+	KillMode     KillMode       // KillMode=
+	KillSignal   syscall.Signal // KillSignal=; default SIGTERM
+	SendSIGKILL  bool           // SendSIGKILL=; default yes
+
+	StandardInput  StdInput  // StandardInput=
+	StandardOutput StdOutput // StandardOutput=
+	StandardError  StdOutput // StandardError=
+
+	FileDescriptorStoreMax int // FileDescriptorStoreMax=; default 0
+}
+
+// IsTemplate reports whether the service is a template ("name@.service")
+// whose instances are started per connection.
+func (s *Service) IsTemplate() bool { return isTemplateName(s.Name) }
+
+// ServiceType is the value of Type=.
+type ServiceType string
+
+// The service types sockd supports.
+const (
+	TypeSimple ServiceType = "simple"
+	TypeExec   ServiceType = "exec"
+	TypeNotify ServiceType = "notify"
+)
+
+// RestartPolicy is the value of Restart=.
+type RestartPolicy string
+
+// The values Restart= accepts (systemd.service(5)).
+const (
+	RestartNo         RestartPolicy = "no"
+	RestartAlways     RestartPolicy = "always"
+	RestartOnSuccess  RestartPolicy = "on-success"
+	RestartOnFailure  RestartPolicy = "on-failure"
+	RestartOnAbnormal RestartPolicy = "on-abnormal"
+	RestartOnAbort    RestartPolicy = "on-abort"
+)
+
+// KillMode is the value of KillMode= (systemd.kill(5)). sockd has no
+// cgroups; control-group means the service's process group.
+type KillMode string
+
+// The values KillMode= accepts.
+const (
+	KillControlGroup KillMode = "control-group"
+	KillMixed        KillMode = "mixed"
+	KillProcess      KillMode = "process"
+)
+
+// StdInput is the value of StandardInput=: "null" (the default) or
+// "socket" (inetd style: the socket is fd 0).
+type StdInput string
+
+// The values StandardInput= accepts.
+const (
+	StdinNull   StdInput = "null"
+	StdinSocket StdInput = "socket"
+)
+
+// StdOutput is the value of StandardOutput= or StandardError=: Kind is
+// "inherit", "null", "journal" (sockd's log), "socket", "file", "append" or
+// "truncate"; Path is set for the last three.
+type StdOutput struct {
+	Kind string
+	Path string
+}
+
+// The kinds of StdOutput.
+const (
+	OutInherit  = "inherit"
+	OutNull     = "null"
+	OutJournal  = "journal"
+	OutSocket   = "socket"
+	OutFile     = "file"
+	OutAppend   = "append"
+	OutTruncate = "truncate"
+)
+
+// EnvironmentFile is one EnvironmentFile= entry; Optional is its "-" prefix
+// (a missing file is not an error).
+type EnvironmentFile struct {
+	Path     string
+	Optional bool
+}
+
+// Rlimit is a soft and hard resource limit; Infinity stands for unlimited.
+type Rlimit struct {
+	Soft, Hard uint64
+}
+
+// Infinity is the "infinity" value of a resource limit.
+const Infinity = ^uint64(0)
+
+// Command is one Exec*= command line, split into words.
+type Command struct {
+	// Path is the program to execute: an absolute path, or a bare name
+	// looked up in sockd's fixed search path at validation time.
+	Path string
+	// Argv is the argument vector, Argv[0] included. With the "@" prefix
+	// Argv[0] is the second word of the line, not Path.
+	Argv []string
+	// IgnoreFailure is the "-" prefix: a non-zero exit is not a failure.
+	IgnoreFailure bool
+	// NoEnvExpand is the ":" prefix: $VAR references are passed literally.
+	NoEnvExpand bool
+}
