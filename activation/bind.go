@@ -114,7 +114,7 @@ func bindOne(s *units.Socket, spec units.Listener) (*Listener, error) {
 		return nil, err
 	}
 	if l.node != nil && len(s.Symlinks) > 0 {
-		if err := l.node.link(s.Symlinks, s.DirectoryMode); err != nil {
+		if err := l.node.link(s.Symlinks, dirMode(s)); err != nil {
 			l.discard()
 			return nil, err
 		}

@@ -21,10 +21,10 @@ type sock struct {
 	typ    int
 }
 
-func (k sock) ip() bool   { return k.family == unix.AF_INET || k.family == unix.AF_INET6 }
-func (k sock) ip6() bool  { return k.family == unix.AF_INET6 }
-func (k sock) tcp() bool  { return k.ip() && k.typ == unix.SOCK_STREAM }
-func (k sock) unix() bool { return k.family == unix.AF_UNIX }
+func (k sock) ip() bool    { return k.family == unix.AF_INET || k.family == unix.AF_INET6 }
+func (k sock) ip6() bool   { return k.family == unix.AF_INET6 }
+func (k sock) tcp() bool   { return k.ip() && k.typ == unix.SOCK_STREAM }
+func (k sock) local() bool { return k.family == unix.AF_UNIX }
 
 // setup creates a blocking, close-on-exec socket, applies the options
 // around bindFn and listens if the type accepts connections. On error the

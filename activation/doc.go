@@ -22,8 +22,9 @@
 //
 // The order follows systemd's socket_address_listen: socket, IPV6_V6ONLY,
 // BindToDevice, ReusePort, FreeBind, Transparent, SO_REUSEADDR, bind, then
-// the per-socket options of systemd.socket(5) (KeepAlive... PassPacketInfo),
-// and listen last, so that no connection is queued before every option is
+// the per-socket options of systemd.socket(5) (KeepAlive... PassPacketInfo;
+// IPTOS before Priority, since setting IP_TOS also sets SO_PRIORITY), and
+// listen last, so that no connection is queued before every option is
 // in place.
 //
 // # Which option failures are fatal
@@ -81,7 +82,8 @@
 //
 // An existing FIFO is reused, with its mode and owner set to the unit's.
 // Abstract sockets ("@name") get no mode, owner or removal. Paths must fit
-// in sun_path: 107 bytes plus the NUL.
+// in sun_path: 107 bytes plus the NUL; abstract names too, "@" included
+// (one byte less than the kernel allows, a limit of x/sys/unix).
 //
 // Symlinks= are made (with parent directories) for a unit's single path
 // listener; a unit with Symlinks= and more than one path listener fails, as
@@ -93,7 +95,9 @@
 // generation that inherited the socket keeps its path. Listener.Remove
 // unlinks the node and the symlinks when the unit has RemoveOnStop=, and
 // only if they are still the ones this Listener made (same device and inode
-// for the node, same target for a symlink).
+// for the node, same target for a symlink). An inode number can be reused
+// once the node is deleted, so a node that someone else deleted and
+// recreated may still be taken for ours.
 //
 // # Watching
 //

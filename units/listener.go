@@ -3,6 +3,7 @@ package units
 import (
 	"net/netip"
 	"strconv"
+	"strings"
 )
 
 // ListenerKind says which Listen*= directive declared a listener.
@@ -111,4 +112,14 @@ func (a Address) String() string {
 	default:
 		return a.Path
 	}
+}
+
+// Summary describes the unit in one line, for `sockd --check` and logs:
+// "web.socket: 127.0.0.1:8080 (stream), /run/web.sock (stream) -> web.service".
+func (u *Unit) Summary() string {
+	parts := make([]string, len(u.Socket.Listeners))
+	for i, l := range u.Socket.Listeners {
+		parts[i] = l.Address.String() + " (" + string(l.Kind) + ")"
+	}
+	return u.Name + ".socket: " + strings.Join(parts, ", ") + " -> " + u.Service.Name
 }

@@ -187,10 +187,19 @@ func isDevNull(p string) (bool, error) {
 	return st.Mode()&fs.ModeCharDevice != 0, nil
 }
 
-// checkFileName refuses a unit name that could leave the directory.
+var errInvalidName = errors.New("not a valid unit name")
+
+// checkFileName refuses a name that is not a valid unit name: systemd
+// allows ASCII letters, digits and ":-_.\\@", up to 255 bytes. This also
+// keeps a name from leaving its directory.
 func checkFileName(name string) error {
-	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {
-		return fmt.Errorf("invalid unit name %q", name)
+	valid := name != "" && len(name) <= 255 && !strings.HasPrefix(name, ".")
+	for i := 0; valid && i < len(name); i++ {
+		c := name[i]
+		valid = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte(":-_.\\@", c) >= 0
+	}
+	if !valid {
+		return fmt.Errorf("%q is %w", name, errInvalidName)
 	}
 	return nil
 }

@@ -23,6 +23,28 @@ const (
 	utf8BOM    = "\xef\xbb\xbf"
 )
 
+// Lex splits the content of the unit file at path into its assignments,
+// following systemd.syntax(7) as systemd's config_parse() implements it
+// (see the package doc). It returns every assignment it could read, and
+// a units.ErrorList of the lines it could not, or nil.
+func Lex(path string, data []byte) ([]units.Assignment, error) {
+	entries, errs := lex(path, data)
+	out := make([]units.Assignment, len(entries))
+	for i, e := range entries {
+		out[i] = e.assignment(path)
+	}
+	return out, errs.Err()
+}
+
+func (e entry) assignment(path string) units.Assignment {
+	return units.Assignment{
+		Section:   e.section,
+		Directive: e.key,
+		Value:     e.value,
+		Pos:       units.Position{File: path, Line: e.line, Directive: "[" + e.section + "] " + e.key},
+	}
+}
+
 // entry is one Key=Value assignment as the lexer found it.
 type entry struct {
 	section, key, value string
@@ -54,6 +76,11 @@ type lexer struct {
 
 	cont     strings.Builder // the pending continuation, backslashes replaced by spaces
 	contLine int             // the line the pending continuation starts on; 0 if none
+
+	// firstLine maps the line systemd reports a continued logical line
+	// at (see entry.lastLine) to the line sockd reports it at. Only the
+	// differential test against systemd-analyze needs it.
+	firstLine map[int]int
 }
 
 // lex splits the content of the unit file at path into assignments, the
@@ -61,6 +88,12 @@ type lexer struct {
 // every assignment it could read and every problem it found; it stops
 // early only where systemd gives up on the file (a line too long).
 func lex(path string, data []byte) ([]entry, units.ErrorList) {
+	l := lexFile(path, data)
+	return l.entries, l.errs
+}
+
+// lexFile lexes a file and returns the lexer with its results.
+func lexFile(path string, data []byte) *lexer {
 	l := &lexer{path: path}
 	n := 0
 	for len(data) > 0 {
@@ -72,7 +105,7 @@ func lex(path string, data []byte) ([]entry, units.ErrorList) {
 			l.errorf(n, "NUL byte in line")
 		}
 		if !l.physical(n, line) {
-			return l.entries, l.errs
+			return l
 		}
 	}
 	if l.contLine > 0 {
@@ -80,7 +113,7 @@ func lex(path string, data []byte) ([]entry, units.ErrorList) {
 		// file as if a line followed.
 		l.logical(l.contLine, n+1, l.cont.String())
 	}
-	return l.entries, l.errs
+	return l
 }
 
 // EOL bytes as systemd's read_line() knows them.
@@ -176,6 +209,12 @@ func endsInEscape(s string) bool {
 // assignment. first is the physical line it starts on, last the one
 // systemd reports it at.
 func (l *lexer) logical(first, last int, s string) {
+	if first != last {
+		if l.firstLine == nil {
+			l.firstLine = map[int]int{}
+		}
+		l.firstLine[last] = first
+	}
 	s = strings.Trim(s, whitespace)
 	if s == "" {
 		return

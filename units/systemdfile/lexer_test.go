@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/sockd/sockd/units"
 )
 
 // e builds an expected entry whose systemd line is its first line.
@@ -342,4 +344,21 @@ func errorTexts(errs []error) []string {
 		msgs = append(msgs, err.Error())
 	}
 	return msgs
+}
+
+func TestLexAssignments(t *testing.T) {
+	got, err := Lex("u.socket", []byte("[Socket]\nListenStream = 80 \\\n  81\nbad\n"))
+	want := []units.Assignment{{
+		Section: "Socket", Directive: "ListenStream", Value: "80    81",
+		Pos: units.Position{File: "u.socket", Line: 2, Directive: "[Socket] ListenStream"},
+	}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v; want %+v", got, want)
+	}
+	if err == nil || err.Error() != `u.socket:4: missing '=': "bad"` {
+		t.Errorf("err = %v", err)
+	}
+	if _, err := Lex("u.socket", []byte("[Socket]\nA=1\n")); err != nil {
+		t.Errorf("err = %v; want nil", err)
+	}
 }

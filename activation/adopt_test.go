@@ -1,0 +1,70 @@
+package activation
+
+import (
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sockd/sockd/units"
+)
+
+func TestMatches(t *testing.T) {
+	dir := t.TempDir()
+	specs := []units.Listener{
+		ipListener(units.Stream, "127.0.0.1", 0),
+		ipListener(units.Datagram, "::1", 0),
+		barePort(0),
+		pathListener(units.Stream, filepath.Join(dir, "s.sock")),
+		pathListener(units.SequentialPacket, "@sockd-adopt-test"),
+		pathListener(units.FIFO, filepath.Join(dir, "f")),
+	}
+	ls := bind(t, newSocket(specs...))
+	for i, l := range ls {
+		spec := l.Spec()
+		if spec.Address.Family == units.FamilyInet || spec.Address.Family == units.FamilyInet6 {
+			spec.Address.Port = boundPort(t, l.Fd())
+		}
+		specs[i] = spec
+	}
+	for i, l := range ls {
+		for j, spec := range specs {
+			ok, err := Matches(l.Fd(), spec)
+			if err != nil || ok != (i == j) {
+				t.Errorf("Matches(listener %d, spec %d = %v) = %v, %v", i, j, spec, ok, err)
+			}
+		}
+	}
+	other := specs[0]
+	other.Kind = units.Datagram
+	if ok, _ := Matches(ls[0].Fd(), other); ok {
+		t.Error("a stream socket matched a datagram spec")
+	}
+	other = specs[0]
+	other.Address.Port++
+	if ok, _ := Matches(ls[0].Fd(), other); ok {
+		t.Error("a socket matched another port")
+	}
+}
+
+func TestMatchesNotListening(t *testing.T) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	spec := ipListener(units.Stream, "127.0.0.1", boundPort(t, fd))
+	if ok, err := Matches(fd, spec); ok || err != nil {
+		t.Errorf("a bound, not listening socket: Matches = %v, %v", ok, err)
+	}
+	unix.Listen(fd, 1)
+	if ok, err := Matches(fd, spec); !ok || err != nil {
+		t.Errorf("once listening: Matches = %v, %v", ok, err)
+	}
+	if _, err := Matches(-1, spec); err == nil {
+		t.Error("a bad descriptor gave no error")
+	}
+}

@@ -1,0 +1,225 @@
+package spawn
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// RunShimIfRequested runs the spawn shim and never returns if this process
+// was started as one by Spawn; otherwise it returns at once. sockd's main
+// function, and the TestMain of any test binary that calls Spawn, must
+// call it first thing, before doing anything else.
+func RunShimIfRequested() {
+	if len(os.Args) < 2 || os.Args[0] != shimArgv0 {
+		return
+	}
+	enc, ok := syscall.Getenv(shimEnv)
+	if !ok {
+		return
+	}
+	os.Exit(runShim(enc, os.Args[1], os.Args[2:]))
+}
+
+// shim is the state of the shim process.
+type shim struct {
+	*shimSpec
+	env  []string
+	home string // the user's home directory, if User= is set
+}
+
+// runShim prepares the process and execs path; it returns an exit code
+// only on failure, after writing the reason to the status pipe.
+func runShim(enc, path string, argv []string) int {
+	// PR_SET_NO_NEW_PRIVS and the signal mask are per thread: do them on
+	// the thread that calls execve.
+	runtime.LockOSThread()
+	sp, err := decodeShimSpec(enc)
+	if err != nil {
+		return ExitFDs // no status fd known; the parent sees exit 202
+	}
+	sh := &shim{shimSpec: sp}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, shimEnv+"=") {
+			sh.env = append(sh.env, kv)
+		}
+	}
+	steps := []func() (int, error){
+		sh.closeOnExec, sh.setUMask, sh.openStdio, sh.setLimits,
+		sh.setCredentials, sh.chdir, sh.resetSignals, sh.noNewPrivs,
+	}
+	for _, step := range steps {
+		if code, err := step(); err != nil {
+			return sh.fail(code, err)
+		}
+	}
+	if sp.nfds > 0 {
+		sh.env = append(sh.env, "LISTEN_PID="+strconv.Itoa(os.Getpid()))
+		if id, ok := pidfdID(); ok {
+			sh.env = append(sh.env, "LISTEN_PIDFDID="+strconv.FormatUint(id, 10))
+		}
+	}
+	err = syscall.Exec(path, argv, sh.env)
+	return sh.fail(ExitExec, &os.PathError{Op: "execve", Path: path, Err: err})
+}
+
+// fail reports err on the status pipe and returns code.
+func (sh *shim) fail(code int, err error) int {
+	var errno syscall.Errno
+	errors.As(err, &errno)
+	syscall.Write(sh.status, formatExecStatus(code, errno, err.Error()))
+	return code
+}
+
+// closeOnExec marks every fd above the passed ones close-on-exec: the
+// status pipe and anything of sockd's that was not (the Go runtime's own
+// fds must stay open until the exec, so they are not closed here).
+func (sh *shim) closeOnExec() (int, error) {
+	first := 3 + sh.nfds
+	err := unix.CloseRange(uint(first), ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	if err == nil {
+		return 0, nil
+	}
+	// Before Linux 5.11: mark each open fd.
+	dir, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return ExitFDs, err
+	}
+	for _, e := range dir {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd >= first {
+			syscall.CloseOnExec(fd)
+		}
+	}
+	return 0, nil
+}
+
+func (sh *shim) setUMask() (int, error) {
+	syscall.Umask(sh.umask)
+	return 0, nil
+}
+
+// openStdio opens the file kinds of stdin, stdout and stderr as root,
+// before privileges are dropped, as systemd does.
+func (sh *shim) openStdio() (int, error) {
+	codes := [3]int{ExitStdin, ExitStdout, ExitStderr}
+	for i, st := range sh.stdio {
+		flags := syscall.O_WRONLY | syscall.O_CREAT | syscall.O_CLOEXEC | syscall.O_NOCTTY
+		switch st.Kind {
+		case StdioInherit:
+			if i > 0 && sh.stdio[i-1].Kind >= StdioFile {
+				if err := syscall.Dup2(i-1, i); err != nil {
+					return codes[i], os.NewSyscallError("dup2", err)
+				}
+			}
+			continue
+		case StdioFile:
+			if i == 0 {
+				flags = syscall.O_RDONLY | syscall.O_CLOEXEC | syscall.O_NOCTTY
+			}
+		case StdioAppend:
+			flags |= syscall.O_APPEND
+		case StdioTruncate:
+			flags |= syscall.O_TRUNC
+		default:
+			continue
+		}
+		fd, err := syscall.Open(st.Path, flags, 0o666)
+		if err != nil {
+			return codes[i], &os.PathError{Op: "open", Path: st.Path, Err: err}
+		}
+		err = syscall.Dup2(fd, i)
+		syscall.Close(fd)
+		if err != nil {
+			return codes[i], os.NewSyscallError("dup2", err)
+		}
+	}
+	return 0, nil
+}
+
+// setLimits applies LimitNOFILE=. Setting it also stops Go from restoring
+// sockd's original soft limit at exec.
+func (sh *shim) setLimits() (int, error) {
+	if sh.nofile == nil {
+		return 0, nil
+	}
+	lim := syscall.Rlimit{Cur: sh.nofile.Soft, Max: sh.nofile.Hard}
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return ExitLimits, fmt.Errorf("setrlimit RLIMIT_NOFILE %d:%d: %w", lim.Cur, lim.Max, err)
+	}
+	return 0, nil
+}
+
+// chdir changes to WorkingDirectory= after the user switch, so that a
+// directory only the user may enter works.
+func (sh *shim) chdir() (int, error) {
+	dir := sh.dir
+	switch dir {
+	case "":
+		dir = "/"
+	case "~":
+		dir = sh.home
+		if dir == "" {
+			dir = homeOf("0")
+		}
+	}
+	if err := syscall.Chdir(dir); err != nil {
+		if !sh.dirOpt {
+			return ExitChdir, &os.PathError{Op: "chdir", Path: dir, Err: err}
+		}
+		syscall.Chdir("/")
+	}
+	return 0, nil
+}
+
+// resetSignals gives the program default signal dispositions and an empty
+// signal mask, as systemd does. Signals ignored when sockd started stay
+// ignored in the shim (Go keeps SIG_IGN for SIGHUP and SIGINT); letting Go
+// handle them makes execve reset them to the default.
+func (sh *shim) resetSignals() (int, error) {
+	for sig := syscall.Signal(1); sig < 65; sig++ {
+		if sig != syscall.SIGKILL && sig != syscall.SIGSTOP && signal.Ignored(sig) {
+			signal.Notify(make(chan os.Signal, 1), sig)
+		}
+	}
+	var empty unix.Sigset_t
+	if err := unix.PthreadSigmask(unix.SIG_SETMASK, &empty, nil); err != nil {
+		return ExitSignalMask, os.NewSyscallError("sigprocmask", err)
+	}
+	return 0, nil
+}
+
+func (sh *shim) noNewPrivs() (int, error) {
+	if !sh.nnp {
+		return 0, nil
+	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return ExitNoNewPrivileges, os.NewSyscallError("prctl PR_SET_NO_NEW_PRIVS", err)
+	}
+	return 0, nil
+}
+
+// pidfdID returns the pidfs inode number of a pidfd for this process, the
+// value of LISTEN_PIDFDID, if pidfds live on pidfs (Linux 6.9+).
+func pidfdID() (uint64, bool) {
+	fd, err := unix.PidfdOpen(os.Getpid(), 0)
+	if err != nil {
+		return 0, false
+	}
+	defer unix.Close(fd)
+	var fs unix.Statfs_t
+	if unix.Fstatfs(fd, &fs) != nil || fs.Type != unix.PID_FS_MAGIC {
+		return 0, false
+	}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil {
+		return 0, false
+	}
+	return st.Ino, true
+}

@@ -1,0 +1,187 @@
+package activation
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrWatcherClosed is returned by a Watcher's methods after Close.
+var ErrWatcherClosed = errors.New("activation: watcher closed")
+
+// Watcher waits, in one goroutine, for descriptors to become readable.
+// Each descriptor is watched level-triggered and one-shot: when it becomes
+// readable (or reports an error or hangup), the callback gets its key once
+// and the descriptor is disarmed, so it stays quiet while the service it
+// started runs; Rearm watches it again (and fires at once if it is still
+// readable). The goroutine blocks in epoll_wait with no timeout: it wakes
+// only for an event or for Close.
+//
+// Remove a descriptor before closing it: an epoll registration belongs to
+// the open file description, which the services' copies keep alive.
+type Watcher struct {
+	epfd, evfd int
+	ready      func(key any)
+	done       chan struct{}
+	closeOnce  sync.Once
+
+	mu     sync.Mutex
+	regs   map[int]watch
+	gen    int32
+	closed bool
+	err    error // why the loop stopped, if it failed
+}
+
+type watch struct {
+	key any
+	gen int32 // tells a stale event from the current registration of fd
+}
+
+// wakeGen marks the eventfd's registration.
+const wakeGen = -1
+
+// NewWatcher starts a Watcher that calls ready(key) from its goroutine,
+// never concurrently. ready may call Add, Rearm and Remove, not Close.
+func NewWatcher(ready func(key any)) (*Watcher, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	evfd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, os.NewSyscallError("eventfd", err)
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(evfd), Pad: wakeGen}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, evfd, &ev); err != nil {
+		unix.Close(epfd)
+		unix.Close(evfd)
+		return nil, os.NewSyscallError("epoll_ctl", err)
+	}
+	w := &Watcher{epfd: epfd, evfd: evfd, ready: ready, done: make(chan struct{}), regs: map[int]watch{}}
+	go w.loop()
+	return w, nil
+}
+
+// Add watches fd for readability and arms it; key is what the callback
+// receives.
+func (w *Watcher) Add(fd int, key any) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return ErrWatcherClosed
+	}
+	if _, ok := w.regs[fd]; ok {
+		return fmt.Errorf("watch fd %d: %w", fd, unix.EEXIST)
+	}
+	w.gen++
+	if w.gen < 0 {
+		w.gen = 0
+	}
+	if err := w.ctl(unix.EPOLL_CTL_ADD, fd, w.gen); err != nil {
+		return err
+	}
+	w.regs[fd] = watch{key: key, gen: w.gen}
+	return nil
+}
+
+// Rearm watches fd again after its event was delivered.
+func (w *Watcher) Rearm(fd int) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return ErrWatcherClosed
+	}
+	r, ok := w.regs[fd]
+	if !ok {
+		return fmt.Errorf("rearm fd %d: %w", fd, unix.ENOENT)
+	}
+	return w.ctl(unix.EPOLL_CTL_MOD, fd, r.gen)
+}
+
+// Remove stops watching fd; removing an unwatched fd does nothing. Once
+// Remove returns, no event for fd is delivered, except by a callback that
+// had already started.
+func (w *Watcher) Remove(fd int) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return ErrWatcherClosed
+	}
+	if _, ok := w.regs[fd]; !ok {
+		return nil
+	}
+	delete(w.regs, fd)
+	if err := unix.EpollCtl(w.epfd, unix.EPOLL_CTL_DEL, fd, nil); err != nil {
+		return os.NewSyscallError("epoll_ctl del", err)
+	}
+	return nil
+}
+
+// Close stops the goroutine and waits for it. The watched descriptors are
+// not closed. It returns the error that stopped the goroutine early, if
+// any.
+func (w *Watcher) Close() error {
+	w.closeOnce.Do(func() {
+		w.mu.Lock()
+		w.closed = true
+		w.mu.Unlock()
+		var one [8]byte
+		binary.NativeEndian.PutUint64(one[:], 1)
+		_, _ = unix.Write(w.evfd, one[:])
+		<-w.done
+		unix.Close(w.epfd)
+		unix.Close(w.evfd)
+	})
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+func (w *Watcher) ctl(op, fd int, gen int32) error {
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: int32(fd), Pad: gen}
+	if err := unix.EpollCtl(w.epfd, op, fd, &ev); err != nil {
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	return nil
+}
+
+func (w *Watcher) loop() {
+	defer close(w.done)
+	events := make([]unix.EpollEvent, 32)
+	for {
+		n, err := unix.EpollWait(w.epfd, events, -1)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			w.mu.Lock()
+			w.err = os.NewSyscallError("epoll_wait", err)
+			w.mu.Unlock()
+			return
+		}
+		for _, ev := range events[:n] {
+			if ev.Pad == wakeGen && int(ev.Fd) == w.evfd {
+				return
+			}
+			if key, ok := w.lookup(int(ev.Fd), ev.Pad); ok {
+				w.ready(key)
+			}
+		}
+	}
+}
+
+// lookup returns the key of the current registration of fd.
+func (w *Watcher) lookup(fd int, gen int32) (any, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	r, ok := w.regs[fd]
+	if !ok || r.gen != gen || w.closed {
+		return nil, false
+	}
+	return r.key, true
+}

@@ -1,0 +1,100 @@
+// Command sockd is a socket-activation supervisor: it binds the listeners
+// of every unit in its unit directories, starts each unit's service on the
+// first connection and hands it the listening sockets with the
+// LISTEN_FDS protocol of sd_listen_fds(3).
+//
+// Usage:
+//
+//	sockd [--units DIR]... [--runtime-dir DIR] [--log-format text|json]
+//	sockd --check [--units DIR]...
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/sockd/sockd/activation/spawn"
+	"github.com/sockd/sockd/units"
+	"github.com/sockd/sockd/units/unitdir"
+)
+
+// defaultUnitDirs are searched when no --units is given, lowest priority
+// first.
+var defaultUnitDirs = []string{"/usr/lib/sockd/units", "/etc/sockd/units"}
+
+type dirList []string
+
+func (d *dirList) String() string     { return strings.Join(*d, ",") }
+func (d *dirList) Set(v string) error { *d = append(*d, v); return nil }
+
+type options struct {
+	unitDirs   []string
+	runtimeDir string
+	logFormat  string
+	logLevel   string
+	check      bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	var dirs dirList
+	fs := flag.NewFlagSet("sockd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Var(&dirs, "units", "unit directory (repeatable; later ones override earlier ones by unit name)")
+	fs.StringVar(&o.runtimeDir, "runtime-dir", "", "runtime directory (default $SOCKD_RUNTIME_DIR, /run/sockd as root, else $XDG_RUNTIME_DIR/sockd)")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.BoolVar(&o.check, "check", false, "load and validate the units, print them and every error, and exit (non-zero if any unit is invalid)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	o.unitDirs = dirs
+	if len(o.unitDirs) == 0 {
+		o.unitDirs = defaultUnitDirs
+	}
+	return o, nil
+}
+
+func main() {
+	spawn.RunShimIfRequested() // sockd re-executes itself to start services
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		if err != flag.ErrHelp {
+			fmt.Fprintln(stderr, "sockd:", err)
+		}
+		return 2
+	}
+	if o.check {
+		return check(o, stdout, stderr)
+	}
+	return serve(o, stderr)
+}
+
+// check implements --check.
+func check(o options, stdout, stderr io.Writer) int {
+	res := unitdir.Load(o.unitDirs, units.DefaultSpecifierEnv())
+	for _, u := range res.Units {
+		fmt.Fprintln(stdout, u.Summary())
+	}
+	for _, err := range units.Errors(res.Err()) {
+		fmt.Fprintln(stderr, err)
+	}
+	if res.Err() != nil {
+		fmt.Fprintf(stderr, "sockd: %d valid unit(s), %d invalid\n", len(res.Units), len(res.Invalid))
+		return 1
+	}
+	if len(res.Units) == 0 {
+		fmt.Fprintf(stderr, "sockd: no units found in %s\n", strings.Join(o.unitDirs, ", "))
+	}
+	return 0
+}

@@ -1,0 +1,236 @@
+package reaper
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// sh starts /bin/sh -c script through r.
+func sh(t *testing.T, r *Reaper, script string) (int, <-chan Status) {
+	t.Helper()
+	var pid int
+	c, err := r.Start(func() (int, error) {
+		var err error
+		pid, err = syscall.ForkExec("/bin/sh", []string{"sh", "-c", script},
+			&syscall.ProcAttr{Files: []uintptr{0, 1, 2}})
+		return pid, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid, c
+}
+
+func wait(t *testing.T, c <-chan Status) Status {
+	t.Helper()
+	select {
+	case st, ok := <-c:
+		if !ok {
+			t.Fatal("status channel closed without a status")
+		}
+		return st
+	case <-time.After(10 * time.Second):
+		t.Fatal("timed out waiting for a child")
+	}
+	panic("unreachable")
+}
+
+func newReaper(t *testing.T, log *slog.Logger) *Reaper {
+	t.Helper()
+	r, err := New(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Stop)
+	return r
+}
+
+func TestExitAndSignal(t *testing.T) {
+	r := newReaper(t, nil)
+	pid, c := sh(t, r, "exit 3")
+	st := wait(t, c)
+	if st.Pid != pid || !st.Wait.Exited() || st.Wait.ExitStatus() != 3 {
+		t.Errorf("got %+v (%v), want pid %d exit 3", st, st, pid)
+	}
+	if got := st.String(); got != "code=exited, status=3" {
+		t.Errorf("String() = %q", got)
+	}
+	if _, ok := <-c; ok {
+		t.Error("channel not closed after the status")
+	}
+
+	_, c = sh(t, r, "kill -TERM $$")
+	st = wait(t, c)
+	if !st.Wait.Signaled() || st.Wait.Signal() != syscall.SIGTERM {
+		t.Errorf("got %v, want killed by SIGTERM", st)
+	}
+	if got := st.String(); got != "code=killed, signal=TERM" {
+		t.Errorf("String() = %q", got)
+	}
+}
+
+// TestManyFastChildren starts children that exit at once, concurrently,
+// so that some exit before Start returns: none may be lost.
+func TestManyFastChildren(t *testing.T) {
+	r := newReaper(t, nil)
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 25; i++ {
+				c, err := r.Start(func() (int, error) {
+					return syscall.ForkExec("/bin/true", []string{"true"}, &syscall.ProcAttr{})
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				select {
+				case st := <-c:
+					if !st.Wait.Exited() || st.Wait.ExitStatus() != 0 {
+						t.Errorf("status %v", st)
+					}
+				case <-time.After(10 * time.Second):
+					t.Error("lost a status")
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// recorder is a slog.Handler that keeps the pids of reaped orphans.
+type recorder struct {
+	mu     sync.Mutex
+	orphan map[int]string
+}
+
+func (h *recorder) Enabled(context.Context, slog.Level) bool { return true }
+func (h *recorder) WithAttrs([]slog.Attr) slog.Handler        { return h }
+func (h *recorder) WithGroup(string) slog.Handler             { return h }
+func (h *recorder) Handle(_ context.Context, rec slog.Record) error {
+	if rec.Message != "reaped orphan" || rec.Level != slog.LevelDebug {
+		return nil
+	}
+	var pid int
+	var status string
+	rec.Attrs(func(a slog.Attr) bool {
+		switch a.Key {
+		case "pid":
+			pid = int(a.Value.Int64())
+		case "status":
+			status = a.Value.String()
+		}
+		return true
+	})
+	h.mu.Lock()
+	h.orphan[pid] = status
+	h.mu.Unlock()
+	return nil
+}
+
+func (h *recorder) status(pid int) (string, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s, ok := h.orphan[pid]
+	return s, ok
+}
+
+// TestOrphan: a child forks a grandchild and exits; the grandchild is
+// reparented to the test process (a subreaper) and reaped when it exits.
+func TestOrphan(t *testing.T) {
+	rec := &recorder{orphan: map[int]string{}}
+	r := newReaper(t, slog.New(rec))
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	_, c := sh(t, r, "sh -c 'sleep 0.2; exit 7' & echo $! > "+pidFile+"; exit 0")
+	if st := wait(t, c); st.Wait.ExitStatus() != 0 {
+		t.Fatalf("child: %v", st)
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grandchild, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ppid := parentOf(t, grandchild)
+	if ppid != os.Getpid() {
+		t.Errorf("grandchild's parent is %d, want the test process %d", ppid, os.Getpid())
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if st, ok := rec.status(grandchild); ok {
+			if st != "code=exited, status=7" {
+				t.Errorf("orphan status %q", st)
+			}
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("orphan %d was not reaped", grandchild)
+}
+
+// parentOf reads the PPid of pid from /proc; 0 if it already exited.
+func parentOf(t *testing.T, pid int) int {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "PPid:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	t.Fatalf("no PPid in /proc/%d/status", pid)
+	return 0
+}
+
+func TestStop(t *testing.T) {
+	r, err := New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, c := sh(t, r, "exec sleep 30")
+	r.Stop()
+	r.Stop()
+	if _, ok := <-c; ok {
+		t.Error("pending channel got a value after Stop")
+	}
+	if _, err := r.Start(func() (int, error) { return 0, errors.New("must not run") }); !errors.Is(err, ErrStopped) {
+		t.Errorf("Start after Stop: %v", err)
+	}
+	// The reaper is gone: clean up the sleeper by hand.
+	syscall.Kill(pid, syscall.SIGKILL)
+	var ws syscall.WaitStatus
+	if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStartForkError(t *testing.T) {
+	r := newReaper(t, nil)
+	want := errors.New("boom")
+	if _, err := r.Start(func() (int, error) { return 0, want }); err != want {
+		t.Errorf("got %v, want %v", err, want)
+	}
+	if _, err := r.Start(func() (int, error) { return 0, nil }); err == nil {
+		t.Error("pid 0 accepted")
+	}
+}

@@ -1,0 +1,15 @@
+// Package supervise runs one unit: it owns the unit's listeners while the
+// unit is loaded, watches them while the service is idle, starts the
+// service on the first readable event with the listeners as fds 3, 4, …,
+// and follows the service's lifecycle as systemd.service(5) and
+// systemd.socket(5) define it: Type=simple, exec and notify, ExecStartPre=,
+// ExecStartPost=, ExecStop=, Restart= and RestartSec=,
+// TriggerLimitIntervalSec=/TriggerLimitBurst=, and stopping with KillMode=,
+// KillSignal=, TimeoutStopSec= and SIGKILL.
+//
+// Each Unit is a state machine owned by one goroutine (Run); the listener
+// watcher, the reaper and the notify receiver talk to it by message, and
+// Status returns a snapshot. The listeners are never closed while the
+// unit is loaded, whatever the service does: a crashing service never
+// refuses a connection, it only delays it until the next start.
+package supervise

@@ -1,0 +1,221 @@
+package supervise
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/sockd/sockd/activation/spawn"
+	"github.com/sockd/sockd/units"
+)
+
+// activate handles the first readable event of an idle unit: it applies
+// the trigger limit and starts the service. The connection that woke the
+// unit stays queued for the service.
+func (u *Unit) activate(ctx context.Context) {
+	if !u.triggers.allow(time.Now()) {
+		u.log.Error("trigger limit hit, refusing further activation",
+			"limit", fmt.Sprintf("%d in %s", u.cfg.Socket.TriggerLimitBurst, u.cfg.Socket.TriggerLimitInterval))
+		u.setState(StateFailed, "trigger-limit-hit")
+		return
+	}
+	u.mu.Lock()
+	u.status.Activations++
+	u.mu.Unlock()
+	u.startService(ctx, "activation")
+}
+
+// startService runs ExecStartPre=, the main process and, once it is
+// ready, ExecStartPost=. On failure the unit goes back to listening (or
+// to failed, if the start limit is hit).
+func (u *Unit) startService(ctx context.Context, why string) {
+	if !u.starts.allow(time.Now()) && why == "restart" {
+		u.log.Error("start limit hit, not restarting the service", "limit", fmt.Sprintf("%d in %s", startLimitBurst, startLimitInterval))
+		u.setState(StateFailed, "start-limit-hit")
+		return
+	}
+	u.stopWanted = false
+	u.setState(StateStarting, "")
+	svc := &u.cfg.Service
+	u.log.Info("starting service", "service", svc.Name, "reason", why)
+	if err := u.runCommands(ctx, svc, "ExecStartPre", svc.ExecStartPre, nil, svc.TimeoutStart); err != nil {
+		u.startFailed(err, "exit-code")
+		return
+	}
+	if err := u.spawnMain(svc); err != nil {
+		u.startFailed(err, "resources")
+		return
+	}
+	if !u.waitReady(ctx, svc) {
+		return
+	}
+	if err := u.runCommands(ctx, svc, "ExecStartPost", svc.ExecStartPost, u.mainPIDEnv(), svc.TimeoutStart); err != nil {
+		u.log.Error("ExecStartPost failed, stopping the service", "err", err)
+		u.stopService(ctx, "ExecStartPost= failed")
+		return
+	}
+	u.setState(StateRunning, "success")
+}
+
+// startFailed records a start that never got a main process running.
+func (u *Unit) startFailed(err error, result string) {
+	u.log.Error("service failed to start", "service", u.cfg.Service.Name, "err", err)
+	u.mu.Lock()
+	u.status.Result = result
+	u.mu.Unlock()
+	u.goListening()
+}
+
+// spawnMain starts the main process with the listeners.
+func (u *Unit) spawnMain(svc *units.Service) error {
+	var extra []string
+	var ns *notifySocket
+	if svc.Type == units.TypeNotify {
+		var err error
+		ns, err = u.openNotify()
+		if err != nil {
+			return err
+		}
+		extra = append(extra, "NOTIFY_SOCKET="+ns.path)
+	}
+	env, err := u.serviceEnv(svc, extra...)
+	if err == nil {
+		var spec *spawn.Spec
+		fds, names := u.listenerFDs()
+		if spec, err = u.mainSpec(svc, env, fds, names); err == nil {
+			var p *spawn.Process
+			if p, err = spawn.Spawn(u.deps.Reaper, spec); err == nil {
+				u.main = &process{proc: p, pid: p.Pid, started: time.Now(), notify: ns}
+				u.mu.Lock()
+				u.status.MainPID, u.status.StatusText = p.Pid, ""
+				u.mu.Unlock()
+				return nil
+			}
+		}
+	}
+	if ns != nil {
+		ns.close()
+	}
+	return err
+}
+
+// listenerFDs returns the fds and names to pass, in declaration order.
+func (u *Unit) listenerFDs() ([]int, []string) {
+	fds := make([]int, len(u.listeners))
+	names := make([]string, len(u.listeners))
+	for i, l := range u.listeners {
+		fds[i], names[i] = l.Fd(), l.Name
+	}
+	return fds, names
+}
+
+func (u *Unit) mainPIDEnv() []string {
+	if u.main == nil {
+		return nil
+	}
+	return []string{"MAINPID=" + strconv.Itoa(u.main.pid)}
+}
+
+// waitReady waits until the main process counts as started: at once for
+// Type=simple, after a successful execve for Type=exec, on READY=1 for
+// Type=notify, each within TimeoutStartSec=. It returns false if the start
+// failed (and has then dealt with it).
+func (u *Unit) waitReady(ctx context.Context, svc *units.Service) bool {
+	var deadline <-chan time.Time
+	if svc.TimeoutStart > 0 {
+		t := time.NewTimer(svc.TimeoutStart)
+		defer t.Stop()
+		deadline = t.C
+	}
+	execDone := u.main.proc.ExecDone()
+	for {
+		if svc.Type == units.TypeSimple {
+			return true
+		}
+		select {
+		case <-execDone:
+			execDone = nil
+			if err := u.main.proc.WaitExec(); err != nil {
+				u.log.Error("service failed to execute", "service", svc.Name, "err", err)
+				continue // its exit arrives next
+			}
+			if svc.Type == units.TypeExec {
+				return true
+			}
+		case msg := <-u.main.notifyC():
+			u.notified(msg)
+			if msg.ready {
+				return true
+			}
+		case st, ok := <-u.main.exitC():
+			u.mainExited(ctx, st, ok)
+			return false
+		case <-deadline:
+			u.log.Error("service did not become ready in time, stopping it", "service", svc.Name, "timeout", svc.TimeoutStart)
+			u.stopServiceResult(ctx, "start timed out", true)
+			return false
+		case <-ctx.Done():
+			u.stopService(ctx, "sockd is stopping")
+			return false
+		}
+	}
+}
+
+// runCommands runs Exec*= commands one after another, each to its end
+// within timeout. A command that fails stops the sequence with an error,
+// unless it has the "-" prefix.
+func (u *Unit) runCommands(ctx context.Context, svc *units.Service, directive string, cmds []units.Command, extra []string, timeout time.Duration) error {
+	if len(cmds) == 0 {
+		return nil
+	}
+	env, err := u.serviceEnv(svc, extra...)
+	if err != nil {
+		return err
+	}
+	for _, cmd := range cmds {
+		exit, err := u.runCommand(ctx, svc, cmd, env, timeout)
+		if err == nil && !exit.Clean() && !cmd.IgnoreFailure {
+			err = fmt.Errorf("%s %s: %s", directive, filepath.Base(cmd.Path), exit)
+		}
+		if err != nil && !cmd.IgnoreFailure {
+			return err
+		}
+	}
+	return nil
+}
+
+// errCommandTimeout is returned when a command ran past its timeout.
+var errCommandTimeout = errors.New("timed out")
+
+func (u *Unit) runCommand(ctx context.Context, svc *units.Service, cmd units.Command, env []string, timeout time.Duration) (Exit, error) {
+	spec, err := u.commandSpec(svc, cmd, env)
+	if err != nil {
+		return Exit{}, err
+	}
+	p, err := spawn.Spawn(u.deps.Reaper, spec)
+	if err != nil {
+		return Exit{}, err
+	}
+	var deadline <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		deadline = t.C
+	}
+	select {
+	case st := <-p.Exit:
+		return exitOf(st), nil
+	case <-deadline:
+	case <-ctx.Done():
+	}
+	killGroup(p.Pid, os.Kill)
+	st := <-p.Exit
+	e := exitOf(st)
+	e.Timeout = true
+	return e, fmt.Errorf("%s: %w", cmd.Path, errCommandTimeout)
+}
+

@@ -1,0 +1,101 @@
+package supervise
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Status is a snapshot of a unit, for logs and the control API.
+type Status struct {
+	Name    string
+	Service string
+	State   State
+	// Result is systemd's result of the last transition: "success",
+	// "exit-code", "signal", "core-dump", "timeout", "resources",
+	// "trigger-limit-hit" or "start-limit-hit".
+	Result      string
+	Since       time.Time
+	MainPID     int
+	Activations int    // starts caused by traffic
+	Restarts    int    // automatic restarts (Restart=)
+	StatusText  string // the service's last STATUS=
+	LastExit    *Exit
+}
+
+// Status returns a snapshot of the unit's state.
+func (u *Unit) Status() Status {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	s := u.status
+	if s.LastExit != nil {
+		e := *s.LastExit
+		s.LastExit = &e
+	}
+	return s
+}
+
+// Op is an operation requested on a running unit.
+type Op int
+
+// The operations Do accepts.
+const (
+	OpStart   Op = iota // start the service now, without waiting for traffic
+	OpStop              // stop the service; the listeners stay open and watched
+	OpRestart           // stop, then start; the listeners stay open throughout
+	OpReset             // clear a failed state and watch the listeners again
+)
+
+type request struct {
+	op    Op
+	reply chan error
+}
+
+// ErrNotRunning is returned by Do once Run has returned.
+var ErrNotRunning = errors.New("unit is not running")
+
+// Do performs op on the unit and waits until it is done.
+func (u *Unit) Do(ctx context.Context, op Op) error {
+	req := request{op: op, reply: make(chan error, 1)}
+	select {
+	case u.reqC <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-req.reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (u *Unit) handle(ctx context.Context, req request) error {
+	switch req.op {
+	case OpStop:
+		u.stopTimer()
+		if u.main != nil {
+			u.stopService(ctx, "requested")
+		} else if u.state == StateAutoRestart {
+			u.goListening()
+		}
+	case OpRestart:
+		u.stopTimer()
+		if u.main != nil {
+			u.stopService(ctx, "restart requested")
+		}
+		u.startService(ctx, "requested")
+	case OpStart:
+		if u.main == nil {
+			u.stopTimer()
+			u.startService(ctx, "requested")
+		}
+	case OpReset:
+		if u.state == StateFailed {
+			u.triggers.reset()
+			u.starts.reset()
+			u.goListening()
+		}
+	}
+	return nil
+}

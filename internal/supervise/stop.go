@@ -1,0 +1,183 @@
+package supervise
+
+import (
+	"context"
+	"os"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sockd/sockd/internal/reaper"
+	"github.com/sockd/sockd/units"
+)
+
+// mainExited handles the end of the main process: it records the exit,
+// kills what is left of the process group, and either schedules a restart
+// (Restart=) or goes back to listening so that the next connection starts
+// the service again.
+func (u *Unit) mainExited(ctx context.Context, st reaper.Status, ok bool) {
+	exit := Exit{Code: "killed", Status: int(syscall.SIGKILL)}
+	if ok {
+		exit = exitOf(st)
+	}
+	u.finishMain(exit)
+	svc := &u.cfg.Service
+	if u.stopWanted || ctx.Err() != nil {
+		u.goListening()
+		return
+	}
+	level := u.log.Info
+	if !exit.Clean() {
+		level = u.log.Warn
+	}
+	level("service exited", "service", svc.Name, "status", exit.String())
+	if shouldRestart(svc.Restart, exit) {
+		u.mu.Lock()
+		u.status.Restarts++
+		u.mu.Unlock()
+		u.setState(StateAutoRestart, resultOf(exit))
+		u.setTimer(svc.RestartSec, timerRestart)
+		return
+	}
+	u.mu.Lock()
+	u.status.Result = resultOf(exit)
+	u.mu.Unlock()
+	u.goListening()
+}
+
+// finishMain forgets the main process after its exit, and signals what
+// remains of its process group (KillMode=control-group and mixed), as
+// systemd does when the main process of a service exits.
+func (u *Unit) finishMain(exit Exit) {
+	if u.main == nil {
+		return
+	}
+	switch u.cfg.Service.KillMode {
+	case units.KillControlGroup:
+		killGroup(u.main.pid, u.cfg.Service.KillSignal)
+	case units.KillMixed:
+		killGroup(u.main.pid, syscall.SIGKILL)
+	}
+	u.main.exited = true
+	u.main.close()
+	u.main = nil
+	u.mu.Lock()
+	u.status.MainPID = 0
+	u.status.LastExit = &exit
+	u.mu.Unlock()
+}
+
+func resultOf(e Exit) string {
+	switch {
+	case e.Timeout:
+		return "timeout"
+	case e.Clean():
+		return "success"
+	case e.Code == "exited":
+		return "exit-code"
+	case e.Code == "dumped":
+		return "core-dump"
+	}
+	return "signal"
+}
+
+// stopService stops the running service: ExecStop=, then KillSignal= to
+// the process group (or the main process, per KillMode=), then, after
+// TimeoutStopSec=, SIGKILL (SendSIGKILL=). It returns once the main
+// process is gone; the unit is then listening again.
+func (u *Unit) stopService(ctx context.Context, why string) {
+	u.stopServiceResult(ctx, why, false)
+}
+
+func (u *Unit) stopServiceResult(ctx context.Context, why string, timedOut bool) {
+	if u.main == nil {
+		return
+	}
+	svc := &u.cfg.Service
+	u.stopWanted = true
+	u.setState(StateStopping, "")
+	u.log.Info("stopping service", "service", svc.Name, "reason", why)
+	if err := u.runCommands(context.WithoutCancel(ctx), svc, "ExecStop", svc.ExecStop, u.mainPIDEnv(), svc.TimeoutStop); err != nil {
+		u.log.Warn("ExecStop failed", "err", err)
+	}
+	exit, ok := u.killAndWait(svc)
+	if timedOut {
+		exit.Timeout = true
+	}
+	u.finishMain(exit)
+	if !ok {
+		u.log.Error("service did not exit after SIGKILL", "service", svc.Name)
+	}
+	result := ""
+	if timedOut {
+		result = "timeout"
+	}
+	u.setState(StateListening, result)
+	u.rearm()
+}
+
+// killAndWait signals the main process per KillMode= and waits for it,
+// escalating to SIGKILL after TimeoutStopSec=.
+func (u *Unit) killAndWait(svc *units.Service) (Exit, bool) {
+	pid, exitC := u.main.pid, u.main.exitC()
+	if exitC == nil {
+		return Exit{}, true
+	}
+	switch svc.KillMode {
+	case units.KillProcess, units.KillMixed:
+		signalPID(pid, svc.KillSignal)
+	default:
+		killGroup(pid, svc.KillSignal)
+	}
+	var timeout <-chan time.Time
+	if svc.TimeoutStop > 0 {
+		t := time.NewTimer(svc.TimeoutStop)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case st, ok := <-exitC:
+		return exitFrom(st, ok), true
+	case <-timeout:
+	}
+	if !svc.SendSIGKILL {
+		u.log.Warn("service still running after TimeoutStopSec=, SendSIGKILL=no: leaving it", "pid", pid)
+		st, ok := <-exitC
+		return exitFrom(st, ok), true
+	}
+	u.log.Warn("service did not stop in time, sending SIGKILL", "pid", pid, "timeout", svc.TimeoutStop)
+	if svc.KillMode == units.KillProcess {
+		signalPID(pid, syscall.SIGKILL)
+	} else {
+		killGroup(pid, syscall.SIGKILL)
+	}
+	st, ok := <-exitC
+	e := exitFrom(st, ok)
+	e.Timeout = true
+	return e, ok
+}
+
+func exitFrom(st reaper.Status, ok bool) Exit {
+	if !ok {
+		return Exit{Code: "killed", Status: int(syscall.SIGKILL)}
+	}
+	return exitOf(st)
+}
+
+// killGroup sends sig, then SIGCONT, to the process group led by pid
+// (each service is its own session and group).
+func killGroup(pid int, sig os.Signal) {
+	s := sig.(syscall.Signal)
+	_ = unix.Kill(-pid, s) // ESRCH: the group is already gone
+	if s != syscall.SIGKILL && s != syscall.SIGCONT {
+		_ = unix.Kill(-pid, syscall.SIGCONT)
+	}
+}
+
+func signalPID(pid int, sig syscall.Signal) {
+	_ = unix.Kill(pid, sig)
+	if sig != syscall.SIGKILL && sig != syscall.SIGCONT {
+		_ = unix.Kill(pid, syscall.SIGCONT)
+	}
+}

@@ -1,0 +1,191 @@
+package supervise
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/sockd/sockd/activation"
+	"github.com/sockd/sockd/internal/reaper"
+	"github.com/sockd/sockd/units"
+)
+
+// Deps are the daemon-wide services a Unit uses.
+type Deps struct {
+	Reaper *reaper.Reaper
+	// Watcher delivers readable events of idle listeners; its callback
+	// must call Trigger on the *Unit used as the key.
+	Watcher *activation.Watcher
+	Log     *slog.Logger
+	// NotifyDir is the directory for the private NOTIFY_SOCKETs of
+	// Type=notify services.
+	NotifyDir string
+}
+
+// State is where a unit is in its lifecycle, named as systemctl names the
+// socket's and the service's states.
+type State string
+
+// The states of a unit.
+const (
+	StateListening   State = "listening"    // idle, listeners watched
+	StateStarting    State = "starting"     // ExecStartPre=, waiting for readiness
+	StateRunning     State = "running"      // the service runs and owns the queue
+	StateStopping    State = "stopping"     // ExecStop=, KillSignal=, waiting
+	StateAutoRestart State = "auto-restart" // waiting RestartSec= to start again
+	StateFailed      State = "failed"       // a limit was hit; listeners not watched
+)
+
+// Unit supervises one unit. Create it with New and run it with Run.
+type Unit struct {
+	cfg       *units.Unit
+	deps      Deps
+	log       *slog.Logger
+	listeners []*activation.Listener
+
+	triggerC chan struct{}
+	reqC     chan request
+
+	// Owned by the Run goroutine.
+	state      State
+	main       *process
+	triggers   rateLimit
+	starts     rateLimit
+	timer      *time.Timer
+	timerFor   timerPurpose
+	stopWanted bool
+
+	mu     sync.Mutex
+	status Status
+}
+
+// Default start limit of a service (systemd's DefaultStartLimitBurst and
+// DefaultStartLimitIntervalSec): automatic restarts beyond it fail the
+// unit with start-limit-hit.
+const (
+	startLimitBurst    = 5
+	startLimitInterval = 10 * time.Second
+)
+
+// New returns a supervisor for cfg that owns listeners, bound from
+// cfg.Socket in order.
+func New(cfg *units.Unit, listeners []*activation.Listener, deps Deps) *Unit {
+	log := deps.Log.With("unit", cfg.Name+".socket")
+	u := &Unit{
+		cfg:       cfg,
+		deps:      deps,
+		log:       log,
+		listeners: listeners,
+		triggerC:  make(chan struct{}, 1),
+		reqC:      make(chan request),
+		state:     StateListening,
+		triggers:  rateLimit{interval: cfg.Socket.TriggerLimitInterval, burst: cfg.Socket.TriggerLimitBurst},
+		starts:    rateLimit{interval: startLimitInterval, burst: startLimitBurst},
+	}
+	u.status = Status{Name: cfg.Name, Service: cfg.Service.Name, State: StateListening, Since: time.Now()}
+	return u
+}
+
+// Name returns the unit's name.
+func (u *Unit) Name() string { return u.cfg.Name }
+
+// Config returns the unit the supervisor runs.
+func (u *Unit) Config() *units.Unit { return u.cfg }
+
+// Listeners returns the unit's listeners, in declaration order.
+func (u *Unit) Listeners() []*activation.Listener { return u.listeners }
+
+// Trigger tells the unit that one of its listeners became readable. It
+// never blocks; it is what the Watcher's callback calls.
+func (u *Unit) Trigger() {
+	select {
+	case u.triggerC <- struct{}{}:
+	default:
+	}
+}
+
+// Run supervises the unit until ctx is done, then stops the service (if
+// it runs) gracefully and returns. The listeners stay open: the caller
+// closes them (Close) or hands them on.
+func (u *Unit) Run(ctx context.Context) {
+	u.watch()
+	defer u.unwatch()
+	for {
+		select {
+		case <-ctx.Done():
+			if u.main != nil {
+				u.stopService(ctx, "sockd is stopping")
+			}
+			return
+		case <-u.triggerC:
+			if u.state == StateListening {
+				u.activate(ctx)
+			}
+		case st, ok := <-u.main.exitC():
+			u.mainExited(ctx, st, ok)
+		case msg := <-u.main.notifyC():
+			u.notified(msg)
+		case <-u.timerC():
+			u.timerFired(ctx)
+		case req := <-u.reqC:
+			req.reply <- u.handle(ctx, req)
+		}
+	}
+}
+
+// Close closes the listeners and removes their file system nodes when
+// the unit has RemoveOnStop=. Call it after Run returned.
+func (u *Unit) Close() {
+	for _, l := range u.listeners {
+		if err := l.Close(); err != nil {
+			u.log.Warn("closing listener", "listen", l.Spec().Address.String(), "err", err)
+		}
+		if err := l.Remove(); err != nil {
+			u.log.Warn("removing socket node", "listen", l.Spec().Address.String(), "err", err)
+		}
+	}
+}
+
+// watch arms the listeners on the watcher.
+func (u *Unit) watch() {
+	for _, l := range u.listeners {
+		if err := u.deps.Watcher.Add(l.Fd(), u); err != nil {
+			u.log.Error("watching listener", "listen", l.Spec().Address.String(), "err", err)
+		}
+	}
+}
+
+// rearm watches the listeners again after the service stopped.
+func (u *Unit) rearm() {
+	for _, l := range u.listeners {
+		if err := u.deps.Watcher.Rearm(l.Fd()); err != nil {
+			u.log.Error("re-arming listener", "listen", l.Spec().Address.String(), "err", err)
+		}
+	}
+}
+
+func (u *Unit) unwatch() {
+	for _, l := range u.listeners {
+		if err := u.deps.Watcher.Remove(l.Fd()); err != nil {
+			u.log.Warn("unwatching listener", "listen", l.Spec().Address.String(), "err", err)
+		}
+	}
+}
+
+// setState records a state change in the status snapshot.
+func (u *Unit) setState(s State, result string) {
+	u.state = s
+	u.mu.Lock()
+	u.status.State, u.status.Since = s, time.Now()
+	if result != "" {
+		u.status.Result = result
+	}
+	u.mu.Unlock()
+}
+
+// goListening returns to the idle state and watches the listeners again.
+func (u *Unit) goListening() {
+	u.setState(StateListening, "")
+	u.rearm()
+}

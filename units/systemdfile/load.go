@@ -1,0 +1,144 @@
+package systemdfile
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/sockd/sockd/units"
+)
+
+// ErrMasked is wrapped by the error Load returns for a masked socket unit
+// or service unit (see UnitFile.Masked). A daemon loading every unit can
+// test for it with errors.Is and list the unit as masked.
+var ErrMasked = errors.New("masked")
+
+// Load reads the socket unit name ("web.socket", or just "web") and the
+// service it activates, with their drop-ins, through find:
+//
+//  1. the socket file, then its drop-ins;
+//  2. the service it names: Service=, else NAME@.service with
+//     Accept=yes, else NAME.service; then the service's drop-ins.
+//
+// The error is a units.ErrorList of every problem found, each with its
+// file and line, or nil. The unit is returned whenever the socket file
+// was read, even with errors, so that callers can show what was
+// understood. A masked socket unit gives a nil unit and an error wrapping
+// ErrMasked; a missing or masked service unit is an error in the list.
+// Template sockets ("foo@.socket") are not supported.
+func Load(name string, find Finder, env units.SpecifierEnv) (*units.Unit, error) {
+	stem, err := socketStem(name)
+	if err != nil {
+		return nil, err
+	}
+	sock, err := find.Find(stem + ".socket")
+	if err != nil {
+		return nil, findError("socket", stem+".socket", err)
+	}
+	if sock.Masked {
+		return nil, fmt.Errorf("%s: socket unit %s is %w", sock.Path, sock.Name, ErrMasked)
+	}
+	b := units.NewBuilder(stem, env)
+	applyUnit(b, sock)
+	svcName := b.Socket().ServiceName(stem)
+	svc, err := find.Find(svcName)
+	switch {
+	case err != nil:
+		b.AddError(fmt.Errorf("%s: %w", sock.Path, findError("service", svcName, err)))
+	case svc.Masked:
+		b.AddError(fmt.Errorf("%s: service unit %s is %w", sock.Path, svcName, ErrMasked))
+	default:
+		applyUnit(b, svc)
+		return b.Finish()
+	}
+	u, errs := b.Finish()
+	return u, withoutMissingExecStart(errs, svcName)
+}
+
+// findError words an error from Finder.Find: "service unit web.service
+// not found (searched …)", or "service unit web.service: <cause>".
+func findError(kind, name string, err error) error {
+	var nf *NotFoundError
+	if errors.As(err, &nf) || errors.Is(err, errInvalidName) {
+		return fmt.Errorf("%s unit %w", kind, err)
+	}
+	return fmt.Errorf("%s unit %s: %w", kind, name, err)
+}
+
+// LoadFile loads the socket unit file at path, looking for its service
+// and drop-ins in the same directory.
+func LoadFile(path string, env units.SpecifierEnv) (*units.Unit, error) {
+	return Load(filepath.Base(path), NewDirFinder([]string{filepath.Dir(path)}), env)
+}
+
+// socketStem returns the socket unit's name without ".socket". The
+// suffix may be left out only from a name without dots.
+func socketStem(name string) (string, error) {
+	stem, ok := strings.CutSuffix(name, ".socket")
+	if (!ok && strings.Contains(name, ".")) || stem == "" || checkFileName(stem+".socket") != nil {
+		return "", fmt.Errorf("%q is not a valid socket unit name", name)
+	}
+	if strings.Contains(stem, "@") {
+		return "", fmt.Errorf("%s.socket: template socket units (NAME@.socket) are not supported; "+
+			"use Accept=yes in NAME.socket with a NAME@.service template instead", stem)
+	}
+	return stem, nil
+}
+
+// applyUnit applies a unit file and then its drop-ins.
+func applyUnit(b *units.Builder, u UnitFile) {
+	applyFile(b, u.Name, u.Path)
+	for _, p := range u.DropIns {
+		applyFile(b, u.Name, p)
+	}
+}
+
+// applyFile reads one file of the unit unitName and applies its
+// assignments; problems go to the builder's error list.
+func applyFile(b *units.Builder, unitName, path string) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.AddError(err)
+		return
+	}
+	b.AddFile(path)
+	entries, errs := lex(path, data)
+	// Report the lexer's errors and the builder's in line order.
+	for _, e := range entries {
+		for len(errs) > 0 && errLineOf(errs[0]) < e.line {
+			b.AddError(errs[0])
+			errs = errs[1:]
+		}
+		b.Apply(unitName, e.assignment(path))
+	}
+	for _, err := range errs {
+		b.AddError(err)
+	}
+}
+
+// errLineOf returns the line of a lexer error.
+func errLineOf(err error) int {
+	var ue *units.Error
+	if errors.As(err, &ue) {
+		return ue.Pos.Line
+	}
+	return 0
+}
+
+// withoutMissingExecStart drops the "no ExecStart=" error that Finish
+// reports when the service file could not be read at all: the missing or
+// masked service is the error that matters.
+func withoutMissingExecStart(err error, svcName string) error {
+	noExec := fmt.Sprintf("service %s has no ExecStart=", svcName)
+	var kept units.ErrorList
+	for _, e := range units.Errors(err) {
+		var ue *units.Error
+		if errors.As(e, &ue) && ue.Err.Error() == noExec {
+			continue
+		}
+		kept = append(kept, e)
+	}
+	return kept.Err()
+}

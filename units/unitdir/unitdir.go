@@ -1,0 +1,162 @@
+// Package unitdir loads every unit from sockd's unit directories, in both
+// formats: systemd's NAME.socket + NAME.service pairs (units/systemdfile)
+// and native NAME.toml files (units/tomlfile). A later directory overrides
+// an earlier one by unit name, as systemd's search path does (pass
+// packaged units first: /usr/lib/sockd/units, then /etc/sockd/units).
+//
+// Loading is all-or-report: every unit is parsed and validated, every
+// problem is collected with its file and line, and an invalid unit is left
+// out without affecting the others.
+package unitdir
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/sockd/sockd/units"
+	"github.com/sockd/sockd/units/systemdfile"
+	"github.com/sockd/sockd/units/tomlfile"
+)
+
+// Result is what Load found.
+type Result struct {
+	// Units are the valid units, sorted by name.
+	Units []*units.Unit
+	// Invalid maps the name of each unit left out to its problems.
+	Invalid map[string][]error
+	// Errors holds problems that belong to no unit (an unreadable
+	// directory, say).
+	Errors []error
+}
+
+// Err returns every problem as one units.ErrorList, or nil.
+func (r *Result) Err() error {
+	var all units.ErrorList
+	all = append(all, r.Errors...)
+	for _, name := range r.InvalidNames() {
+		all = append(all, r.Invalid[name]...)
+	}
+	return all.Err()
+}
+
+// InvalidNames returns the names of the invalid units, sorted.
+func (r *Result) InvalidNames() []string {
+	names := make([]string, 0, len(r.Invalid))
+	for n := range r.Invalid {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// source is where a unit's main file was found.
+type source struct {
+	path   string
+	format string // "socket" or "toml"
+}
+
+// Load reads, parses and validates every unit in dirs.
+func Load(dirs []string, env units.SpecifierEnv) *Result {
+	r := &Result{Invalid: map[string][]error{}}
+	sources, errs := index(dirs)
+	r.Errors = append(r.Errors, errs...)
+	finder := systemdfile.NewDirFinder(dirs)
+	var loaded []*units.Unit
+	for _, name := range sortedKeys(sources) {
+		src := sources[name]
+		var u *units.Unit
+		var err error
+		if src.format == "toml" {
+			u, err = tomlfile.Load(src.path, env)
+		} else {
+			u, err = systemdfile.Load(name, finder, env)
+		}
+		if err == nil {
+			err = units.Validate(u)
+		}
+		if err != nil {
+			r.Invalid[name] = units.Errors(err)
+			continue
+		}
+		loaded = append(loaded, u)
+	}
+	bad, setErrs := units.ValidateSet(loaded)
+	for _, err := range setErrs {
+		var ue *units.Error
+		name := ""
+		if errors.As(err, &ue) {
+			name = unitOfFile(loaded, ue.Pos.File)
+		}
+		r.Invalid[name] = append(r.Invalid[name], err)
+	}
+	for _, u := range loaded {
+		if !bad[u.Name] {
+			r.Units = append(r.Units, u)
+		}
+	}
+	return r
+}
+
+// unitOfFile returns the name of the unit loaded from path.
+func unitOfFile(us []*units.Unit, path string) string {
+	for _, u := range us {
+		for _, f := range u.Files {
+			if f == path {
+				return u.Name
+			}
+		}
+	}
+	return ""
+}
+
+// index finds the main file of every unit: NAME.socket or NAME.toml, from
+// the last directory that has one. Both formats for one name in the same
+// directory is an error.
+func index(dirs []string) (map[string]source, []error) {
+	sources := map[string]source{}
+	var errs []error
+	for _, dir := range dirs {
+		entries, err := os.ReadDir(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("unit directory %s: %w", dir, err))
+			continue
+		}
+		here := map[string]string{}
+		for _, e := range entries {
+			n := e.Name()
+			if strings.HasPrefix(n, ".") || e.IsDir() {
+				continue
+			}
+			ext := filepath.Ext(n)
+			if ext != ".socket" && ext != ".toml" {
+				continue
+			}
+			name := strings.TrimSuffix(n, ext)
+			if prev, dup := here[name]; dup {
+				errs = append(errs, fmt.Errorf("%s: unit %s is defined twice in one directory, as %s and %s", dir, name, prev, n))
+				delete(sources, name)
+				continue
+			}
+			here[name] = n
+			sources[name] = source{path: filepath.Join(dir, n), format: ext[1:]}
+		}
+	}
+	return sources, errs
+}
+
+func sortedKeys(m map[string]source) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
