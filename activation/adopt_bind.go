@@ -11,10 +11,10 @@ import (
 // Matches it, instead of binding a new one. Adopted sockets keep the
 // options they were created with, and their file system nodes are not
 // sockd's to remove.
+//
+// If a listener fails, the ones already made are closed, adopted ones
+// included, and the nodes Bind created are removed.
 func BindWith(unit string, s *units.Socket, adopt func(units.Listener) int) ([]*Listener, error) {
-	if adopt == nil {
-		return Bind(unit, s)
-	}
 	if err := checkSymlinks(s); err != nil {
 		return nil, fmt.Errorf("unit %s: %w", unit, err)
 	}
@@ -25,7 +25,11 @@ func BindWith(unit string, s *units.Socket, adopt func(units.Listener) int) ([]*
 	out := make([]*Listener, 0, len(s.Listeners))
 	for _, spec := range s.Listeners {
 		var l *Listener
-		if fd := adopt(spec); fd >= 0 {
+		fd := -1
+		if adopt != nil {
+			fd = adopt(spec)
+		}
+		if fd >= 0 {
 			l = &Listener{spec: spec, fd: fd}
 		} else {
 			var err error

@@ -68,3 +68,30 @@ func TestMatchesNotListening(t *testing.T) {
 		t.Error("a bad descriptor gave no error")
 	}
 }
+
+func TestBindWithAdopts(t *testing.T) {
+	first := bind(t, newSocket(ipListener(units.Stream, "127.0.0.1", 0)))[0]
+	inherited, err := unix.Dup(first.Fd())
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := ipListener(units.Stream, "127.0.0.1", boundPort(t, first.Fd()))
+	s := newSocket(spec, ipListener(units.Datagram, "127.0.0.1", 0))
+	ls, err := BindWith("web.socket", s, func(l units.Listener) int {
+		if ok, _ := Matches(inherited, l); ok {
+			return inherited
+		}
+		return -1
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ls[0].Close()
+	defer ls[1].Close()
+	if ls[0].Fd() != inherited || ls[0].Name != "web.socket" {
+		t.Errorf("listener 0: fd %d name %q, want the inherited fd %d", ls[0].Fd(), ls[0].Name, inherited)
+	}
+	if ls[1].Fd() == inherited || getInt(t, ls[1].Fd(), unix.SOL_SOCKET, unix.SO_TYPE) != unix.SOCK_DGRAM {
+		t.Error("listener 1 was not bound afresh")
+	}
+}

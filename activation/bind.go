@@ -14,7 +14,7 @@ import (
 // Listener is one bound listening socket or open FIFO of a unit.
 type Listener struct {
 	// Name is the name passed in LISTEN_FDNAMES: FileDescriptorName= or,
-	// by default, the unit's name.
+	// by default, the unit name given to Bind.
 	Name string
 	// Warnings holds the option failures that sockd tolerates (see the
 	// package doc); the caller should log them.
@@ -68,30 +68,13 @@ func (l *Listener) Remove() error {
 	return l.node.remove()
 }
 
-// Bind creates every listener of the socket unit named unit, in order. On
-// failure it undoes what it did and returns an error naming the unit, the
-// address and the errno.
+// Bind creates every listener of a socket unit, in order. unit is the
+// socket unit's name as systemd spells it ("web.socket"); it names the
+// unit in errors and is the default descriptor name, as in systemd. On
+// failure Bind undoes what it did and returns an error naming the unit,
+// the address and the errno.
 func Bind(unit string, s *units.Socket) ([]*Listener, error) {
-	if err := checkSymlinks(s); err != nil {
-		return nil, fmt.Errorf("unit %s: %w", unit, err)
-	}
-	name := s.FileDescriptorName
-	if name == "" {
-		name = unit
-	}
-	out := make([]*Listener, 0, len(s.Listeners))
-	for _, spec := range s.Listeners {
-		l, err := bindOne(s, spec)
-		if err != nil {
-			for _, done := range out {
-				done.discard()
-			}
-			return nil, fmt.Errorf("unit %s: listen %s: %w", unit, spec.Address, err)
-		}
-		l.Name = name
-		out = append(out, l)
-	}
-	return out, nil
+	return BindWith(unit, s, nil)
 }
 
 // bindOne makes one listener; on error it leaves nothing behind.

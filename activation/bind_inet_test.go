@@ -33,7 +33,7 @@ func allOptions(ls ...units.Listener) *units.Socket {
 }
 
 func TestTCPOptions(t *testing.T) {
-	requireRoot(t) // Transparent and Mark need CAP_NET_ADMIN
+	requireRoot(t, "sets Transparent= and Mark=, which need CAP_NET_ADMIN")
 	s := allOptions(ipListener(units.Stream, "127.0.0.1", 0), ipListener(units.Stream, "::1", 0))
 	ls := bind(t, s)
 	common := [][3]int{
@@ -101,7 +101,7 @@ func TestBacklog(t *testing.T) {
 }
 
 func TestBuffersForced(t *testing.T) {
-	requireRoot(t)
+	requireRoot(t, "raises SO_RCVBUF past rmem_max with SO_RCVBUFFORCE")
 	max, err := readSysctl("net/core/rmem_max")
 	if err != nil {
 		t.Skip(err)

@@ -77,7 +77,14 @@ func (n *node) bindSocket(fd, typ, uid, gid int, mode uint32) error {
 		return &os.PathError{Op: "open", Path: n.path, Err: err}
 	}
 	defer unix.Close(pfd)
-	return n.settle(pfd, unix.S_IFSOCK, uid, gid, mode)
+	if err := n.settle(pfd, unix.S_IFSOCK, uid, gid, mode); err != nil {
+		return err
+	}
+	// Give the socket inode back its usual mode; the node keeps its own.
+	if err := unix.Fchmod(fd, 0o777); err != nil {
+		return os.NewSyscallError("fchmod", err)
+	}
+	return nil
 }
 
 // clearStale removes the socket node at path if nothing answers on it.

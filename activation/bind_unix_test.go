@@ -62,7 +62,7 @@ func TestAbstract(t *testing.T) {
 }
 
 func TestUnixModeOwnerDirs(t *testing.T) {
-	requireRoot(t) // chown
+	requireRoot(t, "chowns the socket node")
 	old := syscall.Umask(0o077)
 	defer syscall.Umask(old)
 	dir := t.TempDir()
@@ -79,7 +79,7 @@ func TestUnixModeOwnerDirs(t *testing.T) {
 }
 
 func TestUnixUserPrimaryGroup(t *testing.T) {
-	requireRoot(t)
+	requireRoot(t, "chowns the socket node to root")
 	path := filepath.Join(t.TempDir(), "web.sock")
 	s := newSocket(pathListener(units.Stream, path))
 	s.SocketUser = "root"
@@ -247,4 +247,23 @@ func TestPathTooLong(t *testing.T) {
 	if !errors.Is(err, unix.ENAMETOOLONG) {
 		t.Errorf("108-byte abstract name: %v", err)
 	}
+}
+
+// TestNodeAppearsWithModeZero checks the kernel behaviour the "no looser
+// window" rule rests on: bind gives the node the socket inode's mode, so
+// after fchmod(fd, 0) the node appears with no permissions at all.
+func TestNodeAppearsWithModeZero(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s")
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Fchmod(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		t.Fatal(err)
+	}
+	checkNode(t, path, os.ModeSocket, uint32(os.Geteuid()), uint32(os.Getegid()))
 }

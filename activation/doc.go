@@ -32,7 +32,7 @@
 // systemd logs and ignores almost every failed setsockopt. sockd is
 // stricter: an option that the unit asks for and that cannot be set fails
 // the unit with an error naming the directive and the socket option, e.g.
-// "Mark=: setsockopt SO_MARK: operation not permitted". Options that do
+// "Mark: setsockopt SO_MARK: operation not permitted". Options that do
 // not apply to a listener's family or type are skipped, not failed: the
 // IP-only options (BindToDevice, ReusePort, FreeBind, Transparent, IPTOS,
 // IPTTL, Broadcast, PassPacketInfo) on Unix, vsock and FIFO listeners, the
@@ -59,12 +59,14 @@
 //
 // Parent directories are created with exactly DirectoryMode (the umask is
 // worked around with fchmod, not applied) and, on failure, removed again.
-// Existing directories are left as they are.
+// Existing directories are left as they are. A zero SocketMode or
+// DirectoryMode means the systemd default, 0666 or 0755.
 //
 // Permissions never pass through a looser state, and the process umask is
 // never changed (it is process-wide, so changing it would race with every
 // other goroutine creating files): the socket's inode is fchmod'ed to 0
-// before bind, so the node appears with mode 0; it is then opened with
+// before bind, so the node appears with mode 0 (the socket inode gets its
+// usual 0777 back afterwards); the node is then opened with
 // O_PATH|O_NOFOLLOW, checked to be a socket owned by sockd's user, chowned
 // to SocketUser/SocketGroup and only then chmod'ed to SocketMode, both
 // through that descriptor, so a node swapped in the meantime is never
@@ -76,7 +78,8 @@
 // that answers connect (or refuses the probe for its type, or has a full
 // backlog) is live and the unit fails ("a live socket is at the path");
 // a socket that refuses the connection is stale and is removed, and bind
-// is tried once more. Anything that is not a socket (a regular file, a
+// is tried once more. (A live stream socket sees the probe as a connection
+// that closes at once.) Anything that is not a socket (a regular file, a
 // symlink, a directory) is never removed: the unit fails. systemd unlinks
 // whatever is there; sockd does not.
 //

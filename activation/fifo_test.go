@@ -14,7 +14,7 @@ import (
 )
 
 func TestFIFO(t *testing.T) {
-	requireRoot(t) // chown
+	requireRoot(t, "chowns the FIFO")
 	old := syscall.Umask(0o077)
 	defer syscall.Umask(old)
 	path := filepath.Join(t.TempDir(), "d", "in.fifo")

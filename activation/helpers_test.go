@@ -18,16 +18,17 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// requireRoot skips a test that needs root, unless CI=true, where it fails.
-func requireRoot(t *testing.T) {
+// requireRoot skips a test that needs root, saying why, unless CI=true,
+// where it fails (CI runs as root).
+func requireRoot(t *testing.T, why string) {
 	t.Helper()
 	if os.Geteuid() == 0 {
 		return
 	}
 	if os.Getenv("CI") == "true" {
-		t.Fatal("this test needs root, and CI runs as root")
+		t.Fatalf("this test needs root (%s), and CI runs as root", why)
 	}
-	t.Skip("skipping: this test needs root (it creates a network namespace or sets privileged options)")
+	t.Skipf("skipping: not root, and this test %s", why)
 }
 
 // newSocket returns a Socket with the defaults the parser fills in.

@@ -17,7 +17,7 @@ import (
 // away with the thread, so nothing is left to clean up.
 func inNetns(t *testing.T, fn func()) {
 	t.Helper()
-	requireRoot(t)
+	requireRoot(t, "creates a network namespace and a veth pair")
 	onLockedThread(t, func() {
 		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
 			t.Errorf("unshare(CLONE_NEWNET): %v", err)
@@ -103,7 +103,7 @@ func TestZone(t *testing.T) {
 // TestUnprivileged drops CAP_NET_ADMIN and CAP_NET_RAW on one thread: a
 // capped buffer is a warning, a refused Mark= or Transparent= is fatal.
 func TestUnprivileged(t *testing.T) {
-	requireRoot(t)
+	requireRoot(t, "drops capabilities it must first have")
 	max, err := readSysctl("net/core/rmem_max")
 	if err != nil {
 		t.Skip(err)
