@@ -41,11 +41,11 @@ type report struct {
 	// ones the process got across execve (the Go runtime's own fds, such as
 	// cgroup files it keeps open, are opened close-on-exec).
 	Inherited []int
-	Status         map[string]string
-	Uid, Gid       int
-	Groups         []int
-	Cwd            string
-	PidfdID        uint64
+	Status    map[string]string
+	Uid, Gid  int
+	Groups    []int
+	Cwd       string
+	PidfdID   uint64
 }
 
 func (r *report) env(key string) (string, bool) { return lookupEnv(r.Env, key) }

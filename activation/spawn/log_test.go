@@ -19,7 +19,7 @@ type logCapture struct {
 }
 
 func (h *logCapture) Enabled(context.Context, slog.Level) bool { return true }
-func (h *logCapture) WithGroup(string) slog.Handler             { return h }
+func (h *logCapture) WithGroup(string) slog.Handler            { return h }
 func (h *logCapture) WithAttrs(as []slog.Attr) slog.Handler {
 	return &logCapture{attrs: append(slices.Clone(h.attrs), as...), recs: h.recs}
 }

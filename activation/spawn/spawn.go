@@ -42,7 +42,7 @@ type Spec struct {
 	Stdin, Stdout, Stderr Stdio
 
 	Dir         string // WorkingDirectory=; "" means "/", "~" the user's home
-	DirOptional bool   // the "-" prefix: a missing Dir is not an error
+	DirOptional bool   // the "-" prefix: if Dir is missing, start in "/"
 
 	User                string // User=: name or numeric uid; "" keeps sockd's
 	Group               string // Group=: name or gid; "" means the user's group
@@ -94,7 +94,8 @@ func (p *Process) ExecDone() <-chan struct{} { return p.execDone }
 
 // WaitExec waits until the program was exec'ed, and returns nil then, or
 // an *ExecError saying which step failed (the process then exits with
-// its Code). This is Type=exec's notion of "started".
+// its Code). This is Type=exec's notion of "started". A shim killed
+// before it got that far also gives nil; Exit tells what happened.
 func (p *Process) WaitExec() error {
 	<-p.execDone
 	return p.execErr
@@ -106,14 +107,15 @@ func (p *Process) WaitExec() error {
 func (p *Process) OutputDone() <-chan struct{} { return p.outDone }
 
 const (
-	shimArgv0 = "sockd-spawn"     // argv[0] of the shim
+	shimArgv0 = "sockd-spawn"      // argv[0] of the shim
 	shimEnv   = "SOCKD_SPAWN_SHIM" // the shim's spec; removed before exec
 	shimExe   = "/proc/self/exe"   // always the running binary, even if replaced on disk
 )
 
 // Spawn starts the service described by s through the shim, with r
 // reaping it. It returns once the shim is running; use WaitExec to learn
-// whether the program itself started.
+// whether the program itself started. Spawn may be called concurrently;
+// forks are serialized by the reaper's lock.
 func Spawn(r *reaper.Reaper, s *Spec) (*Process, error) {
 	if err := s.validate(); err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -132,8 +133,8 @@ func TestSpawnPassesFDs(t *testing.T) {
 	defer syscall.Close(leak)
 
 	p, rep := runReport(t, r, &Spec{
-		Files: []int{tcp, dgram},
-		Names: []string{"web.socket", "dgram"},
+		Files:  []int{tcp, dgram},
+		Names:  []string{"web.socket", "dgram"},
 		Env:    []string{"FOO=bar", "LISTEN_PID=1", "LISTEN_FDS=9", "LISTEN_PIDFDID=7"},
 		Stderr: Stdio{Kind: StdioInherit},
 	})
@@ -141,6 +142,7 @@ func TestSpawnPassesFDs(t *testing.T) {
 		"LISTEN_PID": strconv.Itoa(p.Pid), "LISTEN_FDS": "2",
 		"LISTEN_FDNAMES": "web.socket:dgram", "FOO": "bar",
 	}
+	t.Logf("LISTEN_PIDFDID of the child: %d", rep.PidfdID)
 	if rep.PidfdID != 0 {
 		wantEnv["LISTEN_PIDFDID"] = strconv.FormatUint(rep.PidfdID, 10)
 	}
@@ -225,6 +227,9 @@ func TestInetd(t *testing.T) {
 	}
 	if st := <-p.Exit; st.Wait.ExitStatus() != 0 {
 		t.Errorf("child: %v", st)
+	}
+	if err := p.WaitExec(); err != nil {
+		t.Error(err)
 	}
 }
 
@@ -374,4 +379,43 @@ func TestSpecValidation(t *testing.T) {
 			t.Errorf("%+v: no error", s)
 		}
 	}
+}
+
+// TestLimitNOFILEInherited: without LimitNOFILE= the service gets the
+// soft limit sockd started with, not the one Go raised for itself (the
+// shim is a Go program too).
+func TestLimitNOFILEInherited(t *testing.T) {
+	r := newReaper(t)
+	dir := t.TempDir()
+	viaShim, direct := filepath.Join(dir, "shim"), filepath.Join(dir, "direct")
+	run(t, r, &Spec{Path: "/bin/sh", Argv: []string{"sh", "-c", "ulimit -Sn; ulimit -Hn"},
+		Stdout: Stdio{Kind: StdioTruncate, Path: viaShim}})
+	out, err := syscall.Open(direct, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_CLOEXEC, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(out)
+	c, err := r.Start(func() (int, error) {
+		return syscall.ForkExec("/bin/sh", []string{"sh", "-c", "ulimit -Sn; ulimit -Hn"},
+			&syscall.ProcAttr{Files: []uintptr{0, uintptr(out), 2}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-c
+	a, _ := os.ReadFile(viaShim)
+	b, _ := os.ReadFile(direct)
+	if len(a) == 0 || string(a) != string(b) {
+		t.Errorf("limits through the shim %q, through ForkExec %q", a, b)
+	}
+}
+
+// TestIgnoredSignalsReset: a signal sockd ignores (as under nohup) is at
+// its default in the service.
+func TestIgnoredSignalsReset(t *testing.T) {
+	signal.Ignore(syscall.SIGHUP)
+	defer signal.Reset(syscall.SIGHUP)
+	r := newReaper(t)
+	_, rep := runReport(t, r, &Spec{})
+	checkStatus(t, rep, map[string]string{"SigIgn": "0000000000000000"})
 }

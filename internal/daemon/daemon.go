@@ -41,11 +41,15 @@ type Daemon struct {
 // watcher, loads every unit and binds the listeners of the valid ones.
 func New(cfg Config) (*Daemon, error) {
 	d := &Daemon{cfg: cfg, log: cfg.Log, units: map[string]*supervise.Unit{}}
-	if err := os.MkdirAll(d.notifyDir(), 0o700); err != nil {
+	if err := os.MkdirAll(d.notifyDir(), 0o755); err != nil {
 		return nil, fmt.Errorf("runtime directory: %w", err)
 	}
-	if err := os.Chmod(cfg.RuntimeDir, 0o755); err != nil {
-		return nil, fmt.Errorf("runtime directory: %w", err)
+	// The notify directory must be reachable by services that dropped
+	// privileges; each NOTIFY_SOCKET checks its sender's credentials.
+	for _, dir := range []string{cfg.RuntimeDir, d.notifyDir()} {
+		if err := os.Chmod(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("runtime directory: %w", err)
+		}
 	}
 	r, err := reaper.New(cfg.Log)
 	if err != nil {

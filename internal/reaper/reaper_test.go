@@ -121,8 +121,8 @@ type recorder struct {
 }
 
 func (h *recorder) Enabled(context.Context, slog.Level) bool { return true }
-func (h *recorder) WithAttrs([]slog.Attr) slog.Handler        { return h }
-func (h *recorder) WithGroup(string) slog.Handler             { return h }
+func (h *recorder) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *recorder) WithGroup(string) slog.Handler            { return h }
 func (h *recorder) Handle(_ context.Context, rec slog.Record) error {
 	if rec.Message != "reaped orphan" || rec.Level != slog.LevelDebug {
 		return nil

@@ -1,30 +1,116 @@
 package supervise
 
-// notifyMsg is what the service said over its NOTIFY_SOCKET.
-type notifyMsg struct {
-	ready, reloading, stopping bool
-	status                     string
-	mainPID                    int
-}
+import (
+	"fmt"
+	"path/filepath"
+	"sync/atomic"
 
-// notifySocket is the private NOTIFY_SOCKET of one service process.
+	"golang.org/x/sys/unix"
+
+	"github.com/sockd/sockd/internal/notify"
+)
+
+// notifyMsg is what the service said over its NOTIFY_SOCKET.
+type notifyMsg = notify.Message
+
+// notifySocket is the private NOTIFY_SOCKET of one service process
+// (sd_notify(3)): one datagram socket per start, so that a message is
+// attributed by the socket it arrives on, and checked against the
+// service's session by the sender's SCM_CREDENTIALS.
 type notifySocket struct {
 	path string
+	recv *notify.Receiver
 	c    chan notifyMsg
+	done chan struct{}
+}
+
+// notifySeq makes each start's socket path unique.
+var notifySeq atomic.Uint64
+
+// openNotify creates the socket for the next start of the service.
+func (u *Unit) openNotify() (*notifySocket, error) {
+	n := &notifySocket{c: make(chan notifyMsg, 16), done: make(chan struct{})}
+	n.path = filepath.Join(u.deps.NotifyDir, fmt.Sprintf("%s.%d", u.cfg.Name, notifySeq.Add(1)))
+	recv, err := notify.Listen(notify.Config{
+		Path: n.path,
+		Log:  u.log,
+		Handle: func(m notify.Message) {
+			select {
+			case n.c <- m:
+			case <-n.done:
+				closeFiles(m.Files)
+			}
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("notify socket: %w", err)
+	}
+	n.recv = recv
+	return n, nil
 }
 
 func (n *notifySocket) messages() <-chan notifyMsg { return n.c }
-func (n *notifySocket) close()                     {}
 
-func (u *Unit) openNotify() (*notifySocket, error) {
-	return &notifySocket{path: "/dev/null", c: make(chan notifyMsg)}, nil
+// close stops the receiver and drops messages not yet read.
+func (n *notifySocket) close() {
+	close(n.done)
+	n.recv.Close()
+	for {
+		select {
+		case m := <-n.c:
+			closeFiles(m.Files)
+		default:
+			return
+		}
+	}
 }
 
-// notified applies a notify message to the status.
+// fromService reports whether pid is one of the service's processes: the
+// main process or a member of its session (each service is its own
+// session, see activation/spawn).
+func (u *Unit) fromService(pid int) bool {
+	if u.main == nil || pid <= 0 {
+		return false
+	}
+	if pid == u.main.pid {
+		return true
+	}
+	sid, err := unix.Getsid(pid)
+	return err == nil && sid == u.main.pid
+}
+
+// notified applies a notify message from the service.
 func (u *Unit) notified(msg notifyMsg) {
+	if !u.fromService(msg.PID) {
+		u.log.Warn("ignoring notification from a process outside the service", "pid", msg.PID)
+		closeFiles(msg.Files)
+		return
+	}
+	if len(msg.Files) > 0 {
+		// The fd store is not implemented yet: say so instead of
+		// dropping the fds silently, as systemd does with
+		// FileDescriptorStoreMax=0.
+		u.log.Warn("service sent FDSTORE=1 but sockd has no fd store yet; closing the fds", "count", len(msg.Files))
+		closeFiles(msg.Files)
+	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if msg.status != "" {
-		u.status.StatusText = msg.status
+	if msg.Status != nil {
+		u.status.StatusText = *msg.Status
+	}
+	if msg.MainPID > 0 {
+		u.status.NotifiedMainPID = msg.MainPID
+	}
+	switch {
+	case msg.Stopping:
+		u.log.Info("service is stopping", "service", u.cfg.Service.Name)
+	case msg.Reloading:
+		u.log.Info("service is reloading", "service", u.cfg.Service.Name)
+	}
+}
+
+func closeFiles(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
 	}
 }

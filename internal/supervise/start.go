@@ -148,7 +148,7 @@ func (u *Unit) waitReady(ctx context.Context, svc *units.Service) bool {
 			}
 		case msg := <-u.main.notifyC():
 			u.notified(msg)
-			if msg.ready {
+			if msg.Ready && u.fromService(msg.PID) {
 				return true
 			}
 		case st, ok := <-u.main.exitC():
@@ -218,4 +218,3 @@ func (u *Unit) runCommand(ctx context.Context, svc *units.Service, cmd units.Com
 	e.Timeout = true
 	return e, fmt.Errorf("%s: %w", cmd.Path, errCommandTimeout)
 }
-

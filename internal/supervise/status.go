@@ -20,7 +20,10 @@ type Status struct {
 	Activations int    // starts caused by traffic
 	Restarts    int    // automatic restarts (Restart=)
 	StatusText  string // the service's last STATUS=
-	LastExit    *Exit
+	// NotifiedMainPID is the last MAINPID= the service sent; sockd keeps
+	// supervising the process it started.
+	NotifiedMainPID int
+	LastExit        *Exit
 }
 
 // Status returns a snapshot of the unit's state.

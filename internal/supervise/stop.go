@@ -109,6 +109,7 @@ func (u *Unit) stopServiceResult(ctx context.Context, why string, timedOut bool)
 	if !ok {
 		u.log.Error("service did not exit after SIGKILL", "service", svc.Name)
 	}
+	u.log.Info("service stopped", "service", svc.Name, "status", exit.String())
 	result := ""
 	if timedOut {
 		result = "timeout"

@@ -1,0 +1,283 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sockd/sockd/internal/control"
+	"github.com/sockd/sockd/internal/logring"
+	"github.com/sockd/sockd/internal/supervise"
+	"github.com/sockd/sockd/units"
+)
+
+// ControlConfig configures the control API (see ServeControl).
+type ControlConfig struct {
+	// Group names the group (a name or a numeric gid) whose members may
+	// make changes through the control socket, which is then mode 0660
+	// and owned by that group; empty means mode 0600 and only root and
+	// sockd's own user may make changes.
+	Group string
+	// Ring, if set, is the log ring installed in front of the daemon's
+	// log handler; status then shows each unit's last log records.
+	Ring *logring.Ring
+}
+
+// shutdownGrace is how long requests in progress may finish when the
+// control server stops.
+const shutdownGrace = 2 * time.Second
+
+// ServeControl serves the control API on RUNTIME_DIR/control.sock until
+// ctx is done or stop is called. stop shuts the server down and waits
+// until its goroutines have returned; call it before Run returns (or
+// after: it is idempotent).
+func (d *Daemon) ServeControl(ctx context.Context, cfg ControlConfig) (stop func(), err error) {
+	gid := -1
+	if cfg.Group != "" {
+		if gid, err = lookupGroup(cfg.Group); err != nil {
+			return nil, fmt.Errorf("control group: %w", err)
+		}
+	}
+	srv, err := control.Listen(control.Config{
+		Path:    filepath.Join(d.cfg.RuntimeDir, control.SocketName),
+		Group:   gid,
+		Backend: &controlBackend{d: d, ring: cfg.Ring, ctx: ctx},
+		Log:     d.log.With("component", "control"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(); err != nil {
+			d.log.Error("control socket", "err", err)
+		}
+	}()
+	stopped, shut := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(shut)
+		select {
+		case <-ctx.Done():
+		case <-stopped:
+		}
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	d.log.Info("control socket ready", "path", srv.Path(), "group", cfg.Group)
+	var once sync.Once
+	return func() {
+		once.Do(func() { close(stopped) })
+		<-shut
+		<-done
+	}, nil
+}
+
+func lookupGroup(name string) (int, error) {
+	if n, err := strconv.Atoi(name); err == nil && n >= 0 {
+		return n, nil
+	}
+	g, err := user.LookupGroup(name)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(g.Gid)
+}
+
+// controlBackend is the daemon as the control server sees it.
+type controlBackend struct {
+	d    *Daemon
+	ring *logring.Ring
+	ctx  context.Context // the daemon's: requests end when it is done
+}
+
+// find returns the supervisor of a canonical unit name and the kind of
+// unit the name designates ("socket" or "service").
+func (b *controlBackend) find(name string) (*supervise.Unit, string, error) {
+	n, err := units.ParseUnitName(name)
+	if err != nil {
+		return nil, "", control.Errorf(http.StatusBadRequest, name, "%v", err)
+	}
+	var instance bool
+	for _, u := range b.d.Units() {
+		cfg := u.Config()
+		switch n.Suffix {
+		case "socket":
+			if cfg.Name+".socket" == name {
+				return u, "socket", nil
+			}
+		case "service":
+			if cfg.Service.Name == name {
+				return u, "service", nil
+			}
+			if n.Template && n.Instance != "" && cfg.Service.Name == units.InstanceName(name, "") {
+				instance = true
+			}
+		}
+	}
+	if instance {
+		return nil, "", control.Errorf(http.StatusNotFound, name, "no such unit (sockd does not run per-connection service instances yet)")
+	}
+	return nil, "", control.NoSuchUnit(name)
+}
+
+func (b *controlBackend) Units(ctx context.Context) ([]control.Unit, error) {
+	us := b.d.Units()
+	sort.Slice(us, func(i, j int) bool { return us[i].Name() < us[j].Name() })
+	out := make([]control.Unit, len(us))
+	for i, u := range us {
+		out[i] = b.view(u, "socket", false)
+	}
+	return out, nil
+}
+
+func (b *controlBackend) Unit(ctx context.Context, name string) (control.Unit, error) {
+	u, kind, err := b.find(name)
+	if err != nil {
+		return control.Unit{}, err
+	}
+	return b.view(u, kind, true), nil
+}
+
+func (b *controlBackend) view(u *supervise.Unit, kind string, withLog bool) control.Unit {
+	cfg := u.Config()
+	st := u.Status()
+	v := control.Unit{
+		Name:        cfg.Name + ".socket",
+		Kind:        kind,
+		Socket:      cfg.Name + ".socket",
+		Service:     cfg.Service.Name,
+		Description: cfg.Socket.Description,
+		State:       string(st.State),
+		Result:      st.Result,
+		Since:       st.Since,
+		Activations: st.Activations,
+		Restarts:    st.Restarts,
+		StatusText:  st.StatusText,
+		Files:       filesOf(cfg, kind),
+		Listeners:   []control.Listener{},
+	}
+	if kind == "service" {
+		v.Name, v.Description = cfg.Service.Name, cfg.Service.Description
+	}
+	if v.Description == "" {
+		v.Description = cfg.Socket.Description
+	}
+	v.ActiveState, v.SubState = control.States(kind, v.State, v.Result)
+	if st.State == supervise.StateStarting || st.State == supervise.StateRunning || st.State == supervise.StateStopping {
+		v.MainPID = st.MainPID
+	}
+	if e := st.LastExit; e != nil {
+		v.LastExit = &control.Exit{Code: e.Code, Status: e.Status, Text: e.String()}
+	}
+	for _, l := range u.Listeners() {
+		v.Listeners = append(v.Listeners, control.Listener{Listen: l.Spec().Address.String(), Type: listenerType(l.Spec().Kind)})
+	}
+	if withLog && b.ring != nil {
+		v.Log = b.ring.Records(cfg.Name)
+	}
+	return v
+}
+
+// listenerType names a listener kind as systemctl list-sockets does.
+func listenerType(k units.ListenerKind) string {
+	switch k {
+	case units.Stream:
+		return "Stream"
+	case units.Datagram:
+		return "Datagram"
+	case units.SequentialPacket:
+		return "SequentialPacket"
+	case units.FIFO:
+		return "FIFO"
+	}
+	return string(k)
+}
+
+// filesOf returns the files of the socket or the service part of a unit:
+// NAME.socket and its drop-ins, or NAME.service and its drop-ins; a TOML
+// file describes both.
+func filesOf(cfg *units.Unit, kind string) []string {
+	var out []string
+	for _, f := range cfg.Files {
+		if strings.HasSuffix(f, ".toml") || strings.Contains(filepath.Base(filepath.Dir(f))+"/"+filepath.Base(f), "."+kind) {
+			out = append(out, f)
+		}
+	}
+	if out == nil {
+		out = append([]string{}, cfg.Files...)
+	}
+	return out
+}
+
+func (b *controlBackend) Do(ctx context.Context, name string, a control.Action) error {
+	u, kind, err := b.find(name)
+	if err != nil {
+		return err
+	}
+	// A request in progress ends when sockd stops.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(b.ctx, cancel)()
+	var op supervise.Op
+	switch {
+	case kind == "socket" && a == control.Start:
+		if u.Status().State != supervise.StateFailed {
+			return nil // already listening
+		}
+		op = supervise.OpReset
+	case kind == "socket":
+		return control.NotSupported(name, string(a)+" of a socket unit (closing and re-opening its listeners)")
+	case a == control.Start:
+		op = supervise.OpStart
+	case a == control.Stop:
+		op = supervise.OpStop
+	case a == control.Restart:
+		op = supervise.OpRestart
+	default:
+		return control.Errorf(http.StatusBadRequest, name, "unknown action %q", a)
+	}
+	err = u.Do(ctx, op)
+	switch {
+	case errors.Is(err, supervise.ErrNotRunning) || (err != nil && b.ctx.Err() != nil):
+		return control.Errorf(http.StatusServiceUnavailable, name, "sockd is stopping")
+	case err != nil:
+		return err
+	}
+	return nil
+}
+
+func (b *controlBackend) Reload(ctx context.Context) error {
+	type reloader interface{ Reload(context.Context) error }
+	r, ok := any(b.d).(reloader)
+	if !ok {
+		return control.NotSupported("", "reload")
+	}
+	return r.Reload(ctx)
+}
+
+func (b *controlBackend) Files(ctx context.Context, name string) ([]control.File, error) {
+	u, kind, err := b.find(name)
+	if err != nil {
+		return nil, err
+	}
+	var out []control.File
+	for _, p := range filesOf(u.Config(), kind) {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, control.Errorf(http.StatusInternalServerError, name, "%v", err)
+		}
+		out = append(out, control.File{Path: p, Content: string(data)})
+	}
+	return out, nil
+}

@@ -1,0 +1,237 @@
+// Package notify receives the sd_notify(3) messages of a service: READY=1,
+// STATUS=, STOPPING=1, MAINPID=, FDSTORE=1 and the rest.
+//
+// Each service gets its own Receiver: a private AF_UNIX datagram socket,
+// whose address goes into the service's NOTIFY_SOCKET, so that a message
+// is attributed by the socket it arrives on. The receiver follows the
+// checks of systemd's manager (src/shared/notify-recv.c): SO_PASSCRED is
+// on, so that the kernel attaches the sender's credentials; messages are
+// read with MSG_CMSG_CLOEXEC|MSG_DONTWAIT into a 4096-byte buffer with
+// room for 768 fds; a message is dropped if it was truncated, is empty,
+// holds a NUL byte, carries no credentials, or comes from a pid the
+// caller does not accept. Attached fds are closed unless the message has
+// FDSTORE=1, in which case the handler gets them (systemd.service(5)
+// FileDescriptorStoreMax=).
+package notify
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	// MaxMessage is the largest payload accepted (NOTIFY_BUFFER_MAX).
+	MaxMessage = 4096
+	// MaxFDs is the most fds one message may carry (NOTIFY_FD_MAX).
+	MaxFDs = 768
+)
+
+// Config configures a Receiver.
+type Config struct {
+	// Path is the socket's file system path, or "@name" for an abstract
+	// socket. A stale socket at Path is removed first. The socket file
+	// is made writable by everybody (mode 0666), so that a service that
+	// dropped privileges can send; protect it with its directory.
+	Path string
+	// Allow reports whether a message from pid is accepted, e.g. whether
+	// pid is the service's main process (NotifyAccess=main). Nil accepts
+	// every sender.
+	Allow func(pid int) bool
+	// Handle is called on the receiver's goroutine for each accepted
+	// message, in order. It must not block for long and must not call
+	// Close. It owns the message's Files.
+	Handle func(Message)
+	// Log receives dropped-message warnings; nil means slog.Default().
+	Log *slog.Logger
+}
+
+// Receiver reads notifications from one socket on its own goroutine.
+type Receiver struct {
+	cfg  Config
+	f    *os.File
+	rc   syscall.RawConn
+	done chan struct{}
+	once sync.Once
+	err  error
+}
+
+// Listen creates the socket and starts reading from it.
+func Listen(cfg Config) (*Receiver, error) {
+	if cfg.Handle == nil {
+		return nil, errors.New("notify: Config.Handle is nil")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	fd, err := bindSocket(cfg.Path)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), cfg.Path) // non-blocking: uses the poller
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	r := &Receiver{cfg: cfg, f: f, rc: rc, done: make(chan struct{})}
+	go r.loop()
+	return r, nil
+}
+
+func bindSocket(path string) (int, error) {
+	if path == "" || path == "@" {
+		return -1, errors.New("notify: empty socket path")
+	}
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC|syscall.SOCK_NONBLOCK, 0)
+	if err != nil {
+		return -1, os.NewSyscallError("socket", err)
+	}
+	if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_PASSCRED, 1); err != nil {
+		syscall.Close(fd)
+		return -1, os.NewSyscallError("setsockopt SO_PASSCRED", err)
+	}
+	abstract := strings.HasPrefix(path, "@")
+	if !abstract {
+		if fi, err := os.Lstat(path); err == nil && fi.Mode().Type() == os.ModeSocket {
+			os.Remove(path)
+		}
+	}
+	if err := syscall.Bind(fd, &syscall.SockaddrUnix{Name: path}); err != nil {
+		syscall.Close(fd)
+		return -1, &os.PathError{Op: "bind", Path: path, Err: err}
+	}
+	if !abstract {
+		if err := os.Chmod(path, 0o666); err != nil {
+			syscall.Close(fd)
+			os.Remove(path)
+			return -1, err
+		}
+	}
+	return fd, nil
+}
+
+// Addr returns the socket's address in the form NOTIFY_SOCKET takes.
+func (r *Receiver) Addr() string { return r.cfg.Path }
+
+// Close stops the goroutine, waits for it (and so for any running
+// Handle call) and removes the socket file.
+func (r *Receiver) Close() error {
+	r.once.Do(func() {
+		r.err = r.f.Close()
+		<-r.done
+		if !strings.HasPrefix(r.cfg.Path, "@") {
+			if err := os.Remove(r.cfg.Path); err != nil && r.err == nil {
+				r.err = err
+			}
+		}
+	})
+	return r.err
+}
+
+func (r *Receiver) loop() {
+	defer close(r.done)
+	buf := make([]byte, MaxMessage)
+	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred)+unix.CmsgSpace(4*MaxFDs))
+	for {
+		var n, oobn, flags int
+		var rerr error
+		err := r.rc.Read(func(fd uintptr) bool {
+			n, oobn, flags, _, rerr = unix.Recvmsg(int(fd), buf, oob, unix.MSG_CMSG_CLOEXEC|unix.MSG_DONTWAIT)
+			return rerr != unix.EAGAIN
+		})
+		if err != nil {
+			return // closed
+		}
+		if rerr != nil {
+			if rerr != unix.EINTR {
+				r.cfg.Log.Warn("notify: recvmsg failed", "socket", r.cfg.Path, "err", rerr)
+			}
+			continue
+		}
+		r.receive(buf[:n], oob[:oobn], flags)
+	}
+}
+
+// receive checks and delivers one datagram. Every fd it carries is
+// closed on every path except delivery with FDSTORE=1.
+func (r *Receiver) receive(data, oob []byte, flags int) {
+	fds, cred, cerr := parseControl(oob)
+	keep := false
+	defer func() {
+		if !keep {
+			closeFDs(fds)
+		}
+	}()
+	drop := func(reason string, args ...any) {
+		r.cfg.Log.Warn("notify: dropping message: "+reason,
+			append([]any{"socket", r.cfg.Path, "fds", len(fds)}, args...)...)
+	}
+	switch {
+	case flags&unix.MSG_TRUNC != 0:
+		drop("too long")
+	case flags&unix.MSG_CTRUNC != 0:
+		drop("control data truncated")
+	case cerr != nil:
+		drop("bad control data", "err", cerr)
+	case cred == nil || cred.Pid <= 0:
+		drop("no sender credentials")
+	case r.cfg.Allow != nil && !r.cfg.Allow(int(cred.Pid)):
+		drop("sender not allowed", "pid", cred.Pid)
+	default:
+		m, err := Parse(data)
+		if err != nil {
+			drop("unparsable", "pid", cred.Pid, "err", err)
+			return
+		}
+		m.PID, m.UID, m.GID = int(cred.Pid), int(cred.Uid), int(cred.Gid)
+		if m.FDStore && len(fds) > 0 {
+			m.Files, keep = fds, true
+		}
+		r.cfg.Handle(m)
+	}
+}
+
+// parseControl returns the fds and credentials of a control buffer. It
+// walks the messages one by one, so that the fds of the messages before
+// a malformed one are still returned (and closed by the caller).
+func parseControl(oob []byte) ([]int, *unix.Ucred, error) {
+	var fds []int
+	var cred *unix.Ucred
+	for len(oob) > 0 {
+		hdr, data, rest, err := unix.ParseOneSocketControlMessage(oob)
+		if err != nil {
+			return fds, nil, fmt.Errorf("control message: %w", err)
+		}
+		oob = rest
+		if hdr.Level != unix.SOL_SOCKET {
+			continue
+		}
+		m := &unix.SocketControlMessage{Header: hdr, Data: data}
+		switch hdr.Type {
+		case unix.SCM_RIGHTS:
+			rights, err := unix.ParseUnixRights(m)
+			fds = append(fds, rights...)
+			if err != nil {
+				return fds, nil, fmt.Errorf("SCM_RIGHTS: %w", err)
+			}
+		case unix.SCM_CREDENTIALS:
+			if cred, err = unix.ParseUnixCredentials(m); err != nil {
+				return fds, nil, fmt.Errorf("SCM_CREDENTIALS: %w", err)
+			}
+		}
+	}
+	return fds, cred, nil
+}
+
+func closeFDs(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+}
