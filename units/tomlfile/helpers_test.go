@@ -1,6 +1,8 @@
 package tomlfile
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,7 +62,7 @@ func applySystemd(t *testing.T, b *units.Builder, unitFile, section, text string
 	t.Helper()
 	for i, line := range strings.Split(text, "\n") {
 		line = strings.TrimSpace(line)
-		if line == "" {
+		if line == "" || line[0] == '#' || line[0] == ';' {
 			continue
 		}
 		if strings.HasPrefix(line, "[") {
@@ -74,4 +76,31 @@ func applySystemd(t *testing.T, b *units.Builder, unitFile, section, text string
 		pos := units.Position{File: unitFile, Line: i + 1, Directive: key}
 		b.Apply(unitFile, units.Assignment{Section: section, Directive: key, Value: value, Pos: pos})
 	}
+}
+
+// diffUnits shows two units as JSON, side by side where they differ.
+func diffUnits(a, b *units.Unit) string {
+	ja, _ := json.MarshalIndent(withoutWhere(a), "", "  ")
+	jb, _ := json.MarshalIndent(withoutWhere(b), "", "  ")
+	la, lb := strings.Split(string(ja), "\n"), strings.Split(string(jb), "\n")
+	var out strings.Builder
+	for i := 0; i < max(len(la), len(lb)); i++ {
+		var x, y string
+		if i < len(la) {
+			x = la[i]
+		}
+		if i < len(lb) {
+			y = lb[i]
+		}
+		if x != y {
+			fmt.Fprintf(&out, "toml:    %s\nsystemd: %s\n", x, y)
+		}
+	}
+	return out.String()
+}
+
+func withoutWhere(u *units.Unit) units.Unit {
+	c := *u
+	c.Files, c.Where = nil, nil
+	return c
 }

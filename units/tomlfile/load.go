@@ -115,7 +115,7 @@ func (l *loader) tables(top map[string]any) map[string]map[string]any {
 		case known && isTable:
 			out[name] = table
 		case known:
-			l.add(l.pos("["+name+"]", name), want(fmt.Sprintf("a table [%s]", name), top[name]))
+			l.add(l.pos(name, name), want(fmt.Sprintf("a table [%s]", name), top[name]))
 		case isTable || isTables:
 			l.add(l.pos("["+name+"]", name), unknownTable(name))
 		default:
