@@ -7,10 +7,11 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 
+	"github.com/sockd/sockd/internal/control"
 	"github.com/sockd/sockd/internal/daemon"
+	"github.com/sockd/sockd/internal/logring"
 )
 
 // serve runs the daemon in the foreground until SIGTERM or SIGINT.
@@ -20,7 +21,9 @@ func serve(o options, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "sockd:", err)
 		return 2
 	}
-	runtimeDir, err := resolveRuntimeDir(o.runtimeDir)
+	ring := logring.New(logring.DefaultSize) // the last lines of each unit, for sockctl status
+	log = slog.New(ring.Handler(log.Handler()))
+	runtimeDir, err := control.ResolveRuntimeDir(o.runtimeDir)
 	if err != nil {
 		fmt.Fprintln(stderr, "sockd:", err)
 		return 1
@@ -32,6 +35,14 @@ func serve(o options, stderr io.Writer) int {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
+	stopControl, err := d.ServeControl(ctx, daemon.ControlConfig{Group: o.controlGroup, Ring: ring})
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	defer stopControl()
+	reloadDone := reloadOnSIGHUP(ctx, d, log)
+	defer func() { <-reloadDone }()
 	if err := d.Run(ctx); err != nil {
 		log.Error("stopped with an error", "err", err)
 		return 1
@@ -54,23 +65,25 @@ func newLogger(o options, w io.Writer) (*slog.Logger, error) {
 	return nil, fmt.Errorf("--log-format: want text or json, not %q", o.logFormat)
 }
 
-// resolveRuntimeDir picks the runtime directory: the flag, else
-// $SOCKD_RUNTIME_DIR, else /run/sockd for root and
-// $XDG_RUNTIME_DIR/sockd for other users.
-func resolveRuntimeDir(flagValue string) (string, error) {
-	dir := flagValue
-	if dir == "" {
-		dir = os.Getenv("SOCKD_RUNTIME_DIR")
-	}
-	if dir == "" && os.Getuid() == 0 {
-		dir = "/run/sockd"
-	}
-	if dir == "" {
-		xdg := os.Getenv("XDG_RUNTIME_DIR")
-		if xdg == "" {
-			return "", fmt.Errorf("no runtime directory: pass --runtime-dir or set SOCKD_RUNTIME_DIR or XDG_RUNTIME_DIR")
+// reloadOnSIGHUP reloads the units on each SIGHUP until ctx is done; the
+// returned channel is closed when its goroutine has stopped.
+func reloadOnSIGHUP(ctx context.Context, d *daemon.Daemon, log *slog.Logger) <-chan struct{} {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				if err := d.Reload(ctx); err != nil {
+					log.Error("reload failed", "err", err)
+				}
+			}
 		}
-		dir = filepath.Join(xdg, "sockd")
-	}
-	return filepath.Abs(dir)
+	}()
+	return done
 }

@@ -33,14 +33,41 @@ type Daemon struct {
 	reaper  *reaper.Reaper
 	watcher *activation.Watcher
 
-	mu    sync.Mutex
-	units map[string]*supervise.Unit
+	// mu guards units and runCtx, and serialises Reload with shutdown.
+	mu     sync.Mutex
+	units  map[string]*running
+	runCtx context.Context // set by Run; nil before and after
+}
+
+// running is one unit's supervisor and its goroutine.
+type running struct {
+	sup    *supervise.Unit
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// start runs r's supervisor under parent until r.stop.
+func (r *running) start(parent context.Context) {
+	ctx, cancel := context.WithCancel(parent)
+	r.cancel, r.done = cancel, make(chan struct{})
+	go func() {
+		defer close(r.done)
+		r.sup.Run(ctx)
+	}()
+}
+
+// stop stops the supervisor (and its service) and waits for it.
+func (r *running) stop() {
+	if r.cancel != nil {
+		r.cancel()
+		<-r.done
+	}
 }
 
 // New prepares the runtime directory, starts the reaper and the listener
 // watcher, loads every unit and binds the listeners of the valid ones.
 func New(cfg Config) (*Daemon, error) {
-	d := &Daemon{cfg: cfg, log: cfg.Log, units: map[string]*supervise.Unit{}}
+	d := &Daemon{cfg: cfg, log: cfg.Log, units: map[string]*running{}}
 	if err := os.MkdirAll(d.notifyDir(), 0o755); err != nil {
 		return nil, fmt.Errorf("runtime directory: %w", err)
 	}
@@ -75,21 +102,25 @@ func (d *Daemon) load() {
 	}
 	inherited := inheritedFDs(d.log)
 	defer inherited.closeUnused(d.log)
-	deps := supervise.Deps{Reaper: d.reaper, Watcher: d.watcher, Log: d.log, NotifyDir: d.notifyDir()}
 	for _, u := range res.Units {
 		ls, err := inherited.adoptOrBind(u)
 		if err != nil {
 			d.log.Error("unit failed", "unit", u.Name+".socket", "err", err)
 			continue
 		}
-		for _, l := range ls {
-			for _, w := range l.Warnings {
-				d.log.Warn("socket option not applied", "unit", u.Name+".socket", "listen", l.Spec().Address.String(), "err", w)
-			}
-		}
-		d.units[u.Name] = supervise.New(u, ls, deps)
-		d.log.Info("listening", "unit", u.Name+".socket", "summary", u.Summary())
+		d.units[u.Name] = &running{sup: d.supervisor(u, ls)}
 	}
+}
+
+// supervisor makes the supervisor of u with its bound listeners.
+func (d *Daemon) supervisor(u *units.Unit, ls []*activation.Listener) *supervise.Unit {
+	for _, l := range ls {
+		for _, w := range l.Warnings {
+			d.log.Warn("socket option not applied", "unit", u.Name+".socket", "listen", l.Spec().Address.String(), "err", w)
+		}
+	}
+	d.log.Info("listening", "unit", u.Name+".socket", "summary", u.Summary())
+	return supervise.New(u, ls, supervise.Deps{Reaper: d.reaper, Watcher: d.watcher, Log: d.log, NotifyDir: d.notifyDir()})
 }
 
 // Units returns the supervisors of the loaded units.
@@ -97,8 +128,8 @@ func (d *Daemon) Units() []*supervise.Unit {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	out := make([]*supervise.Unit, 0, len(d.units))
-	for _, u := range d.units {
-		out = append(out, u)
+	for _, r := range d.units {
+		out = append(out, r.sup)
 	}
 	return out
 }
@@ -106,20 +137,21 @@ func (d *Daemon) Units() []*supervise.Unit {
 // Run supervises every unit until ctx is done, then stops every service
 // gracefully, closes the listeners and returns.
 func (d *Daemon) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	for _, u := range d.Units() {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			u.Run(ctx)
-		}()
+	d.mu.Lock()
+	d.runCtx = ctx
+	for _, r := range d.units {
+		r.start(ctx)
 	}
 	d.log.Info("sockd ready", "units", len(d.units), "runtime_dir", d.cfg.RuntimeDir)
+	d.mu.Unlock()
 	<-ctx.Done()
 	d.log.Info("stopping")
-	wg.Wait()
-	for _, u := range d.Units() {
-		u.Close()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.runCtx = nil
+	for _, r := range d.units {
+		<-r.done // ctx is done: every supervisor is stopping its service
+		r.sup.Close()
 	}
 	err := d.watcher.Close()
 	d.reaper.Stop()

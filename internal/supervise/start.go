@@ -39,6 +39,7 @@ func (u *Unit) startService(ctx context.Context, why string) {
 		return
 	}
 	u.stopWanted = false
+	u.applyPending()
 	u.setState(StateStarting, "")
 	svc := &u.cfg.Service
 	u.log.Info("starting service", "service", svc.Name, "reason", why)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/sockd/sockd/units"
 )
 
 // Status is a snapshot of a unit, for logs and the control API.
@@ -49,8 +51,12 @@ const (
 	OpReset             // clear a failed state and watch the listeners again
 )
 
+// opReconfigure replaces the unit's settings (see Reconfigure).
+const opReconfigure Op = -1
+
 type request struct {
 	op    Op
+	cfg   *units.Unit // for opReconfigure
 	reply chan error
 }
 
@@ -59,7 +65,21 @@ var ErrNotRunning = errors.New("unit is not running")
 
 // Do performs op on the unit and waits until it is done.
 func (u *Unit) Do(ctx context.Context, op Op) error {
-	req := request{op: op, reply: make(chan error, 1)}
+	return u.send(ctx, request{op: op, reply: make(chan error, 1)})
+}
+
+// Reconfigure gives the unit new settings whose listeners are the same
+// (same addresses and bind options, in the same order): a reload that
+// changed only the service or the activation settings. The running
+// service is left alone; the new settings apply from its next start.
+func (u *Unit) Reconfigure(ctx context.Context, cfg *units.Unit) error {
+	u.mu.Lock()
+	u.latest = cfg
+	u.mu.Unlock()
+	return u.send(ctx, request{op: opReconfigure, cfg: cfg, reply: make(chan error, 1)})
+}
+
+func (u *Unit) send(ctx context.Context, req request) error {
 	select {
 	case u.reqC <- req:
 	case <-ctx.Done():
@@ -75,6 +95,9 @@ func (u *Unit) Do(ctx context.Context, op Op) error {
 
 func (u *Unit) handle(ctx context.Context, req request) error {
 	switch req.op {
+	case opReconfigure:
+		u.pending = req.cfg
+		u.applyPending()
 	case OpStop:
 		u.stopTimer()
 		if u.main != nil {
@@ -101,4 +124,18 @@ func (u *Unit) handle(ctx context.Context, req request) error {
 		}
 	}
 	return nil
+}
+
+// applyPending switches to reconfigured settings once no service process
+// is running under the old ones.
+func (u *Unit) applyPending() {
+	if u.pending == nil || u.main != nil || u.state == StateStarting || u.state == StateStopping {
+		return
+	}
+	u.cfg, u.pending = u.pending, nil
+	u.triggers.interval, u.triggers.burst = u.cfg.Socket.TriggerLimitInterval, u.cfg.Socket.TriggerLimitBurst
+	u.mu.Lock()
+	u.status.Service = u.cfg.Service.Name
+	u.mu.Unlock()
+	u.log.Info("new settings in effect")
 }

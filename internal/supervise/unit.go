@@ -39,7 +39,8 @@ const (
 
 // Unit supervises one unit. Create it with New and run it with Run.
 type Unit struct {
-	cfg       *units.Unit
+	cfg       *units.Unit // owned by the Run goroutine
+	latest    *units.Unit // the newest settings given (New, Reconfigure); guarded by mu
 	deps      Deps
 	log       *slog.Logger
 	listeners []*activation.Listener
@@ -55,6 +56,7 @@ type Unit struct {
 	timer      *time.Timer
 	timerFor   timerPurpose
 	stopWanted bool
+	pending    *units.Unit // settings to switch to at the next start (Reconfigure)
 
 	mu     sync.Mutex
 	status Status
@@ -74,6 +76,7 @@ func New(cfg *units.Unit, listeners []*activation.Listener, deps Deps) *Unit {
 	log := deps.Log.With("unit", cfg.Name+".socket")
 	u := &Unit{
 		cfg:       cfg,
+		latest:    cfg,
 		deps:      deps,
 		log:       log,
 		listeners: listeners,
@@ -90,8 +93,13 @@ func New(cfg *units.Unit, listeners []*activation.Listener, deps Deps) *Unit {
 // Name returns the unit's name.
 func (u *Unit) Name() string { return u.cfg.Name }
 
-// Config returns the unit the supervisor runs.
-func (u *Unit) Config() *units.Unit { return u.cfg }
+// Config returns the newest settings given to the unit; after
+// Reconfigure they apply from the next start of the service.
+func (u *Unit) Config() *units.Unit {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.latest
+}
 
 // Listeners returns the unit's listeners, in declaration order.
 func (u *Unit) Listeners() []*activation.Listener { return u.listeners }
@@ -187,5 +195,6 @@ func (u *Unit) setState(s State, result string) {
 // goListening returns to the idle state and watches the listeners again.
 func (u *Unit) goListening() {
 	u.setState(StateListening, "")
+	u.applyPending()
 	u.rearm()
 }

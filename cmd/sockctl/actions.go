@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/sockd/sockd/internal/control"
+)
+
+// act starts, stops or restarts each unit in turn; it stops at the first
+// failure, as systemctl does.
+func (c *cli) act(a control.Action) int {
+	var views []control.Unit
+	for _, name := range c.o.args {
+		u, err := c.client.Do(c.ctx, name, a)
+		if err != nil {
+			if notRunning(err) {
+				return c.fail(err)
+			}
+			return c.fail(fmt.Errorf("%s failed: %w", a, err))
+		}
+		views = append(views, u)
+	}
+	if c.o.json {
+		c.printJSON(views)
+	}
+	return exitOK
+}
+
+func (c *cli) reload() int {
+	if err := c.client.Reload(c.ctx); err != nil {
+		return c.fail(err)
+	}
+	return exitOK
+}
+
+// cat prints the files each unit was loaded from, each preceded by
+// "# /path", as systemctl cat does.
+func (c *cli) cat() int {
+	type unitFiles struct {
+		Unit  string         `json:"unit"`
+		Files []control.File `json:"files"`
+	}
+	var out []unitFiles
+	for i, name := range c.o.args {
+		fs, err := c.client.Files(c.ctx, name)
+		if err != nil {
+			return c.fail(err)
+		}
+		if c.o.json {
+			cn, _ := control.CanonicalName(name)
+			out = append(out, unitFiles{Unit: cn, Files: fs})
+			continue
+		}
+		for j, f := range fs {
+			if i > 0 || j > 0 {
+				fmt.Fprintln(c.stdout)
+			}
+			fmt.Fprintln(c.stdout, c.style.color("\x1b[0;1;34m", "# "+f.Path))
+			fmt.Fprint(c.stdout, f.Content)
+			if n := len(f.Content); n > 0 && f.Content[n-1] != '\n' {
+				fmt.Fprintln(c.stdout)
+			}
+		}
+	}
+	if c.o.json {
+		c.printJSON(out)
+	}
+	return exitOK
+}

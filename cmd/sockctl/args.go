@@ -1,0 +1,109 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Exit codes, as systemctl's.
+const (
+	exitOK        = 0
+	exitFailure   = 1
+	exitUsage     = 2
+	exitNotActive = 3
+	exitNoUnit    = 4
+)
+
+// options are the command line's flags; they may appear anywhere.
+type options struct {
+	runtimeDir string
+	json       bool
+	all        bool
+	noLegend   bool
+	quiet      bool
+	help       bool
+	verb       string
+	args       []string
+}
+
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+func parseArgs(args []string) (options, error) {
+	var o options
+	var pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			pos = append(pos, args[i+1:]...)
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			pos = append(pos, a)
+			continue
+		}
+		name, value, hasValue := strings.Cut(a, "=")
+		boolFlag := func(p *bool) error {
+			if hasValue {
+				return usagef("flag %s takes no value", name)
+			}
+			*p = true
+			return nil
+		}
+		var err error
+		switch name {
+		case "--runtime-dir":
+			if !hasValue {
+				if i+1 >= len(args) {
+					return o, usagef("flag --runtime-dir needs a value")
+				}
+				i++
+				value = args[i]
+			}
+			o.runtimeDir = value
+		case "--json":
+			err = boolFlag(&o.json)
+		case "-a", "--all":
+			err = boolFlag(&o.all)
+		case "--no-legend":
+			err = boolFlag(&o.noLegend)
+		case "-q", "--quiet":
+			err = boolFlag(&o.quiet)
+		case "-h", "--help":
+			err = boolFlag(&o.help)
+		case "--no-pager", "--full", "-l":
+			// accepted for systemctl muscle memory; sockctl never pages or truncates
+		default:
+			return o, usagef("unknown flag %s", name)
+		}
+		if err != nil {
+			return o, err
+		}
+	}
+	if len(pos) > 0 {
+		o.verb, o.args = pos[0], pos[1:]
+	}
+	return o, nil
+}
+
+const usageText = `Usage: sockctl [--runtime-dir DIR] [--json] VERB [ARGS]
+
+Verbs:
+  list [--all] [--no-legend]   list the socket units and their listeners
+  status UNIT...               show a unit's state, files, listeners, PID, last exit and log
+  start UNIT...                start a service now (on a failed socket: reset it)
+  stop UNIT...                 stop a service; its socket keeps listening
+  restart UNIT...              restart a service; its listeners stay open
+  reload                       re-read the unit directories
+  is-active [--quiet] UNIT...  print the state; exit 0 if active, 3 if not
+  cat UNIT...                  print the files a unit was loaded from
+  completion bash|zsh|fish     print a shell completion script
+
+Units are named as systemd names them (web.socket, web.service); a bare
+name means the socket unit. The runtime directory defaults to
+$SOCKD_RUNTIME_DIR, else /run/sockd for root, else $XDG_RUNTIME_DIR/sockd.
+Exit status: 0 ok, 1 failure, 2 usage, 3 not active, 4 no such unit.
+`

@@ -1,0 +1,27 @@
+// Command sockctl controls a running sockd through its control socket,
+// in the manner of systemctl.
+//
+// Usage:
+//
+//	sockctl [--runtime-dir DIR] [--json] VERB [ARGS]
+//
+//	list [--all] [--no-legend]   the socket units and their listeners
+//	status UNIT...               state, files, listeners, PID, last exit, last log lines
+//	start|stop|restart UNIT...   act on a unit
+//	reload                       re-read the unit directories
+//	is-active [--quiet] UNIT...  print the state; exit 0 if active, 3 if not
+//	cat UNIT...                  print the files a unit was loaded from
+//	completion bash|zsh|fish     print a shell completion script
+//
+// Unit names are spelled as systemd spells them (web.socket, web.service);
+// a bare name means the socket unit. Exit codes follow systemctl: 0 ok,
+// 1 failure, 2 usage, 3 not active, 4 no such unit.
+package main
+
+import (
+	"os"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}

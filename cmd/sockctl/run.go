@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/sockd/sockd/internal/control"
+)
+
+// cli is one invocation of sockctl.
+type cli struct {
+	o      options
+	stdout io.Writer
+	stderr io.Writer
+	style  style
+	client *control.Client
+	ctx    context.Context
+}
+
+type verb struct {
+	run     func(*cli) int
+	minArgs int
+	maxArgs int // -1: any
+	daemon  bool
+}
+
+var verbs map[string]verb
+
+func init() {
+	verbs = map[string]verb{
+		"list":             {(*cli).list, 0, 0, true},
+		"list-sockets":     {(*cli).list, 0, 0, true},
+		"status":           {(*cli).status, 1, -1, true},
+		"start":            {func(c *cli) int { return c.act(control.Start) }, 1, -1, true},
+		"stop":             {func(c *cli) int { return c.act(control.Stop) }, 1, -1, true},
+		"restart":          {func(c *cli) int { return c.act(control.Restart) }, 1, -1, true},
+		"reload":           {(*cli).reload, 0, 0, true},
+		"daemon-reload":    {(*cli).reload, 0, 0, true},
+		"is-active":        {(*cli).isActive, 1, -1, true},
+		"cat":              {(*cli).cat, 1, -1, true},
+		"completion":       {(*cli).completion, 1, 1, false},
+		"__complete-units": {(*cli).completeUnits, 0, 0, true},
+		"help":             {func(c *cli) int { fmt.Fprint(c.stdout, usageText); return exitOK }, 0, 0, false},
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	o, err := parseArgs(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "sockctl: %v\n%s", err, usageText)
+		return exitUsage
+	}
+	if o.help {
+		fmt.Fprint(stdout, usageText)
+		return exitOK
+	}
+	if o.verb == "" {
+		fmt.Fprintf(stderr, "sockctl: no verb given\n%s", usageText)
+		return exitUsage
+	}
+	v, ok := verbs[o.verb]
+	if !ok {
+		fmt.Fprintf(stderr, "sockctl: unknown verb %q\n%s", o.verb, usageText)
+		return exitUsage
+	}
+	if len(o.args) < v.minArgs || (v.maxArgs >= 0 && len(o.args) > v.maxArgs) {
+		fmt.Fprintf(stderr, "sockctl %s: wrong number of arguments\n%s", o.verb, usageText)
+		return exitUsage
+	}
+	c := &cli{o: o, stdout: stdout, stderr: stderr, style: styleFor(stdout)}
+	if v.daemon {
+		dir, err := control.ResolveRuntimeDir(o.runtimeDir)
+		if err != nil {
+			fmt.Fprintln(stderr, "sockctl:", err)
+			return exitFailure
+		}
+		c.client = control.NewClient(filepath.Join(dir, control.SocketName))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	c.ctx = ctx
+	return v.run(c)
+}
+
+// fail prints err and returns its exit code: 4 for a missing unit, 2
+// for a malformed name, 1 otherwise.
+func (c *cli) fail(err error) int {
+	var e *control.Error
+	switch {
+	case control.IsNoSuchUnit(err):
+		fmt.Fprintf(c.stderr, "sockctl: %v\n", err)
+		return exitNoUnit
+	case errors.As(err, &e) && e.Status == 400:
+		fmt.Fprintf(c.stderr, "sockctl: %v\n", err)
+		return exitUsage
+	}
+	fmt.Fprintf(c.stderr, "sockctl: %v\n", err)
+	return exitFailure
+}
+
+// notRunning reports whether err means sockd is not running; it is
+// printed once, and the caller stops.
+func notRunning(err error) bool {
+	var nr *control.NotRunningError
+	return errors.As(err, &nr)
+}
+
+func (c *cli) printJSON(v any) {
+	enc := json.NewEncoder(c.stdout)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}

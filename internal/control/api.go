@@ -1,0 +1,188 @@
+// Package control is sockd's control API: a versioned HTTP+JSON API served
+// on a Unix socket (RUNTIME_DIR/control.sock), its server and its client.
+//
+// The API, every path under /v1:
+//
+//	GET  /v1/units                       {"units": [Unit, ...]}, one per socket unit
+//	GET  /v1/units/{name}                Unit ("web", "web.socket", "web.service", "web@x.service")
+//	GET  /v1/units/{name}/files          {"files": [File, ...]}, what `sockctl cat` prints
+//	POST /v1/units/{name}/start          Unit after the action
+//	POST /v1/units/{name}/stop           Unit after the action
+//	POST /v1/units/{name}/restart        Unit after the action
+//	POST /v1/reload                      {"ok": true} once the unit directories were re-read
+//
+// A POST body is optional; if present it must be a JSON object (no fields
+// are defined yet, unknown ones are refused). Every error is answered with
+// an Error as JSON. Anyone who can connect may read; changes are allowed to
+// root, to sockd's own user and to members of the configured group, as
+// identified by SO_PEERCRED.
+package control
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/sockd/sockd/internal/logring"
+)
+
+// Version is the API version, the first element of every path.
+const Version = "v1"
+
+// SocketName is the control socket's file name in the runtime directory.
+const SocketName = "control.sock"
+
+// Unit is the state of a socket unit or of the service it activates.
+type Unit struct {
+	Name        string `json:"name"`    // "web.socket" or "web.service"
+	Kind        string `json:"kind"`    // "socket" or "service"
+	Socket      string `json:"socket"`  // the socket unit: "web.socket"
+	Service     string `json:"service"` // the service it activates: "web.service" or "web@.service"
+	Description string `json:"description,omitempty"`
+	// ActiveState and SubState are named as systemctl names them:
+	// active/listening, active/running, failed/failed for a socket;
+	// inactive/dead, activating/start, active/running, deactivating/stop,
+	// activating/auto-restart, failed/failed for a service.
+	ActiveState string `json:"active_state"`
+	SubState    string `json:"sub_state"`
+	// State is the supervisor's own state of the unit (listening,
+	// starting, running, stopping, auto-restart, failed).
+	State       string     `json:"state"`
+	Result      string     `json:"result,omitempty"`
+	Since       time.Time  `json:"since"`
+	MainPID     int        `json:"main_pid,omitempty"`
+	Activations int        `json:"activations"`
+	Refused     int        `json:"refused"`
+	Restarts    int        `json:"restarts"`
+	StatusText  string     `json:"status_text,omitempty"`
+	LastExit    *Exit      `json:"last_exit,omitempty"`
+	Listeners   []Listener `json:"listeners"`
+	Files       []string   `json:"files"`
+	// Log holds the unit's last log records, oldest first.
+	Log []logring.Record `json:"log,omitempty"`
+}
+
+// IsActive reports whether the unit counts as active for is-active.
+func (u *Unit) IsActive() bool { return u.ActiveState == "active" }
+
+// Exit is how the service's main process last ended.
+type Exit struct {
+	Code   string `json:"code"`   // "exited", "killed" or "dumped"
+	Status int    `json:"status"` // exit status or signal number
+	// Text is as systemctl shows it: "code=exited, status=203/EXEC".
+	Text string `json:"text"`
+}
+
+// Listener is one listening socket of a unit.
+type Listener struct {
+	Listen string `json:"listen"` // the address as written: "127.0.0.1:8080", "/run/web.sock"
+	Type   string `json:"type"`   // as list-sockets shows it: Stream, Datagram, SequentialPacket, FIFO
+}
+
+// File is one file a unit was loaded from, with its current content.
+type File struct {
+	Path    string `json:"path"`
+	Content string `json:"content"`
+}
+
+// Action is what a POST to /v1/units/{name}/{action} asks for.
+type Action string
+
+// The actions.
+const (
+	Start   Action = "start"
+	Stop    Action = "stop"
+	Restart Action = "restart"
+)
+
+// Error is the body of every error response, and what the client returns
+// for one.
+type Error struct {
+	Status  int    `json:"status"`
+	Unit    string `json:"unit,omitempty"`
+	Message string `json:"error"`
+}
+
+func (e *Error) Error() string {
+	if e.Unit != "" {
+		return e.Unit + ": " + e.Message
+	}
+	return e.Message
+}
+
+// Errorf returns an *Error with an HTTP status.
+func Errorf(status int, unit, format string, args ...any) *Error {
+	return &Error{Status: status, Unit: unit, Message: fmt.Sprintf(format, args...)}
+}
+
+// NoSuchUnit is the error for a unit that is not loaded.
+func NoSuchUnit(name string) *Error {
+	return Errorf(http.StatusNotFound, name, "no such unit")
+}
+
+// NotSupported is the error for an action sockd cannot do yet.
+func NotSupported(name, what string) *Error {
+	return Errorf(http.StatusNotImplemented, name, "%s: not supported yet", what)
+}
+
+// IsNoSuchUnit reports whether err says that a unit does not exist.
+func IsNoSuchUnit(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Status == http.StatusNotFound
+}
+
+// States maps the supervisor's state and result of a unit to systemctl's
+// active state and sub-state, for the socket unit (kind "socket") or for
+// the service it activates (kind "service").
+func States(kind, state, result string) (active, sub string) {
+	if kind == "socket" {
+		switch state {
+		case "failed":
+			return "failed", "failed"
+		case "listening":
+			return "active", "listening"
+		default: // the service starts, runs, stops or waits to restart
+			return "active", "running"
+		}
+	}
+	switch state {
+	case "starting":
+		return "activating", "start"
+	case "running":
+		return "active", "running"
+	case "stopping":
+		return "deactivating", "stop"
+	case "auto-restart":
+		return "activating", "auto-restart"
+	case "failed":
+		return "failed", "failed"
+	}
+	if result != "" && result != "success" {
+		return "failed", "failed"
+	}
+	return "inactive", "dead"
+}
+
+// ResolveRuntimeDir picks sockd's runtime directory as sockd does: the
+// flag's value, else $SOCKD_RUNTIME_DIR, else /run/sockd for root and
+// $XDG_RUNTIME_DIR/sockd for other users.
+func ResolveRuntimeDir(flagValue string) (string, error) {
+	dir := flagValue
+	if dir == "" {
+		dir = os.Getenv("SOCKD_RUNTIME_DIR")
+	}
+	if dir == "" && os.Getuid() == 0 {
+		dir = "/run/sockd"
+	}
+	if dir == "" {
+		xdg := os.Getenv("XDG_RUNTIME_DIR")
+		if xdg == "" {
+			return "", fmt.Errorf("no runtime directory: pass --runtime-dir or set SOCKD_RUNTIME_DIR or XDG_RUNTIME_DIR")
+		}
+		dir = filepath.Join(xdg, "sockd")
+	}
+	return filepath.Abs(dir)
+}

@@ -1,0 +1,318 @@
+package control
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// Backend is what the server serves: the daemon, or a fake in tests.
+// Names passed to it are canonical (see CanonicalName). Errors that are
+// an *Error keep their status; others are answered 500.
+type Backend interface {
+	// Units returns every socket unit, sorted by name.
+	Units(ctx context.Context) ([]Unit, error)
+	// Unit returns one socket or service unit.
+	Unit(ctx context.Context, name string) (Unit, error)
+	// Do performs an action on a unit and returns when it is done.
+	Do(ctx context.Context, name string, a Action) error
+	// Reload re-reads the unit directories.
+	Reload(ctx context.Context) error
+	// Files returns the files a unit was loaded from.
+	Files(ctx context.Context, name string) ([]File, error)
+}
+
+// Limits of a request.
+const (
+	MaxHeaderBytes    = 8 << 10
+	MaxBodyBytes      = 64 << 10
+	ReadHeaderTimeout = 5 * time.Second
+	ReadTimeout       = 10 * time.Second
+	IdleTimeout       = 60 * time.Second
+)
+
+// Config configures a Server.
+type Config struct {
+	// Path is the control socket's path.
+	Path string
+	// Group is the gid whose members may make changes, and the socket's
+	// group (mode 0660); -1 for none (mode 0600).
+	Group   int
+	Backend Backend
+	Log     *slog.Logger
+	// Timeouts; zero means the defaults above.
+	ReadHeaderTimeout, ReadTimeout, IdleTimeout time.Duration
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// Server serves the control API on a Unix socket.
+type Server struct {
+	cfg    Config
+	uid    int
+	http   *http.Server
+	ln     *socketListener
+	base   context.Context
+	cancel context.CancelFunc
+}
+
+// Listen binds the control socket (see the package documentation for
+// the permissions) and returns a Server ready to Serve.
+func Listen(cfg Config) (*Server, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	mode := os.FileMode(0o600)
+	if cfg.Group >= 0 {
+		mode = 0o660
+	}
+	ln, err := listen(cfg.Path, mode, cfg.Group)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, uid: os.Getuid(), ln: ln}
+	s.base, s.cancel = context.WithCancel(context.Background())
+	s.http = &http.Server{
+		Handler:           s,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		ReadHeaderTimeout: orDefault(cfg.ReadHeaderTimeout, ReadHeaderTimeout),
+		ReadTimeout:       orDefault(cfg.ReadTimeout, ReadTimeout),
+		IdleTimeout:       orDefault(cfg.IdleTimeout, IdleTimeout),
+		ConnContext:       connContext,
+		BaseContext:       func(net.Listener) context.Context { return s.base },
+		ErrorLog:          slog.NewLogLogger(cfg.Log.Handler(), slog.LevelDebug),
+	}
+	return s, nil
+}
+
+// Path returns the control socket's path.
+func (s *Server) Path() string { return s.cfg.Path }
+
+// Serve answers requests until Shutdown or Close; it returns nil then.
+func (s *Server) Serve() error {
+	err := s.http.Serve(s.ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting connections, waits for the requests in
+// progress until ctx is done, then cancels them, and removes the socket.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	if err != nil {
+		s.cancel()
+		err = s.http.Close()
+	}
+	s.cancel()
+	s.ln.Close()
+	return err
+}
+
+// Close stops the server at once, cancelling requests in progress.
+func (s *Server) Close() error {
+	s.cancel()
+	err := s.http.Close()
+	s.ln.Close()
+	return err
+}
+
+// mayChange reports whether p may make changes.
+func (s *Server) mayChange(p Peer) bool {
+	return p.UID == 0 || p.UID == s.uid || (s.cfg.Group >= 0 && p.InGroup(s.cfg.Group))
+}
+
+// ServeHTTP routes a request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	peer, known := PeerFrom(r.Context())
+	parts := strings.Split(strings.Trim(r.URL.EscapedPath(), "/"), "/")
+	for i, p := range parts {
+		if u, err := url.PathUnescape(p); err == nil {
+			parts[i] = u
+		}
+	}
+	if len(parts) < 2 || parts[0] != Version {
+		s.fail(w, Errorf(http.StatusNotFound, "", "no such API path %q (this is API %s)", r.URL.Path, Version))
+		return
+	}
+	change := r.Method != http.MethodGet && r.Method != http.MethodHead
+	if change && !(known && s.mayChange(peer)) {
+		s.cfg.Log.Warn("control request refused", "uid", peer.UID, "gid", peer.GID, "pid", peer.PID,
+			"method", r.Method, "path", r.URL.Path, "peer_known", known)
+		s.fail(w, Errorf(http.StatusForbidden, "", "permission denied: uid %d may read but not make changes (allowed: root, uid %d%s)",
+			peer.UID, s.uid, s.groupNote()))
+		return
+	}
+	switch {
+	case len(parts) == 2 && parts[1] == "units":
+		if !s.method(w, r, http.MethodGet) {
+			return
+		}
+		us, err := s.cfg.Backend.Units(r.Context())
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		if us == nil {
+			us = []Unit{}
+		}
+		s.reply(w, map[string]any{"units": us})
+	case len(parts) == 2 && parts[1] == "reload":
+		if !s.method(w, r, http.MethodPost) || !s.body(w, r, "") {
+			return
+		}
+		s.cfg.Log.Info("reload requested", "uid", peer.UID, "pid", peer.PID)
+		if err := s.cfg.Backend.Reload(r.Context()); err != nil {
+			s.fail(w, err)
+			return
+		}
+		s.reply(w, map[string]any{"ok": true})
+	case (len(parts) == 3 || len(parts) == 4) && parts[1] == "units":
+		name, err := CanonicalName(parts[2])
+		if err != nil {
+			s.fail(w, Errorf(http.StatusBadRequest, parts[2], "%v", err))
+			return
+		}
+		if len(parts) == 3 {
+			if s.method(w, r, http.MethodGet) {
+				s.unit(w, r, name)
+			}
+			return
+		}
+		switch sub := parts[3]; sub {
+		case "files":
+			if !s.method(w, r, http.MethodGet) {
+				return
+			}
+			fs, err := s.cfg.Backend.Files(r.Context(), name)
+			if err != nil {
+				s.fail(w, withUnit(err, name))
+				return
+			}
+			if fs == nil {
+				fs = []File{}
+			}
+			s.reply(w, map[string]any{"files": fs})
+		case string(Start), string(Stop), string(Restart):
+			if !s.method(w, r, http.MethodPost) || !s.body(w, r, name) {
+				return
+			}
+			s.cfg.Log.Info("control request", "action", sub, "unit", name, "uid", peer.UID, "pid", peer.PID)
+			if err := s.cfg.Backend.Do(r.Context(), name, Action(sub)); err != nil {
+				s.fail(w, withUnit(err, name))
+				return
+			}
+			s.unit(w, r, name)
+		default:
+			s.fail(w, Errorf(http.StatusNotFound, name, "no such API path %q", r.URL.Path))
+		}
+	default:
+		s.fail(w, Errorf(http.StatusNotFound, "", "no such API path %q", r.URL.Path))
+	}
+}
+
+func (s *Server) groupNote() string {
+	if s.cfg.Group >= 0 {
+		return fmt.Sprintf(", group %d", s.cfg.Group)
+	}
+	return ""
+}
+
+func (s *Server) unit(w http.ResponseWriter, r *http.Request, name string) {
+	u, err := s.cfg.Backend.Unit(r.Context(), name)
+	if err != nil {
+		s.fail(w, withUnit(err, name))
+		return
+	}
+	s.reply(w, u)
+}
+
+// method checks the request's method, answering 405 if it is not want.
+func (s *Server) method(w http.ResponseWriter, r *http.Request, want string) bool {
+	if r.Method == want || (want == http.MethodGet && r.Method == http.MethodHead) {
+		return true
+	}
+	w.Header().Set("Allow", want)
+	s.fail(w, Errorf(http.StatusMethodNotAllowed, "", "method %s not allowed on %s (use %s)", r.Method, r.URL.Path, want))
+	return false
+}
+
+// body checks an action's optional body: nothing, or a JSON object with
+// no fields (none are defined yet).
+func (s *Server) body(w http.ResponseWriter, r *http.Request, unit string) bool {
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			s.fail(w, Errorf(http.StatusRequestEntityTooLarge, unit, "request body larger than %d bytes", tooBig.Limit))
+		} else {
+			s.fail(w, Errorf(http.StatusBadRequest, unit, "reading request body: %v", err))
+		}
+		return false
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return true
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var req struct{}
+	if err := dec.Decode(&req); err != nil {
+		s.fail(w, Errorf(http.StatusBadRequest, unit, "malformed request body: %v", err))
+		return false
+	}
+	if dec.More() {
+		s.fail(w, Errorf(http.StatusBadRequest, unit, "malformed request body: data after the JSON object"))
+		return false
+	}
+	return true
+}
+
+// withUnit names the unit in an error that does not name one.
+func withUnit(err error, name string) error {
+	var e *Error
+	if errors.As(err, &e) && e.Unit == "" {
+		c := *e
+		c.Unit = name
+		return &c
+	}
+	if !errors.As(err, &e) {
+		return &Error{Status: http.StatusInternalServerError, Unit: name, Message: err.Error()}
+	}
+	return err
+}
+
+func (s *Server) fail(w http.ResponseWriter, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = &Error{Status: http.StatusInternalServerError, Message: err.Error()}
+	}
+	if errors.Is(err, context.Canceled) {
+		e = &Error{Status: http.StatusServiceUnavailable, Unit: e.Unit, Message: "request cancelled: sockd is stopping"}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(e.Status)
+	json.NewEncoder(w).Encode(e)
+}
+
+func (s *Server) reply(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}

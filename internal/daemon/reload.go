@@ -1,0 +1,143 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/sockd/sockd/activation"
+	"github.com/sockd/sockd/units"
+	"github.com/sockd/sockd/units/unitdir"
+)
+
+// ErrNotRunning is returned by Reload before Run started or after it
+// returned.
+var ErrNotRunning = errors.New("sockd is not running")
+
+// Reload re-reads the unit directories and applies the difference. It is
+// atomic with respect to validation: if any unit is invalid, nothing
+// changes and the error lists every problem. Otherwise new units are
+// bound and started; removed units stop their services and close their
+// listeners; a unit whose listeners are unchanged keeps its listening fds
+// and its running service, and takes new service settings at the
+// service's next start; a unit whose listeners changed keeps the fds of
+// the listeners that did not change, binds the new ones, closes the old
+// ones, and restarts its supervision (stopping its service). A reload
+// never refuses a connection to a listener that did not change.
+func (d *Daemon) Reload(ctx context.Context) error {
+	res := unitdir.Load(d.cfg.UnitDirs, units.DefaultSpecifierEnv())
+	if err := res.Err(); err != nil {
+		return fmt.Errorf("reload refused, nothing changed: %w", err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.runCtx == nil {
+		return ErrNotRunning
+	}
+	next := map[string]*units.Unit{}
+	for _, u := range res.Units {
+		next[u.Name] = u
+	}
+	diff := units.Diff(d.configs(), res.Units)
+	var errs []error
+	for _, name := range diff.Removed {
+		d.removeUnit(name)
+	}
+	for _, c := range diff.Changed {
+		if err := d.changeUnit(ctx, c, next[c.Name]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, name := range diff.Added {
+		if err := d.addUnit(next[name]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	d.log.Info("reloaded", "added", len(diff.Added), "removed", len(diff.Removed), "changed", len(diff.Changed), "failed", len(errs))
+	return errors.Join(errs...)
+}
+
+// configs returns the settings of every loaded unit.
+func (d *Daemon) configs() []*units.Unit {
+	out := make([]*units.Unit, 0, len(d.units))
+	for _, r := range d.units {
+		out = append(out, r.sup.Config())
+	}
+	return out
+}
+
+func (d *Daemon) removeUnit(name string) {
+	r := d.units[name]
+	r.stop()
+	r.sup.Close()
+	delete(d.units, name)
+	d.log.Info("unit removed", "unit", name+".socket")
+}
+
+func (d *Daemon) addUnit(u *units.Unit) error {
+	ls, err := activation.Bind(u.Name+".socket", &u.Socket)
+	if err != nil {
+		d.log.Error("unit failed", "unit", u.Name+".socket", "err", err)
+		return err
+	}
+	r := &running{sup: d.supervisor(u, ls)}
+	d.units[u.Name] = r
+	r.start(d.runCtx)
+	return nil
+}
+
+// changeUnit applies a changed unit: new settings for an unchanged set of
+// listeners, or a new supervisor with the listeners that were kept.
+func (d *Daemon) changeUnit(ctx context.Context, c units.Change, u *units.Unit) error {
+	r := d.units[c.Name]
+	if !c.Listeners {
+		return r.sup.Reconfigure(ctx, u)
+	}
+	old := r.sup.Config()
+	r.stop()
+	kept, stale := matchListeners(r.sup.Listeners(), old, u)
+	for _, l := range stale {
+		if err := l.Close(); err != nil {
+			d.log.Warn("closing listener", "unit", c.Name+".socket", "err", err)
+		}
+		if err := l.Remove(); err != nil {
+			d.log.Warn("removing socket node", "unit", c.Name+".socket", "err", err)
+		}
+	}
+	ls, err := activation.BindWith(u.Name+".socket", &u.Socket, func(spec units.Listener) int {
+		if l, ok := kept[units.Fingerprint(spec, &u.Socket)]; ok {
+			return l.Fd()
+		}
+		return -1
+	})
+	if err != nil {
+		delete(d.units, c.Name)
+		d.log.Error("unit failed", "unit", c.Name+".socket", "err", err)
+		return err
+	}
+	nr := &running{sup: d.supervisor(u, ls)}
+	d.units[c.Name] = nr
+	nr.start(d.runCtx)
+	return nil
+}
+
+// matchListeners splits a unit's current listeners into those the new
+// settings keep (by fingerprint) and those to close.
+func matchListeners(current []*activation.Listener, old, next *units.Unit) (kept map[string]*activation.Listener, stale []*activation.Listener) {
+	want := map[string]bool{}
+	for _, l := range next.Socket.Listeners {
+		want[units.Fingerprint(l, &next.Socket)] = true
+	}
+	kept = map[string]*activation.Listener{}
+	for _, l := range current {
+		fp := units.Fingerprint(l.Spec(), &old.Socket)
+		if want[fp] {
+			if _, dup := kept[fp]; !dup {
+				kept[fp] = l
+				continue
+			}
+		}
+		stale = append(stale, l)
+	}
+	return kept, stale
+}
