@@ -31,9 +31,14 @@ func ParseAddress(kind ListenerKind, s string) (Address, error) {
 		if len(s) >= unixPathMax {
 			return Address{}, fmt.Errorf("socket path %q is %d bytes, longer than the %d that fit in sun_path", s, len(s), unixPathMax-1)
 		}
+		if len(s) == 1 {
+			return Address{}, fmt.Errorf("socket path %q names a directory", s)
+		}
 		return Address{Family: FamilyUnix, Path: s}, nil
 	case s[0] == '@':
-		if len(s) > unixPathMax {
+		// Like systemd's sockaddr_un_set_path, an abstract name must leave
+		// room for a terminating NUL: "@" and at most 106 more bytes.
+		if len(s) >= unixPathMax {
 			return Address{}, fmt.Errorf("abstract socket name %q is longer than %d bytes", s, unixPathMax-1)
 		}
 		if len(s) == 1 {
@@ -89,6 +94,9 @@ func parseInet6(s string) (Address, error) {
 		if zone == "" {
 			return Address{}, fmt.Errorf("invalid address %q: empty interface scope", s)
 		}
+		if err := checkIfName(zone); err != nil {
+			return Address{}, fmt.Errorf("address %q: %w", s, err)
+		}
 		host += "%" + zone
 	}
 	ip, err := netip.ParseAddr(host)
@@ -118,6 +126,9 @@ func parseInet4(s string) (Address, error) {
 	return Address{Family: FamilyInet, IP: ip, Port: port}, nil
 }
 
+// vsockCIDs are the CID names systemd's vsock_parse_cid accepts.
+var vsockCIDs = map[string]uint32{"hypervisor": 0, "local": 1, "host": 2, "any": VsockAnyCID, "-1": VsockAnyCID}
+
 // parseVsock parses "vsock:CID:PORT"; an empty CID means VMADDR_CID_ANY.
 func parseVsock(s string) (Address, error) {
 	cidStr, portStr, ok := strings.Cut(strings.TrimPrefix(s, "vsock:"), ":")
@@ -125,15 +136,18 @@ func parseVsock(s string) (Address, error) {
 		return Address{}, fmt.Errorf("invalid vsock address %q: want vsock:CID:PORT", s)
 	}
 	cid := VsockAnyCID
-	if cidStr != "" {
+	if named, ok := vsockCIDs[cidStr]; ok {
+		cid = named
+	} else if cidStr != "" {
 		v, err := strconv.ParseUint(cidStr, 10, 32)
 		if err != nil || !isDigits(cidStr) {
 			return Address{}, fmt.Errorf("invalid vsock CID %q", cidStr)
 		}
 		cid = uint32(v)
 	}
+	// Port 0 is an ordinary vsock port; VMADDR_PORT_ANY (2^32-1) is not.
 	port, err := strconv.ParseUint(portStr, 10, 32)
-	if err != nil || !isDigits(portStr) {
+	if err != nil || !isDigits(portStr) || port == 1<<32-1 {
 		return Address{}, fmt.Errorf("invalid vsock port %q", portStr)
 	}
 	return Address{Family: FamilyVsock, CID: cid, Port: uint32(port)}, nil

@@ -104,49 +104,89 @@ func (b *Builder) apply(unitFile string, a Assignment) error {
 	default:
 		return fmt.Errorf("section [%s] does not belong in a .%s unit", a.Section, kind)
 	}
-	value, err := expandSpecifiers(a.Value, unitFile, b.env, kind == "service" && isTemplateName(unitFile))
+	dir, ok := directiveIndex[Key(a.Section, a.Directive)]
+	if !ok {
+		// nil for an ignored directive, whose value is never looked at.
+		return unknownDirective(a.Section, a.Directive)
+	}
+	value, err := expandSpecifiers(a.Value, unitFile, b.env, kind == "service" && isTemplateName(unitFile), splitsWords(dir.DirectiveInfo))
 	if err != nil {
 		return err
 	}
-	if a.Section == "Unit" && (a.Directive == "Description" || a.Directive == "Documentation") {
+	if dir.set == nil { // Description=, Documentation=
 		return b.applyDescription(kind, a.Directive, value)
-	}
-	dir, ok := directiveIndex[Key(a.Section, a.Directive)]
-	if !ok {
-		return unknownDirective(a.Section, a.Directive)
 	}
 	if value == "" {
 		dir.reset(&b.unit, &b.defaults)
+		b.forget(dir, a.Pos)
 		return nil
 	}
 	if a.Directive == "TriggerLimitBurst" {
 		b.burstSet = true
 	}
+	before := b.elements(dir)
 	if err := dir.set(&b.unit, value); err != nil {
 		return err
 	}
-	b.record(dir, a.Pos)
+	b.record(dir, a.Pos, before)
 	return nil
 }
 
 // record remembers where a directive, and each list element, was set.
-func (b *Builder) record(dir *directive, pos Position) {
+func (b *Builder) record(dir *directive, pos Position, before int) {
 	b.unit.Where[Key(dir.Section, dir.Name)] = pos
+	key := func(i int) string { return ElemKey(dir.Section, dir.Name, i) }
+	if dir.Kind == KindAddress {
+		key = func(i int) string { return ElemKey("Socket", "Listen", i) }
+	}
+	for i := before; i < b.elements(dir); i++ {
+		b.unit.Where[key(i)] = pos
+	}
+}
+
+// elements returns how many elements the list of a Listen*= or Exec*=
+// directive holds (0 for other directives), so that record only
+// positions the ones an assignment added.
+func (b *Builder) elements(dir *directive) int {
 	switch dir.Kind {
 	case KindAddress:
-		for i := range b.unit.Socket.Listeners {
-			if _, ok := b.unit.Where[ElemKey("Socket", "Listen", i)]; !ok {
-				b.unit.Where[ElemKey("Socket", "Listen", i)] = pos
-			}
-		}
+		return len(b.unit.Socket.Listeners)
 	case KindCommand:
-		n := len(*commandsOf(&b.unit.Service, dir.Name))
-		for i := 0; i < n; i++ {
-			if _, ok := b.unit.Where[ElemKey("Service", dir.Name, i)]; !ok {
-				b.unit.Where[ElemKey("Service", dir.Name, i)] = pos
+		return len(*commandsOf(&b.unit.Service, dir.Name))
+	}
+	return 0
+}
+
+// forget undoes what record remembered of a directive that an empty
+// assignment reset: the positions of the list elements it cleared (new
+// elements are numbered from 0 again) and, for TriggerLimitBurst=, that
+// it was set. The reset itself becomes where the directive was last set.
+func (b *Builder) forget(dir *directive, pos Position) {
+	prefix := ""
+	switch dir.Kind {
+	case KindAddress:
+		prefix = Key("Socket", "Listen") + "#"
+	case KindCommand:
+		prefix = Key("Service", dir.Name) + "#"
+	}
+	if prefix != "" {
+		for k := range b.unit.Where {
+			if strings.HasPrefix(k, prefix) {
+				delete(b.unit.Where, k)
 			}
 		}
 	}
+	b.unit.Where[Key(dir.Section, dir.Name)] = pos
+	if dir.Name == "TriggerLimitBurst" {
+		b.burstSet = false
+	}
+}
+
+// splitsWords reports whether a directive's value is split into words
+// (which decides how specifiers are substituted into it): commands and
+// the lists of words, but not EnvironmentFile=, whose value is one path.
+func splitsWords(d DirectiveInfo) bool {
+	return d.Kind == KindCommand || d.Kind == KindList && d.Name != "EnvironmentFile"
 }
 
 // commandsOf returns the command list of an Exec*= directive.

@@ -8,6 +8,11 @@ import (
 )
 
 // Change says what changed in a unit present before and after a reload.
+// A Change with none of its flags set means that only descriptive
+// settings changed ([Unit] Description= or Documentation= of the socket
+// or the service): the new unit replaces the old one, so that status
+// shows the new text, but nothing is rebound and the service keeps
+// running.
 type Change struct {
 	Name string
 	// Listeners is true when a listener was added, removed or changed, or
@@ -17,7 +22,8 @@ type Change struct {
 	// into the listeners changed (Accept, MaxConnections, trigger limits,
 	// fd names, …).
 	Activation bool
-	// Service is true when the service section changed.
+	// Service is true when the service section changed, descriptive
+	// settings aside.
 	Service bool
 }
 
@@ -43,15 +49,15 @@ func Diff(old, new []*Unit) DiffResult {
 			r.Added = append(r.Added, u.Name)
 			continue
 		}
-		c := Change{
+		if Equal(o, u) {
+			continue
+		}
+		r.Changed = append(r.Changed, Change{
 			Name:       u.Name,
 			Listeners:  !reflect.DeepEqual(bindSettings(&o.Socket), bindSettings(&u.Socket)),
 			Activation: !reflect.DeepEqual(activationSettings(&o.Socket), activationSettings(&u.Socket)),
-			Service:    !reflect.DeepEqual(o.Service, u.Service),
-		}
-		if c.Listeners || c.Activation || c.Service {
-			r.Changed = append(r.Changed, c)
-		}
+			Service:    !reflect.DeepEqual(serviceSettings(o.Service), serviceSettings(u.Service)),
+		})
 	}
 	for _, u := range sortedByName(old) {
 		if _, ok := newByName[u.Name]; !ok {
@@ -79,6 +85,13 @@ func bindSettings(s *Socket) Socket {
 	b.MaxConnections, b.MaxConnectionsPerSource = 0, 0
 	b.TriggerLimitInterval, b.TriggerLimitBurst = 0, 0
 	return b
+}
+
+// serviceSettings returns the service without its description, which
+// does not need the service restarted.
+func serviceSettings(s Service) Service {
+	s.Description, s.Documentation = "", nil
+	return s
 }
 
 func activationSettings(s *Socket) [7]any {

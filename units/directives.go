@@ -1,7 +1,9 @@
 package units
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"os"
 	"sort"
 	"strings"
@@ -63,7 +65,6 @@ func svc[T any](name string, kind ValueKind, get func(s *Service) *T, set func(f
 }
 
 func boolSet(g func(u *Unit) *bool) setter             { return boolField(g) }
-func stringSet(g func(u *Unit) *string) setter         { return stringField(g) }
 func secondsSet(g func(u *Unit) *time.Duration) setter { return secondsField(g) }
 func intSet(min, max int64) func(func(u *Unit) *int) setter {
 	return func(g func(u *Unit) *int) setter { return intField(g, min, max) }
@@ -141,11 +142,28 @@ func socketDirectives() []directive {
 		sock("FileDescriptorName", KindString, func(s *Socket) *string { return &s.FileDescriptorName }, checkedString(checkFDName)),
 		sock("Backlog", KindInt, func(s *Socket) *int { return &s.Backlog }, intSet(0, 1<<31-1)),
 		sock("BindIPv6Only", KindString, func(s *Socket) *BindIPv6Only { return &s.BindIPv6Only }, func(g func(*Unit) *BindIPv6Only) setter {
-			return enumField(g, []BindIPv6Only{BindIPv6Default, BindIPv6Both, BindIPv6OnlyIPv6}, nil)
+			enum := enumField(g, []BindIPv6Only{BindIPv6Default, BindIPv6Both, BindIPv6OnlyIPv6}, nil)
+			return func(u *Unit, v string) error {
+				// systemd still takes the old boolean spelling.
+				if b, err := ParseBool(v); err == nil {
+					*g(u) = map[bool]BindIPv6Only{true: BindIPv6OnlyIPv6, false: BindIPv6Both}[b]
+					return nil
+				}
+				return enum(u, v)
+			}
 		}),
-		sock("BindToDevice", KindString, func(s *Socket) *string { return &s.BindToDevice }, checkedString(checkIfName)),
-		sock("SocketUser", KindString, func(s *Socket) *string { return &s.SocketUser }, stringSet),
-		sock("SocketGroup", KindString, func(s *Socket) *string { return &s.SocketGroup }, stringSet),
+		sock("BindToDevice", KindString, func(s *Socket) *string { return &s.BindToDevice }, func(g func(*Unit) *string) setter {
+			check := checkedString(checkIfName)(g)
+			return func(u *Unit, v string) error {
+				if v == "*" { // systemd: "*" is the same as an empty assignment
+					*g(u) = ""
+					return nil
+				}
+				return check(u, v)
+			}
+		}),
+		sock("SocketUser", KindString, func(s *Socket) *string { return &s.SocketUser }, checkedString(checkUserName)),
+		sock("SocketGroup", KindString, func(s *Socket) *string { return &s.SocketGroup }, checkedString(checkUserName)),
 		sock("SocketMode", KindString, func(s *Socket) *os.FileMode { return &s.SocketMode }, modeField),
 		sock("DirectoryMode", KindString, func(s *Socket) *os.FileMode { return &s.DirectoryMode }, modeField),
 		sock("FreeBind", KindBool, func(s *Socket) *bool { return &s.FreeBind }, boolSet),
@@ -170,12 +188,30 @@ func socketDirectives() []directive {
 		sock("MaxConnectionsPerSource", KindInt, func(s *Socket) *int { return &s.MaxConnectionsPerSource }, intSet(0, 1<<31-1)),
 		sock("RemoveOnStop", KindBool, func(s *Socket) *bool { return &s.RemoveOnStop }, boolSet),
 		sock("Symlinks", KindList, func(s *Socket) *[]string { return &s.Symlinks }, wordsSet(checkAbsolute)),
-		sock("TriggerLimitIntervalSec", KindTimespan, func(s *Socket) *time.Duration { return &s.TriggerLimitInterval }, durationSet(true)),
+		sock("TriggerLimitIntervalSec", KindTimespan, func(s *Socket) *time.Duration { return &s.TriggerLimitInterval }, triggerIntervalSet),
 		sock("TriggerLimitBurst", KindInt, func(s *Socket) *int { return &s.TriggerLimitBurst }, intSet(0, 1<<31-1)),
 	)
 }
 
 func sizeSet(g func(u *Unit) *int64) setter { return sizeField(g, 1<<31-1) }
+
+// triggerIntervalSet parses TriggerLimitIntervalSec=. 0 disables the
+// limit; "infinity" is a window that never ends (systemd's ratelimit
+// never resets, so once the burst is used up every trigger is refused),
+// stored as the longest time.Duration, not as 0.
+func triggerIntervalSet(g func(u *Unit) *time.Duration) setter {
+	return func(u *Unit, v string) error {
+		d, err := ParseTimespan(v)
+		if errors.Is(err, ErrInfinity) {
+			d, err = math.MaxInt64, nil
+		}
+		if err != nil {
+			return err
+		}
+		*g(u) = d
+		return nil
+	}
+}
 
 func wordsSet(check func(string) error) func(func(u *Unit) *[]string) setter {
 	return func(g func(u *Unit) *[]string) setter { return wordsField(g, check) }
@@ -238,8 +274,15 @@ func checkFDName(s string) error {
 	return nil
 }
 
+// checkIfName accepts a network interface name as systemd's ifname_valid
+// does: 1 to 15 printable ASCII characters other than ':', '/' and '%',
+// and not "." or "..".
 func checkIfName(s string) error {
-	if len(s) > 15 || strings.ContainsAny(s, "/: \t") || s == "." || s == ".." {
+	bad := s == "" || len(s) > 15 || s == "." || s == ".."
+	for i := 0; i < len(s) && !bad; i++ {
+		bad = s[i] <= ' ' || s[i] >= 0x7f || s[i] == ':' || s[i] == '/' || s[i] == '%'
+	}
+	if bad {
 		return fmt.Errorf("invalid interface name %q", s)
 	}
 	return nil

@@ -6,37 +6,61 @@ import (
 )
 
 // ParseCommands parses the value of an Exec*= directive into commands, as
-// the "Command lines" section of systemd.service(5) defines it: words as
-// SplitWords splits them, several commands separated by a lone ";" word
-// ("\;" is a literal semicolon), and the prefixes "-" (ignore failure), "@"
-// (the second word is argv[0]) and ":" (no environment expansion) in any
-// order on the first word. The privilege prefixes "+", "!" and "!!" and
-// the "|" shell prefix need PID 1's machinery and are refused by name.
+// the "Command lines" section of systemd.service(5) defines it and
+// systemd's config_parse_exec implements it: words as SplitWords splits
+// them, and the prefixes "-" (ignore failure), "@" (the second word is
+// argv[0]) and ":" (no environment expansion) in any order on the first
+// word. The privilege prefixes "+", "!" and "!!" and the "|" shell prefix
+// need PID 1's machinery and are refused by name.
+//
+// Several commands are separated by a ";" written as a word of its own.
+// After the first word of a command only an unquoted ";" separates, and
+// "\;" written as a word of its own is a literal ";" argument; a quoted
+// ";" or "\\;" is an ordinary argument (";" and "\;"). Empty commands
+// (a leading, trailing or doubled ";") are skipped, as systemd skips them.
 func ParseCommands(value string) ([]Command, error) {
-	words, err := SplitWords(value, true)
-	if err != nil {
-		return nil, err
-	}
 	var cmds []Command
-	start := 0
-	for i := 0; i <= len(words); i++ {
-		if i < len(words) && words[i] != ";" {
-			if words[i] == `\;` {
-				words[i] = ";"
+	var words []string
+	rest := value
+	for {
+		rest = strings.TrimLeft(rest, spaces)
+		if rest == "" || len(words) > 0 && isRawWord(rest, ";") {
+			if len(words) > 0 {
+				cmd, err := parseCommand(words)
+				if err != nil {
+					return nil, err
+				}
+				cmds, words = append(cmds, cmd), nil
 			}
+			if rest == "" {
+				return cmds, nil
+			}
+			rest = rest[1:]
 			continue
 		}
-		if i == start {
-			return nil, fmt.Errorf("empty command in %q", value)
+		if len(words) > 0 && isRawWord(rest, `\;`) {
+			words, rest = append(words, ";"), rest[2:]
+			continue
 		}
-		cmd, err := parseCommand(words[start:i])
+		// The first word of a command has strict escapes; the others
+		// keep unknown escapes as written.
+		w, n, err := nextWord(rest, len(words) > 0)
 		if err != nil {
 			return nil, err
 		}
-		cmds = append(cmds, cmd)
-		start = i + 1
+		rest = rest[n:]
+		if len(words) == 0 && w == ";" {
+			continue // a lone ";" where a command starts: an empty command
+		}
+		words = append(words, w)
 	}
-	return cmds, nil
+}
+
+// isRawWord reports whether s starts with the word w as written, followed
+// by whitespace or the end.
+func isRawWord(s, w string) bool {
+	rest, ok := strings.CutPrefix(s, w)
+	return ok && (rest == "" || isSpace(rest[0]))
 }
 
 // parseCommand builds one Command from its words, prefixes included.
@@ -69,7 +93,10 @@ loop:
 	if first == "" {
 		return cmd, fmt.Errorf("empty executable path")
 	}
-	if !strings.HasPrefix(first, "/") && strings.Contains(first, "/") {
+	if strings.HasSuffix(first, "/") {
+		return cmd, fmt.Errorf("executable path %q is a directory", first)
+	}
+	if !strings.HasPrefix(first, "/") && (strings.Contains(first, "/") || first == "." || first == "..") {
 		return cmd, fmt.Errorf("executable path %q is neither absolute nor a bare file name", first)
 	}
 	cmd.Path = first
@@ -85,27 +112,33 @@ loop:
 	return cmd, nil
 }
 
-// String formats c back into one command line in systemd syntax.
+// String formats c back into one command line in systemd syntax;
+// ParseCommands gives c back. The prefixes are quoted together with the
+// path ("-/opt/my app/run" is written "\"-/opt/my app/run\""), because a
+// quote only opens a word at its start.
 func (c Command) String() string {
 	var b strings.Builder
+	prefix := ""
 	if c.IgnoreFailure {
-		b.WriteByte('-')
+		prefix += "-"
 	}
 	if c.NoEnvExpand {
-		b.WriteByte(':')
+		prefix += ":"
 	}
 	argv := c.Argv
-	if len(argv) == 0 || argv[0] != c.Path {
-		b.WriteByte('@')
-		b.WriteString(Quote(c.Path))
+	// A path that starts with "@" can only have been written after the
+	// "@" prefix, which its own "@" would otherwise be read as.
+	if len(argv) == 0 || argv[0] != c.Path || strings.HasPrefix(c.Path, "@") {
+		prefix += "@"
 	} else {
-		b.WriteString(Quote(c.Path))
 		argv = argv[1:]
 	}
+	b.WriteString(Quote(prefix + c.Path))
 	for _, w := range argv {
 		b.WriteByte(' ')
 		if w == ";" {
-			w = `\;`
+			b.WriteString(`\;`) // a bare ";" would separate commands
+			continue
 		}
 		b.WriteString(Quote(w))
 	}

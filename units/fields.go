@@ -45,13 +45,6 @@ func optIntField(field func(u *Unit) **int, min, max int64) setter {
 	}
 }
 
-func stringField(field func(u *Unit) *string) setter {
-	return func(u *Unit, v string) error {
-		*field(u) = v
-		return nil
-	}
-}
-
 func sizeField(field func(u *Unit) *int64, max int64) setter {
 	return func(u *Unit, v string) error {
 		n, err := ParseSize(v)
@@ -90,6 +83,9 @@ func durationField(field func(u *Unit) *time.Duration, infinityOK bool) setter {
 func secondsField(field func(u *Unit) *time.Duration) setter {
 	return func(u *Unit, v string) error {
 		d, err := ParseTimespan(v)
+		if errors.Is(err, ErrInfinity) {
+			return fmt.Errorf("infinity is not allowed here")
+		}
 		if err != nil {
 			return err
 		}

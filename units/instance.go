@@ -2,16 +2,17 @@ package units
 
 // Instantiate returns the service of a template ("web@.service") made
 // concrete for one instance: its name becomes "web@INSTANCE.service" and
-// the specifiers %i, %I and %% that the template kept are expanded in
-// every command, the environment, the working directory and the
-// credentials. A service that is not a template is returned unchanged.
+// the specifiers %i, %I, %n, %N and %% that the template kept are
+// expanded in every command, the environment, the working directory and
+// the credentials (%n and %N to the instance's name, as in systemd). A
+// service that is not a template is returned unchanged.
 func (s Service) Instantiate(instance string) Service {
 	if !s.IsTemplate() {
 		return s
 	}
 	out := s
 	out.Name = InstanceName(s.Name, instance)
-	exp := func(v string) string { return InstantiateString(v, instance) }
+	exp := func(v string) string { return instantiateString(v, out.Name, instance) }
 	out.ExecStart = instantiateCommands(s.ExecStart, exp)
 	out.ExecStartPre = instantiateCommands(s.ExecStartPre, exp)
 	out.ExecStartPost = instantiateCommands(s.ExecStartPost, exp)

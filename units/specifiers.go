@@ -53,9 +53,18 @@ func DefaultSpecifierEnv() SpecifierEnv {
 }
 
 // expandSpecifiers replaces the specifiers in s for the unit named unit.
-// With keepInstance, %i, %I and %% are left in place so that a template's
-// values can be instantiated later (see Service.Instantiate).
-func expandSpecifiers(s, unit string, env SpecifierEnv, keepInstance bool) (string, error) {
+// As in systemd's specifier_printf, a "%" at the very end or before a
+// character that is not a letter or digit is kept as it is, and an
+// unknown letter or digit is an error.
+// With keepInstance, %i, %I, %n, %N and %% are left in place so that a
+// template's values can be instantiated later (see Service.Instantiate):
+// in systemd they name the instance, not the template.
+//
+// With words, s is a value that will be split into words (SplitWords,
+// ParseCommands). systemd splits first and expands each word after, so a
+// specifier's value is always part of one word, taken literally; to get
+// the same result, each substituted value is escaped (see escapeWord).
+func expandSpecifiers(s, unit string, env SpecifierEnv, keepInstance, words bool) (string, error) {
 	if !strings.Contains(s, "%") {
 		return s, nil
 	}
@@ -65,16 +74,15 @@ func expandSpecifiers(s, unit string, env SpecifierEnv, keepInstance bool) (stri
 	}
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
-		if s[i] != '%' {
+		if s[i] != '%' || i+1 == len(s) {
 			b.WriteByte(s[i])
 			continue
 		}
-		if i+1 == len(s) {
-			return "", fmt.Errorf("lone %% at the end of %q", s)
-		}
 		i++
 		c := s[i]
-		if keepInstance && (c == 'i' || c == 'I' || c == '%') {
+		// Kept: the instance specifiers of a template, and "%" before
+		// anything but a letter or digit, which systemd passes through.
+		if keepInstance && strings.IndexByte("iInN%", c) >= 0 || c != '%' && !isAlnum(c) {
 			b.WriteByte('%')
 			b.WriteByte(c)
 			continue
@@ -83,9 +91,35 @@ func expandSpecifiers(s, unit string, env SpecifierEnv, keepInstance bool) (stri
 		if err != nil {
 			return "", err
 		}
+		if words {
+			v = escapeWord(v)
+		}
 		b.WriteString(v)
 	}
 	return b.String(), nil
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// escapeWord escapes the bytes of v that SplitWords or ParseCommands would
+// otherwise interpret (whitespace, quotes, backslashes, ";") as \xNN, so
+// that v reads back as the same literal text within one word.
+func escapeWord(v string) string {
+	if !strings.ContainsAny(v, " \t\n\r\"'\\;") {
+		return v
+	}
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; c {
+		case ' ', '\t', '\n', '\r', '"', '\'', '\\', ';':
+			fmt.Fprintf(&b, `\x%02x`, c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // specifier returns the value of one specifier letter.
@@ -151,8 +185,15 @@ func specifier(c byte, n UnitName, env SpecifierEnv) (string, error) {
 }
 
 // InstantiateString expands the instance specifiers %i, %I and %% that a
-// template kept in s.
+// template kept in s. %n and %N, which a template also keeps, are left as
+// they are: they need the instance's full name (see Service.Instantiate).
 func InstantiateString(s, instance string) string {
+	return instantiateString(s, "", instance)
+}
+
+// instantiateString expands %i, %I and %% for instance and, when name (the
+// instance's unit name, "web@1.service") is set, %n and %N.
+func instantiateString(s, name, instance string) string {
 	if !strings.Contains(s, "%") {
 		return s
 	}
@@ -163,16 +204,20 @@ func InstantiateString(s, instance string) string {
 			continue
 		}
 		i++
-		switch s[i] {
-		case 'i':
+		switch c := s[i]; {
+		case c == 'i':
 			b.WriteString(instance)
-		case 'I':
+		case c == 'I':
 			b.WriteString(unescapeName(instance))
-		case '%':
+		case c == '%':
 			b.WriteByte('%')
+		case c == 'n' && name != "":
+			b.WriteString(name)
+		case c == 'N' && name != "":
+			b.WriteString(name[:strings.LastIndexByte(name, '.')])
 		default:
 			b.WriteByte('%')
-			b.WriteByte(s[i])
+			b.WriteByte(c)
 		}
 	}
 	return b.String()

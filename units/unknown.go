@@ -77,9 +77,9 @@ func unknownDirective(section, name string) error {
 	if _, known := IgnoredDirectives[section]; !known && section != "Socket" && section != "Service" {
 		return fmt.Errorf("unknown section [%s]", section)
 	}
-	var names []string
+	names := append([]string(nil), IgnoredDirectives[section]...)
 	for _, d := range Directives() {
-		if d.Section == section || section == "Unit" && d.Section == "Unit" {
+		if d.Section == section {
 			names = append(names, d.Name)
 		}
 	}

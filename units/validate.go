@@ -81,6 +81,12 @@ func hostErrors(u *Unit) ErrorList {
 			if strings.Contains(c.Path, "%") && svc.IsTemplate() {
 				continue // depends on the instance
 			}
+			if c.IgnoreFailure {
+				// "-": systemd records a failure to execute as an
+				// ignored failure too, so ExecStartPre=-/opt/maybe is
+				// how units run an optional program.
+				continue
+			}
 			if _, err := LookPath(c.Path); err != nil {
 				errs = append(errs, &Error{Pos: pos, Err: err})
 			}
@@ -175,18 +181,23 @@ func lookupGroup(name string) error {
 // ValidateSet checks the rules between units: no address may be claimed
 // by two units. It returns the names of the units to leave out (the later
 // one by name of each conflicting pair) and an error for each.
+//
+// A unit left out claims none of its addresses, so a later unit that
+// shares an address only with it is not left out too.
 func ValidateSet(us []*Unit) (bad map[string]bool, errs ErrorList) {
 	bad = map[string]bool{}
 	owner := map[string]string{}
 	for _, u := range sortedByName(us) {
 		for i, l := range u.Socket.Listeners {
-			key := l.conflictKey()
-			if first, ok := owner[key]; ok && first != u.Name {
+			if first, ok := owner[l.conflictKey()]; ok && first != u.Name {
 				errs = append(errs, Errorf(listenerPos(u, i), "address %s is already claimed by unit %s", l.Address, first))
 				bad[u.Name] = true
-				continue
 			}
-			owner[key] = u.Name
+		}
+		if !bad[u.Name] {
+			for _, l := range u.Socket.Listeners {
+				owner[l.conflictKey()] = u.Name
+			}
 		}
 	}
 	return bad, errs
@@ -204,8 +215,6 @@ func (l Listener) conflictKey() string {
 	if l.Kind == Datagram {
 		proto = "datagram"
 	}
-	if a.BarePort {
-		return fmt.Sprintf("%s %s [::]:%d", proto, a.Family, a.Port)
-	}
+	a.BarePort = false // a bare port binds [::]:PORT, the same as writing that
 	return fmt.Sprintf("%s %s", proto, a)
 }

@@ -11,9 +11,9 @@ import (
 // SplitWords splits a value into words the way systemd's
 // extract_first_word does with EXTRACT_UNQUOTE|EXTRACT_CUNESCAPE, as
 // systemd.syntax(7) and the "Command lines" section of systemd.service(5)
-// describe: words are separated by whitespace; a word that starts with a
-// double or single quote runs to the matching quote, which must be followed
-// by whitespace or the end; C-style escapes (\n, \t, \xNN, \NNN, \uXXXX,
+// describe: words are separated by whitespace; a double or single quote
+// opens a quoted section, anywhere in a word as in extract_first_word, that
+// runs to the matching quote; C-style escapes (\n, \t, \xNN, \NNN, \uXXXX,
 // \UXXXXXXXX, \s, \\, \", \') are decoded in and outside quotes. With
 // relaxed, an unknown escape is kept as written instead of being an error
 // (systemd relaxes escapes for every word of a command line but the first).
@@ -35,26 +35,25 @@ func SplitWords(s string, relaxed bool) ([]string, error) {
 }
 
 // nextWord reads one word from the start of s (which is not whitespace)
-// and returns it and the number of bytes consumed.
+// and returns it and the number of bytes consumed. As in systemd's
+// extract_first_word, a quote opens a quoted section anywhere in a word
+// (so --name="a b" is one word, --name=a b) and the word goes on after the
+// closing quote.
 func nextWord(s string, relaxed bool) (string, int, error) {
 	var b strings.Builder
-	i := 0
 	var quote byte
-	if s[0] == '"' || s[0] == '\'' {
-		quote = s[0]
-		i = 1
-	}
+	i := 0
 	for i < len(s) {
 		c := s[i]
 		switch {
-		case quote != 0 && c == quote:
-			i++
-			if i < len(s) && !isSpace(s[i]) {
-				return "", 0, fmt.Errorf("closing quote must be followed by whitespace: %q", s)
-			}
-			return b.String(), i, nil
 		case quote == 0 && isSpace(c):
 			return b.String(), i, nil
+		case quote == 0 && (c == '"' || c == '\''):
+			quote = c
+			i++
+		case quote != 0 && c == quote:
+			quote = 0
+			i++
 		case c == '\\':
 			r, n, err := unescape(s[i:], relaxed)
 			if err != nil {
@@ -115,23 +114,22 @@ func unescape(s string, relaxed bool) (string, int, error) {
 		if relaxed {
 			return s[:2], 2, nil
 		}
-		return "", 0, fmt.Errorf("%w %q", errEscape, s[:min(len(s), 4)])
+		return "", 0, fmt.Errorf("%w %q", errEscape, s[:max(2, min(len(s), maxLen))])
 	}
 	v, err := strconv.ParseUint(s[start:maxLen], base, 32)
-	if err != nil || v == 0 {
+	unicode := s[1] == 'u' || s[1] == 'U'
+	// cunescape refuses NUL, octal bytes above \377 and code points that
+	// are not valid (systemd's unichar_is_valid; Go cannot even encode a
+	// surrogate). Like every other invalid escape, these are kept as
+	// written in relaxed mode.
+	if err != nil || v == 0 || !unicode && v > 255 || unicode && !utf8.ValidRune(rune(v)) {
 		if relaxed {
 			return s[:2], 2, nil
 		}
 		return "", 0, fmt.Errorf("%w %q", errEscape, s[:maxLen])
 	}
-	if s[1] == 'u' || s[1] == 'U' {
-		if v > utf8.MaxRune {
-			return "", 0, fmt.Errorf("%w %q", errEscape, s[:maxLen])
-		}
+	if unicode {
 		return string(rune(v)), maxLen, nil
-	}
-	if v > 255 {
-		return "", 0, fmt.Errorf("%w %q", errEscape, s[:maxLen])
 	}
 	return string([]byte{byte(v)}), maxLen, nil
 }
