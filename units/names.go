@@ -18,6 +18,15 @@ type UnitName struct {
 
 // ParseUnitName splits a unit name into its parts.
 func ParseUnitName(name string) (UnitName, error) {
+	if len(name) > 255 {
+		return UnitName{}, fmt.Errorf("invalid unit name %q: longer than 255 bytes", name)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(":-_.\\@", c) >= 0) {
+			return UnitName{}, fmt.Errorf("invalid unit name %q: character %q is not allowed (systemd.unit(5))", name, c)
+		}
+	}
 	dot := strings.LastIndexByte(name, '.')
 	if dot <= 0 || dot == len(name)-1 {
 		return UnitName{}, fmt.Errorf("invalid unit name %q: no type suffix", name)

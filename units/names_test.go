@@ -120,3 +120,11 @@ func TestDefaultSpecifierEnv(t *testing.T) {
 		t.Errorf("DefaultSpecifierEnv: User %q, Kernel %q; want both set", env.User, env.Kernel)
 	}
 }
+
+func TestParseUnitNameRefusesPathCharacters(t *testing.T) {
+	for _, name := range []string{"../x.service", "a/b.service", "a b.service", "x\x00.service"} {
+		if _, err := ParseUnitName(name); err == nil {
+			t.Errorf("ParseUnitName(%q) = nil error; want an error", name)
+		}
+	}
+}

@@ -51,10 +51,10 @@ func Load(name string, find Finder, env units.SpecifierEnv) (*units.Unit, error)
 		b.AddError(fmt.Errorf("%s: service unit %s is %w", sock.Path, svcName, ErrMasked))
 	default:
 		applyUnit(b, svc)
-		return b.Finish()
 	}
-	u, errs := b.Finish()
-	return u, withoutMissingExecStart(errs, svcName)
+	// Finish does not check ExecStart=: units.Validate does, and callers
+	// validate only units that loaded without errors.
+	return b.Finish()
 }
 
 // findError words an error from Finder.Find: "service unit web.service
@@ -127,18 +127,3 @@ func errLineOf(err error) int {
 	return 0
 }
 
-// withoutMissingExecStart drops the "no ExecStart=" error that Finish
-// reports when the service file could not be read at all: the missing or
-// masked service is the error that matters.
-func withoutMissingExecStart(err error, svcName string) error {
-	noExec := fmt.Sprintf("service %s has no ExecStart=", svcName)
-	var kept units.ErrorList
-	for _, e := range units.Errors(err) {
-		var ue *units.Error
-		if errors.As(e, &ue) && ue.Err.Error() == noExec {
-			continue
-		}
-		kept = append(kept, e)
-	}
-	return kept.Err()
-}
