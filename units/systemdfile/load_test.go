@@ -375,9 +375,11 @@ func TestServiceNameOutsideTheDirectory(t *testing.T) {
 	root := t.TempDir()
 	writeTree(t, root, map[string]string{"etc/web.socket": webSocket + "Service=../x.service\n", "x.service": webService})
 	_, err := Load("web", NewDirFinder([]string{filepath.Join(root, "etc")}), testEnv)
-	want := root + `/etc/web.socket: service unit "../x.service" is not a valid unit name`
-	if errs := units.Errors(err); len(errs) == 0 || errs[len(errs)-1].Error() != want {
-		t.Errorf("err = %v; want last error %q", err, want)
+	// The builder refuses the name where it is written, so the service
+	// searched is the default one, inside the directory.
+	want := root + `/etc/web.socket:3: [Socket] Service: "../x.service" is not a service unit name`
+	if errs := units.Errors(err); len(errs) == 0 || errs[0].Error() != want {
+		t.Errorf("err = %v; want first error %q", err, want)
 	}
 }
 
