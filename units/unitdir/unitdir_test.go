@@ -73,7 +73,7 @@ func TestLoadLeavesOutInvalidUnits(t *testing.T) {
 	msg := res.Err().Error()
 	for _, want := range []string{
 		filepath.Join(dir, "bad.socket") + ":3: [Socket] FreeBnd: unknown directive; did you mean FreeBind?",
-		filepath.Join(dir, "zzdup.toml") + ":2: listen_stream: address 127.0.0.1:7021 is already claimed by unit good",
+		filepath.Join(dir, "zdup.toml") + ":2: listen_stream: address 127.0.0.1:7021 is already claimed by unit good",
 		"unit both is defined twice in one directory, as both.socket and both.toml",
 	} {
 		if !strings.Contains(msg, want) {
