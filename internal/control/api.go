@@ -138,6 +138,9 @@ func IsNoSuchUnit(err error) bool {
 // active state and sub-state, for the socket unit (kind "socket") or for
 // the service it activates (kind "service").
 func States(kind, state, result string) (active, sub string) {
+	if state == "stopped" { // the socket was stopped: no listeners, no service
+		return "inactive", "dead"
+	}
 	if kind == "socket" {
 		switch state {
 		case "failed":

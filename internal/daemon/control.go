@@ -232,12 +232,20 @@ func (b *controlBackend) Do(ctx context.Context, name string, a control.Action) 
 	var op supervise.Op
 	switch {
 	case kind == "socket" && a == control.Start:
+		if u.Status().State == supervise.StateStopped {
+			return b.d.StartSocket(u.Config().Name)
+		}
 		if u.Status().State != supervise.StateFailed {
 			return nil // already listening
 		}
 		op = supervise.OpReset
-	case kind == "socket":
-		return control.NotSupported(name, string(a)+" of a socket unit (closing and re-opening its listeners)")
+	case kind == "socket" && a == control.Stop:
+		return b.d.StopSocket(u.Config().Name)
+	case kind == "socket" && a == control.Restart:
+		if err := b.d.StopSocket(u.Config().Name); err != nil {
+			return err
+		}
+		return b.d.StartSocket(u.Config().Name)
 	case a == control.Start:
 		op = supervise.OpStart
 	case a == control.Stop:
@@ -258,12 +266,7 @@ func (b *controlBackend) Do(ctx context.Context, name string, a control.Action) 
 }
 
 func (b *controlBackend) Reload(ctx context.Context) error {
-	type reloader interface{ Reload(context.Context) error }
-	r, ok := any(b.d).(reloader)
-	if !ok {
-		return control.NotSupported("", "reload")
-	}
-	return r.Reload(ctx)
+	return b.d.Reload(ctx)
 }
 
 func (b *controlBackend) Files(ctx context.Context, name string) ([]control.File, error) {

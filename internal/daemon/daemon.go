@@ -56,6 +56,9 @@ func (r *running) start(parent context.Context) {
 	}()
 }
 
+// stopped reports whether the unit's socket was stopped (StopSocket).
+func (r *running) stopped() bool { return r.sup.Status().State == supervise.StateStopped }
+
 // stop stops the supervisor (and its service) and waits for it.
 func (r *running) stop() {
 	if r.cancel != nil {
@@ -140,7 +143,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.mu.Lock()
 	d.runCtx = ctx
 	for _, r := range d.units {
-		r.start(ctx)
+		if !r.stopped() {
+			r.start(ctx)
+		}
 	}
 	d.log.Info("sockd ready", "units", len(d.units), "runtime_dir", d.cfg.RuntimeDir)
 	d.mu.Unlock()
@@ -150,7 +155,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer d.mu.Unlock()
 	d.runCtx = nil
 	for _, r := range d.units {
-		<-r.done // ctx is done: every supervisor is stopping its service
+		r.stop() // ctx is done: every supervisor is stopping its service
 		r.sup.Close()
 	}
 	err := d.watcher.Close()

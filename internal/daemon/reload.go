@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/sockd/sockd/activation"
+	"github.com/sockd/sockd/internal/supervise"
 	"github.com/sockd/sockd/units"
 	"github.com/sockd/sockd/units/unitdir"
 )
@@ -90,6 +91,10 @@ func (d *Daemon) addUnit(u *units.Unit) error {
 // listeners, or a new supervisor with the listeners that were kept.
 func (d *Daemon) changeUnit(ctx context.Context, c units.Change, u *units.Unit) error {
 	r := d.units[c.Name]
+	if r.stopped() {
+		d.units[c.Name] = &running{sup: d.stoppedSupervisor(u)}
+		return nil
+	}
 	if !c.Listeners {
 		return r.sup.Reconfigure(ctx, u)
 	}
@@ -140,4 +145,45 @@ func matchListeners(current []*activation.Listener, old, next *units.Unit) (kept
 		stale = append(stale, l)
 	}
 	return kept, stale
+}
+
+// stoppedSupervisor is the supervisor of a unit whose socket is stopped:
+// it has no listeners until StartSocket binds them.
+func (d *Daemon) stoppedSupervisor(u *units.Unit) *supervise.Unit {
+	sup := supervise.New(u, nil, supervise.Deps{Reaper: d.reaper, Watcher: d.watcher, Log: d.log, NotifyDir: d.notifyDir()})
+	sup.Close()
+	return sup
+}
+
+// StopSocket stops a socket unit: its service is stopped and its
+// listeners are closed (and removed with RemoveOnStop=). The unit stays
+// loaded, stopped, until StartSocket.
+func (d *Daemon) StopSocket(name string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	r, ok := d.units[name]
+	if !ok {
+		return fmt.Errorf("unit %s.socket: not loaded", name)
+	}
+	r.stop()
+	r.sup.Close()
+	d.log.Info("socket stopped", "unit", name+".socket")
+	return nil
+}
+
+// StartSocket binds the listeners of a stopped socket unit again and
+// supervises it; for a unit already listening it does nothing.
+func (d *Daemon) StartSocket(name string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	r, ok := d.units[name]
+	switch {
+	case !ok:
+		return fmt.Errorf("unit %s.socket: not loaded", name)
+	case d.runCtx == nil:
+		return ErrNotRunning
+	case !r.stopped():
+		return nil
+	}
+	return d.addUnit(r.sup.Config())
 }

@@ -82,6 +82,8 @@ func (u *Unit) Reconfigure(ctx context.Context, cfg *units.Unit) error {
 func (u *Unit) send(ctx context.Context, req request) error {
 	select {
 	case u.reqC <- req:
+	case <-u.done:
+		return ErrNotRunning
 	case <-ctx.Done():
 		return ctx.Err()
 	}

@@ -35,6 +35,7 @@ const (
 	StateStopping    State = "stopping"     // ExecStop=, KillSignal=, waiting
 	StateAutoRestart State = "auto-restart" // waiting RestartSec= to start again
 	StateFailed      State = "failed"       // a limit was hit; listeners not watched
+	StateStopped     State = "stopped"      // the socket was stopped: listeners closed
 )
 
 // Unit supervises one unit. Create it with New and run it with Run.
@@ -47,6 +48,8 @@ type Unit struct {
 
 	triggerC chan struct{}
 	reqC     chan request
+	done     chan struct{} // closed when Run returned or the unit was closed
+	doneOnce sync.Once
 
 	// Owned by the Run goroutine.
 	state      State
@@ -82,6 +85,7 @@ func New(cfg *units.Unit, listeners []*activation.Listener, deps Deps) *Unit {
 		listeners: listeners,
 		triggerC:  make(chan struct{}, 1),
 		reqC:      make(chan request),
+		done:      make(chan struct{}),
 		state:     StateListening,
 		triggers:  rateLimit{interval: cfg.Socket.TriggerLimitInterval, burst: cfg.Socket.TriggerLimitBurst},
 		starts:    rateLimit{interval: startLimitInterval, burst: startLimitBurst},
@@ -117,6 +121,7 @@ func (u *Unit) Trigger() {
 // it runs) gracefully and returns. The listeners stay open: the caller
 // closes them (Close) or hands them on.
 func (u *Unit) Run(ctx context.Context) {
+	defer u.markDone()
 	u.watch()
 	defer u.unwatch()
 	for {
@@ -143,8 +148,14 @@ func (u *Unit) Run(ctx context.Context) {
 }
 
 // Close closes the listeners and removes their file system nodes when
-// the unit has RemoveOnStop=. Call it after Run returned.
+// the unit has RemoveOnStop=, and marks the unit stopped. Call it after
+// Run returned; calling it again does nothing.
 func (u *Unit) Close() {
+	u.markDone()
+	if u.Status().State == StateStopped {
+		return
+	}
+	u.setState(StateStopped, "")
 	for _, l := range u.listeners {
 		if err := l.Close(); err != nil {
 			u.log.Warn("closing listener", "listen", l.Spec().Address.String(), "err", err)
@@ -154,6 +165,9 @@ func (u *Unit) Close() {
 		}
 	}
 }
+
+// markDone tells Do that requests are no longer served.
+func (u *Unit) markDone() { u.doneOnce.Do(func() { close(u.done) }) }
 
 // watch arms the listeners on the watcher.
 func (u *Unit) watch() {
