@@ -1,0 +1,112 @@
+package sockctl_test
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// clientLoop sends HTTP requests to url until stop is closed and counts
+// every failure: refused, reset, timed out or a wrong answer.
+func clientLoop(url string, stop <-chan struct{}) (ok, failed int, firstErr error) {
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	for {
+		select {
+		case <-stop:
+			return ok, failed, firstErr
+		default:
+		}
+		resp, err := client.Get(url)
+		if err == nil {
+			body, rerr := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if rerr != nil || !strings.HasPrefix(string(body), "hello from pid") {
+				err = fmt.Errorf("wrong answer %q (%v)", body, rerr)
+			}
+		}
+		if err != nil {
+			failed++
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		ok++
+	}
+}
+
+// TestReload checks the atomic reload under load: a valid change is
+// applied (a unit added, a service setting changed for the next start)
+// and an invalid one changes nothing and reports path:line, while a
+// client of the unchanged listener never sees a failure.
+func TestReload(t *testing.T) {
+	port := freePort(t)
+	e := startSockd(t, map[string]string{
+		"web.socket":  fmt.Sprintf("[Socket]\nListenStream=127.0.0.1:%d\n", port),
+		"web.service": "[Service]\nType=notify\nExecStart=" + filepath.Join(binDir, "hello-http") + "\n",
+	})
+	units := filepath.Join(e.work, "units")
+	writeUnit := func(name, content string) {
+		if err := os.WriteFile(filepath.Join(units, name), []byte(strings.ReplaceAll(content, "$WORK", e.work)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var ok, failed int
+	var firstErr error
+	wg.Add(1)
+	go func() { defer wg.Done(); ok, failed, firstErr = clientLoop(url, stop) }()
+
+	time.Sleep(300 * time.Millisecond) // let the loop start the service
+	pid := e.waitState("web.service", "active", "running").MainPID
+
+	// A new unit, and a service change for web: applied; web keeps its
+	// listener and its running service.
+	writeUnit("extra.socket", "[Socket]\nListenStream=$WORK/extra.sock\n")
+	writeUnit("extra.service", "[Service]\nExecStart=/bin/true\n")
+	writeUnit("web.service", "[Service]\nType=notify\nEnvironment=CHANGED=1\nExecStart="+filepath.Join(binDir, "hello-http")+"\n")
+	e.want(0, []string{"reload"})
+	e.want(0, []string{"is-active", "extra.socket"})
+	if got := e.waitState("web.service", "active", "running").MainPID; got != pid {
+		t.Errorf("reload restarted web.service: pid %d → %d", pid, got)
+	}
+
+	// A broken unit: the reload is refused with path:line, nothing changes.
+	writeUnit("broken.socket", "[Socket]\nListenStream=127.0.0.1:99999\n")
+	writeUnit("broken.service", "[Service]\nExecStart=/bin/true\n")
+	os.Remove(filepath.Join(units, "extra.socket"))
+	r := e.want(1, []string{"reload"})
+	if want := filepath.Join(units, "broken.socket") + ":2: [Socket] ListenStream:"; !strings.Contains(r.stderr, want) {
+		t.Errorf("reload of a broken unit: stderr %q lacks %q", r.stderr, want)
+	}
+	e.want(0, []string{"is-active", "extra.socket"}) // still there: nothing changed
+	e.want(4, []string{"is-active", "broken.socket"})
+
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	t.Logf("client loop: %d requests answered, %d failed", ok, failed)
+	if failed > 0 || ok == 0 {
+		t.Errorf("client loop during reloads: %d ok, %d failed (first: %v)", ok, failed, firstErr)
+	}
+}
