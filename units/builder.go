@@ -264,7 +264,8 @@ func (b *Builder) Finish() (*Unit, error) {
 	if u.Service.StandardError.Kind == "" {
 		u.Service.StandardError.Kind = OutInherit
 	}
-	return u, b.errs.Err()
+	out := *u // a copy: the Builder (and its defaults) need not outlive the unit
+	return &out, b.errs.Err()
 }
 
 // pos returns where a directive was set, or the unit's first file.

@@ -41,6 +41,7 @@ func serve(o options, stderr io.Writer) int {
 		return 1
 	}
 	defer stopControl()
+	d.Load()
 	reloadDone := reloadOnSIGHUP(ctx, d, log)
 	defer func() { <-reloadDone }()
 	if err := d.Run(ctx); err != nil {

@@ -108,7 +108,6 @@ func (b *controlBackend) find(name string) (*supervise.Unit, string, error) {
 	if err != nil {
 		return nil, "", control.Errorf(http.StatusBadRequest, name, "%v", err)
 	}
-	var instance bool
 	for _, u := range b.d.Units() {
 		cfg := u.Config()
 		switch n.Suffix {
@@ -121,12 +120,9 @@ func (b *controlBackend) find(name string) (*supervise.Unit, string, error) {
 				return u, "service", nil
 			}
 			if n.Template && n.Instance != "" && cfg.Service.Name == units.InstanceName(name, "") {
-				instance = true
+				return u, kindInstance, nil
 			}
 		}
-	}
-	if instance {
-		return nil, "", control.Errorf(http.StatusNotFound, name, "no such unit (sockd does not run per-connection service instances yet)")
 	}
 	return nil, "", control.NoSuchUnit(name)
 }
@@ -145,6 +141,9 @@ func (b *controlBackend) Unit(ctx context.Context, name string) (control.Unit, e
 	u, kind, err := b.find(name)
 	if err != nil {
 		return control.Unit{}, err
+	}
+	if kind == kindInstance {
+		return b.instanceView(u, name)
 	}
 	return b.view(u, kind, true), nil
 }
@@ -166,6 +165,9 @@ func (b *controlBackend) view(u *supervise.Unit, kind string, withLog bool) cont
 		StatusText:  st.StatusText,
 		Files:       filesOf(cfg, kind),
 		Listeners:   []control.Listener{},
+	}
+	if cfg.Socket.Accept { // ACCEPTED counts connections given an instance
+		v.Activations, v.Refused = st.Accepted, st.Refused
 	}
 	if kind == "service" {
 		v.Name, v.Description = cfg.Service.Name, cfg.Service.Description
@@ -231,6 +233,8 @@ func (b *controlBackend) Do(ctx context.Context, name string, a control.Action) 
 	defer context.AfterFunc(b.ctx, cancel)()
 	var op supervise.Op
 	switch {
+	case kind == kindInstance:
+		return b.doInstance(ctx, u, name, a)
 	case kind == "socket" && a == control.Start:
 		if u.Status().State == supervise.StateStopped {
 			return b.d.StartSocket(u.Config().Name)
@@ -274,6 +278,9 @@ func (b *controlBackend) Files(ctx context.Context, name string) ([]control.File
 	if err != nil {
 		return nil, err
 	}
+	if kind == kindInstance {
+		kind = "service"
+	}
 	var out []control.File
 	for _, p := range filesOf(u.Config(), kind) {
 		data, err := os.ReadFile(p)
@@ -283,4 +290,51 @@ func (b *controlBackend) Files(ctx context.Context, name string) ([]control.File
 		out = append(out, control.File{Path: p, Content: string(data)})
 	}
 	return out, nil
+}
+
+// Per-connection instances of Accept=yes units ("echo@0-….service").
+
+// kindInstance is what find returns for the name of an instance of an
+// Accept=yes unit's template.
+const kindInstance = "instance"
+
+// instanceView shows an instance of an Accept=yes unit's template: a
+// live one as a running service, with its main pid, since when it runs,
+// and (as its status text, an instance having no STATUS= of its own) the
+// peer it serves; any other as inactive, as systemctl shows an instance
+// that is not loaded.
+func (b *controlBackend) instanceView(u *supervise.Unit, name string) (control.Unit, error) {
+	cfg := u.Config()
+	v := control.Unit{
+		Name:        name,
+		Kind:        "service",
+		Socket:      cfg.Name + ".socket",
+		Service:     name,
+		Description: cfg.Service.Description,
+		State:       string(supervise.StateListening),
+		Files:       filesOf(cfg, "service"),
+		Listeners:   []control.Listener{},
+	}
+	if inst, ok := u.Instance(name); ok {
+		v.State, v.Since, v.MainPID = string(supervise.StateRunning), inst.Since, inst.PID
+		v.StatusText = "connection from " + inst.Remote
+	}
+	if v.Description == "" {
+		v.Description = cfg.Socket.Description
+	}
+	v.ActiveState, v.SubState = control.States("service", v.State, "")
+	return v, nil
+}
+
+// doInstance stops one instance; instances are started by connections
+// only.
+func (b *controlBackend) doInstance(ctx context.Context, u *supervise.Unit, name string, a control.Action) error {
+	if a != control.Stop {
+		return control.Errorf(http.StatusBadRequest, name, "%s: per-connection instances are started by connections only", a)
+	}
+	err := u.StopInstance(ctx, name)
+	if errors.Is(err, supervise.ErrNoInstance) {
+		return nil // not running: stopped already
+	}
+	return err
 }

@@ -67,8 +67,8 @@ func (r *running) stop() {
 	}
 }
 
-// New prepares the runtime directory, starts the reaper and the listener
-// watcher, loads every unit and binds the listeners of the valid ones.
+// New prepares the runtime directory and starts the reaper and the
+// listener watcher. Load then loads the units.
 func New(cfg Config) (*Daemon, error) {
 	d := &Daemon{cfg: cfg, log: cfg.Log, units: map[string]*running{}}
 	if err := os.MkdirAll(d.notifyDir(), 0o755); err != nil {
@@ -91,14 +91,18 @@ func New(cfg Config) (*Daemon, error) {
 		return nil, err
 	}
 	d.reaper, d.watcher = r, w
-	d.load()
 	return d, nil
 }
 
 func (d *Daemon) notifyDir() string { return filepath.Join(d.cfg.RuntimeDir, "notify") }
 
-// load reads the unit directories and binds each valid unit.
-func (d *Daemon) load() {
+// Load reads the unit directories and binds each valid unit; a unit that
+// is invalid or cannot bind is logged and left out. Call it once, before
+// Run (after ServeControl, so that the control socket exists even when
+// the units use up the fd limit).
+func (d *Daemon) Load() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	res := unitdir.Load(d.cfg.UnitDirs, units.DefaultSpecifierEnv())
 	for _, err := range units.Errors(res.Err()) {
 		d.log.Error("invalid unit", "err", err)
@@ -122,7 +126,7 @@ func (d *Daemon) supervisor(u *units.Unit, ls []*activation.Listener) *supervise
 			d.log.Warn("socket option not applied", "unit", u.Name+".socket", "listen", l.Spec().Address.String(), "err", w)
 		}
 	}
-	d.log.Info("listening", "unit", u.Name+".socket", "summary", u.Summary())
+	d.log.Debug("listening", "unit", u.Name+".socket", "summary", u.Summary())
 	return supervise.New(u, ls, supervise.Deps{Reaper: d.reaper, Watcher: d.watcher, Log: d.log, NotifyDir: d.notifyDir()})
 }
 

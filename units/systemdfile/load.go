@@ -126,4 +126,3 @@ func errLineOf(err error) int {
 	}
 	return 0
 }
-

@@ -15,8 +15,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/sockd/sockd/units"
 	"github.com/sockd/sockd/units/systemdfile"
@@ -65,25 +67,15 @@ func Load(dirs []string, env units.SpecifierEnv) *Result {
 	r := &Result{Invalid: map[string][]error{}}
 	sources, errs := index(dirs)
 	r.Errors = append(r.Errors, errs...)
-	finder := systemdfile.NewDirFinder(dirs)
+	names := sortedKeys(sources)
+	loadedAll, errsAll := loadAll(names, sources, systemdfile.NewDirFinder(dirs), env)
 	var loaded []*units.Unit
-	for _, name := range sortedKeys(sources) {
-		src := sources[name]
-		var u *units.Unit
-		var err error
-		if src.format == "toml" {
-			u, err = tomlfile.Load(src.path, env)
-		} else {
-			u, err = systemdfile.Load(name, finder, env)
-		}
-		if err == nil {
-			err = units.Validate(u)
-		}
-		if err != nil {
-			r.Invalid[name] = units.Errors(err)
+	for i, name := range names {
+		if errsAll[i] != nil {
+			r.Invalid[name] = units.Errors(errsAll[i])
 			continue
 		}
-		loaded = append(loaded, u)
+		loaded = append(loaded, loadedAll[i])
 	}
 	bad, setErrs := units.ValidateSet(loaded)
 	for _, err := range setErrs {
@@ -100,6 +92,45 @@ func Load(dirs []string, env units.SpecifierEnv) *Result {
 		}
 	}
 	return r
+}
+
+// loadAll parses and validates the named units on every CPU: loading is
+// mostly file reading and parsing, independent from unit to unit.
+func loadAll(names []string, sources map[string]source, finder *systemdfile.DirFinder, env units.SpecifierEnv) ([]*units.Unit, []error) {
+	us := make([]*units.Unit, len(names))
+	errs := make([]error, len(names))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < min(runtime.GOMAXPROCS(0), len(names)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				us[i], errs[i] = loadOne(names[i], sources[names[i]], finder, env)
+			}
+		}()
+	}
+	for i := range names {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return us, errs
+}
+
+// loadOne parses and validates one unit.
+func loadOne(name string, src source, finder *systemdfile.DirFinder, env units.SpecifierEnv) (*units.Unit, error) {
+	var u *units.Unit
+	var err error
+	if src.format == "toml" {
+		u, err = tomlfile.Load(src.path, env)
+	} else {
+		u, err = systemdfile.Load(name, finder, env)
+	}
+	if err == nil {
+		err = units.Validate(u)
+	}
+	return u, err
 }
 
 // unitOfFile returns the name of the unit loaded from path.

@@ -62,9 +62,9 @@ func TestLoadLeavesOutInvalidUnits(t *testing.T) {
 	write(t, dir, map[string]string{
 		"good.socket": "[Socket]\nListenStream=127.0.0.1:7021\n", "good.service": service,
 		"bad.socket": "[Socket]\nListenStream=127.0.0.1:7022\nFreeBnd=yes\n", "bad.service": service,
-		"zdup.toml": "[socket]\nlisten_stream = [\"127.0.0.1:7021\"]\n[service]\nexec_start = \"/bin/true\"\n",
+		"zdup.toml":   "[socket]\nlisten_stream = [\"127.0.0.1:7021\"]\n[service]\nexec_start = \"/bin/true\"\n",
 		"both.socket": "[Socket]\nListenStream=127.0.0.1:7023\n", "both.service": service,
-		"both.toml":   "[socket]\nlisten_stream = [\"127.0.0.1:7024\"]\n[service]\nexec_start = \"/bin/true\"\n",
+		"both.toml": "[socket]\nlisten_stream = [\"127.0.0.1:7024\"]\n[service]\nexec_start = \"/bin/true\"\n",
 	})
 	res := Load([]string{dir}, units.DefaultSpecifierEnv())
 	if got := names(res.Units); got != "good" {
