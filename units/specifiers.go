@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -36,10 +37,14 @@ func DefaultSpecifierEnv() SpecifierEnv {
 	}
 	if os.Getuid() != 0 {
 		env.RuntimeDir = os.Getenv("XDG_RUNTIME_DIR")
-		env.Home = os.Getenv("HOME")
 	}
 	if u, err := user.LookupId(env.UID); err == nil {
 		env.User, env.Home = u.Username, u.HomeDir
+	}
+	// $HOME wins over the user database, as with systemd's user manager
+	// (get_home_dir()): it is what `go install` and the user see.
+	if home := os.Getenv("HOME"); filepath.IsAbs(home) {
+		env.Home = home
 	}
 	if g, err := user.LookupGroupId(env.GID); err == nil {
 		env.Group = g.Name

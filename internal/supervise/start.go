@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/sockd/sockd/activation/spawn"
 	"github.com/sockd/sockd/units"
 )
@@ -87,7 +89,9 @@ func (u *Unit) spawnMain(svc *units.Service) error {
 	if err == nil {
 		var spec *spawn.Spec
 		fds, names := u.listenerFDs()
-		if spec, err = u.mainSpec(svc, env, fds, names); err == nil {
+		if err = setBlocking(fds); err != nil {
+			err = fmt.Errorf("passing the listeners: %w", err)
+		} else if spec, err = u.mainSpec(svc, env, fds, names); err == nil {
 			var p *spawn.Process
 			if p, err = spawn.Spawn(u.deps.Reaper, spec); err == nil {
 				u.main = &process{proc: p, pid: p.Pid, started: time.Now(), notify: ns}
@@ -102,6 +106,22 @@ func (u *Unit) spawnMain(svc *units.Service) error {
 		ns.close()
 	}
 	return err
+}
+
+// setBlocking clears O_NONBLOCK on the fds to pass, as systemd does for
+// every socket and FIFO it passes with NonBlocking=no, the default
+// (flag_fds() in exec-invoke.c): the open file description is shared
+// with the services, so without it a service would get whatever mode the
+// previous instance left behind (Go's net package, for one, makes its
+// listeners non-blocking), and a FIFO, which activation opens
+// non-blocking, would be passed non-blocking.
+func setBlocking(fds []int) error {
+	for _, fd := range fds {
+		if err := unix.SetNonblock(fd, false); err != nil {
+			return os.NewSyscallError("fcntl", err)
+		}
+	}
+	return nil
 }
 
 // listenerFDs returns the fds and names to pass, in declaration order.
