@@ -88,6 +88,7 @@ func Load(dirs []string, env units.SpecifierEnv) *Result {
 	}
 	for _, u := range loaded {
 		if !bad[u.Name] {
+			u.Where = nil // positions serve only load-time errors: don't keep them per unit
 			r.Units = append(r.Units, u)
 		}
 	}
