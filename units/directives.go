@@ -266,10 +266,8 @@ func checkFDName(s string) error {
 	if len(s) > 255 {
 		return fmt.Errorf("name longer than 255 characters")
 	}
-	for _, r := range s {
-		if r < 0x20 || r >= 0x7f || r == ':' {
-			return fmt.Errorf("name %q has a character that is not printable ASCII or is ':'", s)
-		}
+	if !ValidFDName(s) {
+		return fmt.Errorf("name %q has a character that is not printable ASCII or is ':'", s)
 	}
 	return nil
 }

@@ -72,3 +72,18 @@ func InstanceName(template, inst string) string {
 
 // unescapeName undoes systemd-escape: "-" is "/", "\xNN" a byte.
 func unescapeName(s string) string { return sdunit.UnitNameUnescape(s) }
+
+// ValidFDName reports whether name may appear in LISTEN_FDNAMES or as an
+// FDNAME= of sd_notify(3): at most 255 printable ASCII characters, without
+// ":" (systemd's fdname_is_valid; the empty name is valid).
+func ValidFDName(name string) bool {
+	if len(name) > 255 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c < ' ' || c > '~' || c == ':' {
+			return false
+		}
+	}
+	return true
+}

@@ -182,7 +182,7 @@ func (s *Spec) validate() error {
 		return fmt.Errorf("spawn: %d fds but %d names", len(s.Files), len(s.Names))
 	}
 	for _, n := range s.Names {
-		if !ValidFDName(n) {
+		if !units.ValidFDName(n) {
 			return fmt.Errorf("spawn: invalid fd name %q", n)
 		}
 	}
@@ -203,21 +203,6 @@ func (s *Spec) validate() error {
 		}
 	}
 	return nil
-}
-
-// ValidFDName reports whether name may appear in LISTEN_FDNAMES: at most
-// 255 printable ASCII characters, without ":" (systemd's fdname_is_valid;
-// the empty name is valid).
-func ValidFDName(name string) bool {
-	if len(name) > 255 {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		if c := name[i]; c < ' ' || c > '~' || c == ':' {
-			return false
-		}
-	}
-	return true
 }
 
 // environ returns the shim's environment: s.Env without LISTEN_* and the

@@ -3,6 +3,7 @@ package notify
 import (
 	"bytes"
 	"errors"
+	"github.com/sockd/sockd/units"
 	"strconv"
 	"strings"
 )
@@ -108,24 +109,10 @@ func (m *Message) set(k, v string) {
 	case "FDSTOREREMOVE":
 		m.FDStoreRemove = m.FDStoreRemove || v == "1"
 	case "FDNAME":
-		if validFDName(v) {
+		if units.ValidFDName(v) {
 			m.FDName = v
 		}
 	case "FDPOLL":
 		m.FDPoll = v != "0"
 	}
-}
-
-// validFDName reports whether name is a valid fd name: at most 255
-// printable ASCII characters, without ":" (systemd's fdname_is_valid).
-func validFDName(name string) bool {
-	if len(name) > 255 {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		if c := name[i]; c < ' ' || c > '~' || c == ':' {
-			return false
-		}
-	}
-	return true
 }

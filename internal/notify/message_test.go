@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"github.com/sockd/sockd/units"
 	"strings"
 	"testing"
 )
@@ -91,7 +92,7 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("bad field %q=%q from %q", k, v, b)
 			}
 		}
-		if m.FDName != "" && !validFDName(m.FDName) {
+		if m.FDName != "" && !units.ValidFDName(m.FDName) {
 			t.Fatalf("invalid FDName %q", m.FDName)
 		}
 		if m.MainPID < 0 || m.Files != nil || m.PID != 0 {
