@@ -21,6 +21,13 @@
 // 6.9+): it is the inode number of a pidfd for the service, which
 // receivers compare with their own to detect a reused pid.
 //
+// SpawnDirect skips the shim when a process needs nothing that only the
+// shim can do (no fds to pass, so no LISTEN_PID; no User=, LimitNOFILE=,
+// NoNewPrivileges=, output files, umask change or signal to reset): an
+// inetd-style Accept=yes instance, whose connection is its stdin and
+// stdout, then costs a plain fork and exec (about 0.65 ms) instead of a
+// second Go runtime start (about 3 ms).
+//
 // Every service runs in its own session and process group (setsid(2)).
 // No fd of sockd other than 0–2 and the passed ones reaches the service:
 // the shim marks every other fd close-on-exec (close_range(2)).

@@ -78,7 +78,18 @@ func (c *cli) printStatus(u control.Unit, now time.Time) {
 			}
 			fmt.Fprintf(w, "%11s%s %s (%s)\n", name, map[bool]string{true: ":", false: " "}[i == 0], l.Listen, l.Type)
 		}
-		field("Accepted", "%d; Refused: %d", u.Activations, u.Refused)
+		if strings.Contains(u.Service, "@.") { // Accept=yes: as systemctl shows it
+			field("Accepted", "%d; Connected: %d; Refused: %d", u.Activations, u.Connections, u.Refused)
+		} else {
+			field("Accepted", "%d; Refused: %d", u.Activations, u.Refused)
+		}
+		for i, inst := range u.Instances {
+			name := "Instances"
+			if i > 0 {
+				name = ""
+			}
+			fmt.Fprintf(w, "%11s%s %s (pid %d, from %s)\n", name, map[bool]string{true: ":", false: " "}[i == 0], inst.Name, inst.PID, inst.Remote)
+		}
 	}
 	if u.MainPID > 0 {
 		field("Main PID", "%d", u.MainPID)

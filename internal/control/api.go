@@ -50,15 +50,19 @@ type Unit struct {
 	SubState    string `json:"sub_state"`
 	// State is the supervisor's own state of the unit (listening,
 	// starting, running, stopping, auto-restart, failed).
-	State       string     `json:"state"`
-	Result      string     `json:"result,omitempty"`
-	Since       time.Time  `json:"since"`
-	MainPID     int        `json:"main_pid,omitempty"`
-	Activations int        `json:"activations"`
-	Refused     int        `json:"refused"`
-	Restarts    int        `json:"restarts"`
-	StatusText  string     `json:"status_text,omitempty"`
-	LastExit    *Exit      `json:"last_exit,omitempty"`
+	State       string    `json:"state"`
+	Result      string    `json:"result,omitempty"`
+	Since       time.Time `json:"since"`
+	MainPID     int       `json:"main_pid,omitempty"`
+	Activations int       `json:"activations"`
+	Refused     int       `json:"refused"`
+	Restarts    int       `json:"restarts"`
+	StatusText  string    `json:"status_text,omitempty"`
+	LastExit    *Exit     `json:"last_exit,omitempty"`
+	// Connections and Instances are the live per-connection instances of
+	// an Accept=yes socket (systemctl's "Connected:").
+	Connections int        `json:"connections,omitempty"`
+	Instances   []Instance `json:"instances,omitempty"`
 	Listeners   []Listener `json:"listeners"`
 	Files       []string   `json:"files"`
 	// Log holds the unit's last log records, oldest first.
@@ -74,6 +78,14 @@ type Exit struct {
 	Status int    `json:"status"` // exit status or signal number
 	// Text is as systemctl shows it: "code=exited, status=203/EXEC".
 	Text string `json:"text"`
+}
+
+// Instance is a live per-connection instance of an Accept=yes socket.
+type Instance struct {
+	Name   string    `json:"name"`   // "echo@0-127.0.0.1:7-127.0.0.1:40000.service"
+	PID    int       `json:"pid"`    // 0 while it is being started
+	Remote string    `json:"remote"` // the peer: "127.0.0.1:40000", "[::1]:40000", …
+	Since  time.Time `json:"since"`
 }
 
 // Listener is one listening socket of a unit.

@@ -167,7 +167,12 @@ func (b *controlBackend) view(u *supervise.Unit, kind string, withLog bool) cont
 		Listeners:   []control.Listener{},
 	}
 	if cfg.Socket.Accept { // ACCEPTED counts connections given an instance
-		v.Activations, v.Refused = st.Accepted, st.Refused
+		v.Activations, v.Refused, v.Connections = st.Accepted, st.Refused, st.Connections
+		if kind == "socket" {
+			for _, inst := range u.Instances() {
+				v.Instances = append(v.Instances, control.Instance{Name: inst.Name, PID: inst.PID, Remote: inst.Remote, Since: inst.Since})
+			}
+		}
 	}
 	if kind == "service" {
 		v.Name, v.Description = cfg.Service.Name, cfg.Service.Description
@@ -250,6 +255,8 @@ func (b *controlBackend) Do(ctx context.Context, name string, a control.Action) 
 			return err
 		}
 		return b.d.StartSocket(u.Config().Name)
+	case u.Config().Socket.Accept && a != control.Stop:
+		return control.Errorf(http.StatusBadRequest, name, "%s: a template; sockd starts an instance of it per connection", a)
 	case a == control.Start:
 		op = supervise.OpStart
 	case a == control.Stop:

@@ -164,14 +164,18 @@ func (r *Reaper) loop() {
 // reapAll reaps until no child is left to reap. SIGCHLD is not queued:
 // one signal may stand for many exits, so one wake-up drains them all.
 func (r *Reaper) reapAll() {
+	// One lock for the whole batch: with goroutines queued to fork (Start
+	// holds the lock), taking it per child let the mutex starve the
+	// reaper, and exited children piled up as zombies.
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for r.reapOne() {
 	}
 }
 
 // reapOne reaps at most one child and reports whether it did.
+// reapOne reaps one child, if one has exited; r.mu is held.
 func (r *Reaper) reapOne() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	var st Status
 	var err error
 	for {

@@ -26,6 +26,11 @@ type Status struct {
 	// supervising the process it started.
 	NotifiedMainPID int
 	LastExit        *Exit
+
+	// Accept=yes units (see Instances for the live instances):
+	Accepted    int // connections given an instance (systemd's Accepted:)
+	Refused     int // connections closed at once: over MaxConnections= or MaxConnectionsPerSource=
+	Connections int // live instances (systemd's Connected:)
 }
 
 // Status returns a snapshot of the unit's state.

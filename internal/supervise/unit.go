@@ -63,6 +63,9 @@ type Unit struct {
 
 	mu     sync.Mutex
 	status Status
+	// instances are the live per-connection instances of an Accept=yes
+	// unit (accept_table.go); guarded by mu.
+	instances instanceTable
 }
 
 // Default start limit of a service (systemd's DefaultStartLimitBurst and
@@ -119,12 +122,28 @@ func (u *Unit) Trigger() {
 
 // Run supervises the unit until ctx is done, then stops the service (if
 // it runs) gracefully and returns. The listeners stay open: the caller
-// closes them (Close) or hands them on.
+// closes them (Close) or hands them on. An Accept=yes unit runs the
+// accept loop (runAccept, accept.go) instead of the Accept=no one; a
+// reload that switches Accept= switches loops.
 func (u *Unit) Run(ctx context.Context) {
 	defer u.markDone()
 	u.watch()
 	defer u.unwatch()
-	for {
+	for ctx.Err() == nil {
+		if u.cfg.Socket.Accept {
+			u.runAccept(ctx)
+		} else {
+			u.runQueue(ctx)
+		}
+	}
+}
+
+// runQueue is Run for an Accept=no unit, whose service takes the
+// connections from the listeners' queues. It returns when ctx is done,
+// after stopping the service, or when new settings with Accept=yes took
+// effect (which happens only while no service process runs).
+func (u *Unit) runQueue(ctx context.Context) {
+	for !u.cfg.Socket.Accept {
 		select {
 		case <-ctx.Done():
 			if u.main != nil {

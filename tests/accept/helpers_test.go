@@ -1,0 +1,318 @@
+// Package accept_test runs the built sockd with Accept=yes units against
+// real clients on loopback: inetd-style and fd-3 instances, what each
+// instance sees from its side, MaxConnections= and
+// MaxConnectionsPerSource=, floods, and the fds, zombies and memory
+// sockd is left with afterwards.
+package accept_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sockd/sockd/internal/control"
+)
+
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "accept-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if err := build(dir, "", "../../cmd/sockd", "../../cmd/sockctl", "./fdprobe"); err != nil {
+		fmt.Fprintln(os.Stderr, "building sockd, sockctl and fdprobe:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	// Under -race, sockd is built with it too: its accept loop under real
+	// load is what the race detector should see. The memory measurement
+	// uses the plain build (the detector's shadow memory grows).
+	if raceBuild {
+		if err := build(dir+"/race", "-race", "../../cmd/sockd"); err != nil {
+			fmt.Fprintln(os.Stderr, "building sockd -race:", err)
+			os.RemoveAll(dir)
+			os.Exit(1)
+		}
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// build runs go build -o dir [flag] pkgs...
+func build(dir, flag string, pkgs ...string) error {
+	args := []string{"build", "-o", dir + "/"}
+	if flag != "" {
+		args = append(args, flag)
+	}
+	cmd := exec.Command("go", append(args, pkgs...)...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	return cmd.Run()
+}
+
+func bin(name string) string { return filepath.Join(binDir, name) }
+
+// sockdBinary is the sockd the tests run: the -race build when the tests
+// run with -race.
+func sockdBinary() string {
+	if raceBuild {
+		return filepath.Join(binDir, "race", "sockd")
+	}
+	return bin("sockd")
+}
+
+// env is one running sockd.
+type env struct {
+	t      *testing.T
+	work   string // unit files and sockets live here
+	rt     string // the runtime directory
+	log    string
+	cmd    *exec.Cmd
+	exit   chan error
+	alive  bool
+	client *control.Client
+}
+
+// startSockd writes the unit files (name → content; $WORK and $BIN
+// expanded) and starts sockd on them, passing it extra as fds 3, 4, …
+// (without LISTEN_FDS: fds sockd does not know about). It is stopped
+// when the test ends.
+func startSockd(t *testing.T, files map[string]string, extra ...*os.File) *env {
+	t.Helper()
+	return startBinary(t, sockdBinary(), files, extra...)
+}
+
+// startBinary is startSockd with the sockd binary to run.
+func startBinary(t *testing.T, sockd string, files map[string]string, extra ...*os.File) *env {
+	t.Helper()
+	work := t.TempDir()
+	e := &env{t: t, work: work, rt: filepath.Join(work, "rt"), log: filepath.Join(work, "sockd.log"), exit: make(chan error, 1)}
+	os.Mkdir(filepath.Join(work, "units"), 0o755)
+	for name, content := range files {
+		content = strings.NewReplacer("$WORK", work, "$BIN", binDir).Replace(content)
+		if err := os.WriteFile(filepath.Join(work, "units", name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logf, err := os.Create(e.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.cmd = exec.Command(sockd, "--units", filepath.Join(work, "units"), "--runtime-dir", e.rt, "--log-level", "debug")
+	e.cmd.Stdout, e.cmd.Stderr, e.cmd.ExtraFiles = logf, logf, extra
+	if err := e.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	e.alive = true
+	go func() { e.exit <- e.cmd.Wait(); logf.Close() }()
+	t.Cleanup(func() { e.stop() })
+	sock := filepath.Join(e.rt, control.SocketName)
+	e.client = control.NewClient(sock)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		if _, err := e.client.Units(context.Background()); err == nil {
+			return e
+		}
+		select {
+		case err := <-e.exit:
+			e.alive = false
+			t.Fatalf("sockd exited (%v):\n%s", err, e.logText())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("sockd does not serve the control API; its log:\n%s", e.logText())
+	return nil
+}
+
+func (e *env) logText() string {
+	data, _ := os.ReadFile(e.log)
+	return string(data)
+}
+
+func (e *env) pid() int { return e.cmd.Process.Pid }
+
+// stop stops sockd with SIGINT and waits for it; it returns how long
+// that took.
+func (e *env) stop() time.Duration {
+	if !e.alive {
+		return 0
+	}
+	e.alive = false
+	start := time.Now()
+	e.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-e.exit:
+	case <-time.After(20 * time.Second):
+		e.cmd.Process.Kill()
+		<-e.exit
+		e.t.Errorf("sockd did not stop on SIGINT; log:\n%s", e.logText())
+	}
+	took := time.Since(start)
+	if log := e.logText(); strings.Contains(log, "WARNING: DATA RACE") {
+		e.t.Errorf("the race detector found a data race in sockd:\n%s", log[strings.Index(log, "WARNING: DATA RACE"):])
+	}
+	return took
+}
+
+// sockctl runs sockctl against e's sockd and returns its stdout; a
+// non-zero exit fails the test.
+func (e *env) sockctl(args ...string) string {
+	e.t.Helper()
+	cmd := exec.Command(bin("sockctl"), args...)
+	cmd.Env = append(os.Environ(), "SOCKD_RUNTIME_DIR="+e.rt)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		e.t.Fatalf("sockctl %s: %v\n%s%s", strings.Join(args, " "), err, out.String(), errb.String())
+	}
+	return out.String()
+}
+
+// unit returns the control API's view of a unit.
+func (e *env) unit(name string) control.Unit {
+	e.t.Helper()
+	u, err := e.client.Unit(context.Background(), name)
+	if err != nil {
+		e.t.Fatalf("%s: %v", name, err)
+	}
+	return u
+}
+
+// waitFor polls cond for at most 10 s.
+func (e *env) waitFor(what string, cond func() bool) {
+	e.t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	e.t.Fatalf("never %s; sockd log:\n%s", what, e.tail(40))
+}
+
+// tail returns the last n lines of sockd's log.
+func (e *env) tail(n int) string {
+	lines := strings.Split(strings.TrimRight(e.logText(), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// freePort returns a TCP port that is free on every loopback address
+// (IPv4 and IPv6) at the time of the call.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// dial connects to addr, from the local address from if it is not "".
+func dial(t *testing.T, network, addr, from string) net.Conn {
+	t.Helper()
+	d := net.Dialer{Timeout: 5 * time.Second}
+	if from != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(from)}
+	}
+	c, err := d.Dial(network, addr)
+	if err != nil {
+		skipIPv6(t, network, err)
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// skipIPv6 skips a test when the machine has no IPv6 loopback, except in
+// CI, where that is a failure.
+func skipIPv6(t *testing.T, network string, err error) {
+	t.Helper()
+	if network == "tcp6" && os.Getenv("CI") != "true" {
+		t.Skipf("no IPv6 on loopback: %v", err)
+	}
+}
+
+// readAll reads c to end of file within timeout; a reset connection
+// reads as what came before the reset.
+func readAll(c net.Conn, timeout time.Duration) (string, error) {
+	c.SetReadDeadline(time.Now().Add(timeout))
+	var b bytes.Buffer
+	_, err := b.ReadFrom(c)
+	if errors.Is(err, syscall.ECONNRESET) {
+		err = nil
+	}
+	return b.String(), err
+}
+
+// procStatus returns a field of /proc/PID/status.
+func procStatus(t *testing.T, pid int, field string) string {
+	t.Helper()
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && k == field {
+			return strings.TrimSpace(v)
+		}
+	}
+	t.Fatalf("no %s in /proc/%d/status", field, pid)
+	return ""
+}
+
+// fdCount counts the open fds of pid.
+func fdCount(t *testing.T, pid int) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// children returns the pids and states of pid's child processes.
+func children(t *testing.T, pid int) map[int]string {
+	t.Helper()
+	out := map[int]string{}
+	ents, _ := os.ReadDir("/proc")
+	for _, ent := range ents {
+		cpid, err := strconv.Atoi(ent.Name())
+		if err != nil {
+			continue
+		}
+		data, err := os.ReadFile("/proc/" + ent.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid …; comm may hold spaces and parentheses.
+		rest := string(data[bytes.LastIndexByte(data, ')')+2:])
+		f := strings.Fields(rest)
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			out[cpid] = f[0]
+		}
+	}
+	return out
+}
+
+// zombies returns the children of pid in state Z.
+func zombies(t *testing.T, pid int) []int {
+	var z []int
+	for cpid, st := range children(t, pid) {
+		if st == "Z" {
+			z = append(z, cpid)
+		}
+	}
+	return z
+}
