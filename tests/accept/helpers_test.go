@@ -122,7 +122,9 @@ func startBinary(t *testing.T, sockd string, files map[string]string, extra ...*
 	sock := filepath.Join(e.rt, control.SocketName)
 	e.client = control.NewClient(sock)
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
-		if _, err := e.client.Units(context.Background()); err == nil {
+		// The control socket opens before the units are bound: wait
+		// for both.
+		if _, err := e.client.Units(context.Background()); err == nil && strings.Contains(e.logText(), "sockd ready") {
 			return e
 		}
 		select {

@@ -54,9 +54,13 @@ func startSockd(t *testing.T, files map[string]string, args ...string) *env {
 	t.Cleanup(e.stop)
 	sock := filepath.Join(e.rt, control.SocketName)
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		// The control socket opens before the units are bound: wait
+		// for both.
 		if c, err := net.Dial("unix", sock); err == nil {
 			c.Close()
-			return e
+			if strings.Contains(e.logText(), "sockd ready") {
+				return e
+			}
 		}
 		select {
 		case err := <-e.exit:
