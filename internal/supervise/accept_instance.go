@@ -5,7 +5,6 @@ import (
 	"errors"
 	"strconv"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -147,39 +146,6 @@ func (a *acceptor) stopInstance(ctx context.Context, svc *units.Service, pid int
 	if err := u.runCommands(context.WithoutCancel(ctx), svc, "ExecStop", svc.ExecStop, env, svc.TimeoutStop); err != nil {
 		a.failures.Note("ExecStop failed", "service", svc.Name, "err", err)
 	}
-	switch svc.KillMode {
-	case units.KillProcess, units.KillMixed:
-		signalPID(pid, svc.KillSignal)
-	default:
-		killGroup(pid, svc.KillSignal)
-	}
-	var timeout <-chan time.Time
-	if svc.TimeoutStop > 0 {
-		t := time.NewTimer(svc.TimeoutStop)
-		defer t.Stop()
-		timeout = t.C
-	}
-	select {
-	case st, ok := <-exitC:
-		if svc.KillMode == units.KillMixed {
-			killGroup(pid, syscall.SIGKILL)
-		}
-		return exitFrom(st, ok)
-	case <-timeout:
-	}
-	if !svc.SendSIGKILL {
-		u.log.Warn("instance still running after TimeoutStopSec=, SendSIGKILL=no: leaving it", "service", svc.Name, "pid", pid)
-		st, ok := <-exitC
-		return exitFrom(st, ok)
-	}
-	u.log.Warn("instance did not stop in time, sending SIGKILL", "service", svc.Name, "pid", pid, "timeout", svc.TimeoutStop)
-	if svc.KillMode == units.KillProcess {
-		signalPID(pid, syscall.SIGKILL)
-	} else {
-		killGroup(pid, syscall.SIGKILL)
-	}
-	st, ok := <-exitC
-	e := exitFrom(st, ok)
-	e.Timeout = true
-	return e
+	exit, _ := killAndWait(u.log, "instance", svc, pid, exitC, true)
+	return exit
 }

@@ -2,6 +2,7 @@ package supervise
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"syscall"
 	"time"
@@ -121,10 +122,21 @@ func (u *Unit) stopServiceResult(ctx context.Context, why string, timedOut bool)
 // killAndWait signals the main process per KillMode= and waits for it,
 // escalating to SIGKILL after TimeoutStopSec=.
 func (u *Unit) killAndWait(svc *units.Service) (Exit, bool) {
-	pid, exitC := u.main.pid, u.main.exitC()
+	exitC := u.main.exitC()
 	if exitC == nil {
 		return Exit{}, true
 	}
+	return killAndWait(u.log, "service", svc, u.main.pid, exitC, false)
+}
+
+// killAndWait stops the process pid of svc (the main process or an
+// Accept=yes instance): KillSignal= to its process group, or to the
+// process alone per KillMode=, then, after TimeoutStopSec=, SIGKILL
+// (SendSIGKILL=). With KillMode=mixed the rest of the group gets SIGKILL
+// once the process is gone when killRest is set. what ("service",
+// "instance") starts the log messages. ok is false if the
+// reaper stopped before the exit was seen.
+func killAndWait(log *slog.Logger, what string, svc *units.Service, pid int, exitC <-chan reaper.Status, killRest bool) (exit Exit, ok bool) {
 	switch svc.KillMode {
 	case units.KillProcess, units.KillMixed:
 		signalPID(pid, svc.KillSignal)
@@ -139,15 +151,18 @@ func (u *Unit) killAndWait(svc *units.Service) (Exit, bool) {
 	}
 	select {
 	case st, ok := <-exitC:
-		return exitFrom(st, ok), true
+		if killRest && svc.KillMode == units.KillMixed {
+			killGroup(pid, syscall.SIGKILL)
+		}
+		return exitFrom(st, ok), ok
 	case <-timeout:
 	}
 	if !svc.SendSIGKILL {
-		u.log.Warn("service still running after TimeoutStopSec=, SendSIGKILL=no: leaving it", "pid", pid)
+		log.Warn(what+" still running after TimeoutStopSec=, SendSIGKILL=no: leaving it", "service", svc.Name, "pid", pid)
 		st, ok := <-exitC
-		return exitFrom(st, ok), true
+		return exitFrom(st, ok), ok
 	}
-	u.log.Warn("service did not stop in time, sending SIGKILL", "pid", pid, "timeout", svc.TimeoutStop)
+	log.Warn(what+" did not stop in time, sending SIGKILL", "service", svc.Name, "pid", pid, "timeout", svc.TimeoutStop)
 	if svc.KillMode == units.KillProcess {
 		signalPID(pid, syscall.SIGKILL)
 	} else {
