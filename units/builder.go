@@ -104,7 +104,7 @@ func (b *Builder) apply(unitFile string, a Assignment) error {
 	default:
 		return fmt.Errorf("section [%s] does not belong in a .%s unit", a.Section, kind)
 	}
-	dir, ok := directiveIndex[Key(a.Section, a.Directive)]
+	dir, ok := directiveIndex()[Key(a.Section, a.Directive)]
 	if !ok {
 		// nil for an ignored directive, whose value is never looked at.
 		return unknownDirective(a.Section, a.Directive)

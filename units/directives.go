@@ -7,6 +7,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -76,16 +77,19 @@ func durationSet(infinityOK bool) func(func(u *Unit) *time.Duration) setter {
 	return func(g func(u *Unit) *time.Duration) setter { return durationField(g, infinityOK) }
 }
 
-var directiveTable = buildTable()
+// directiveTable returns the directive table, built on first use: sockd
+// re-executes itself to spawn every service, and that path never needs it.
+var directiveTable = sync.OnceValue(buildTable)
 
 // directiveIndex maps "Section.Name" to its directive.
-var directiveIndex = func() map[string]*directive {
-	m := make(map[string]*directive, len(directiveTable))
-	for i := range directiveTable {
-		m[Key(directiveTable[i].Section, directiveTable[i].Name)] = &directiveTable[i]
+var directiveIndex = sync.OnceValue(func() map[string]*directive {
+	t := directiveTable()
+	m := make(map[string]*directive, len(t))
+	for i := range t {
+		m[Key(t[i].Section, t[i].Name)] = &t[i]
 	}
 	return m
-}()
+})
 
 func buildTable() []directive {
 	t := []directive{
@@ -100,8 +104,8 @@ func buildTable() []directive {
 // Directives lists every directive sockd understands, sorted by section
 // and name.
 func Directives() []DirectiveInfo {
-	out := make([]DirectiveInfo, len(directiveTable))
-	for i, d := range directiveTable {
+	out := make([]DirectiveInfo, len(directiveTable()))
+	for i, d := range directiveTable() {
 		out[i] = d.DirectiveInfo
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -115,7 +119,7 @@ func Directives() []DirectiveInfo {
 
 // LookupDirective returns the directive of a section by its systemd name.
 func LookupDirective(section, name string) (DirectiveInfo, bool) {
-	d, ok := directiveIndex[Key(section, name)]
+	d, ok := directiveIndex()[Key(section, name)]
 	if !ok {
 		return DirectiveInfo{}, false
 	}

@@ -178,6 +178,9 @@ type processStart struct {
 var startState = readProcessStart()
 
 func readProcessStart() processStart {
+	if _, shim := os.LookupEnv(shimEnv); shim {
+		return processStart{} // the shim spawns nothing: skip the read
+	}
 	umask, ok1 := statusField("Umask", 8)
 	blocked, ok2 := statusField("SigBlk", 16)
 	return processStart{known: ok1 && ok2, umask: uint32(umask), sigBlocked: blocked != 0}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/sockd/sockd/units"
 )
@@ -53,7 +54,7 @@ func isLower(c byte) bool { return c >= 'a' && c <= 'z' }
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // keyTables maps each table to its keys and the directive each one sets.
-var keyTables = func() map[string]map[string]units.DirectiveInfo {
+var keyTables = sync.OnceValue(func() map[string]map[string]units.DirectiveInfo {
 	t := make(map[string]map[string]units.DirectiveInfo)
 	for table, section := range tableSections {
 		t[table] = make(map[string]units.DirectiveInfo)
@@ -64,7 +65,7 @@ var keyTables = func() map[string]map[string]units.DirectiveInfo {
 		}
 	}
 	return t
-}()
+})
 
 // KeyFor returns the TOML key that sets a directive sockd understands
 // ("listen_stream" for section "Socket", directive "ListenStream"), or ""
@@ -79,14 +80,14 @@ func KeyFor(section, directive string) string {
 // Directive returns the directive a key of a table ("socket" or
 // "service") sets.
 func Directive(table, key string) (units.DirectiveInfo, bool) {
-	d, ok := keyTables[table][key]
+	d, ok := keyTables()[table][key]
 	return d, ok
 }
 
 // Keys returns the keys of a table, sorted.
 func Keys(table string) []string {
-	keys := make([]string, 0, len(keyTables[table]))
-	for k := range keyTables[table] {
+	keys := make([]string, 0, len(keyTables()[table]))
+	for k := range keyTables()[table] {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
@@ -103,7 +104,7 @@ type otherKey struct {
 
 // otherKeys maps the TOML spelling of those directives, per section, to
 // the directive, to explain them.
-var otherKeys = func() map[string]map[string]otherKey {
+var otherKeys = sync.OnceValue(func() map[string]map[string]otherKey {
 	m := make(map[string]map[string]otherKey)
 	add := func(section string, names []string, ignored bool) {
 		if m[section] == nil {
@@ -120,7 +121,7 @@ var otherKeys = func() map[string]map[string]otherKey {
 		add(s, units.IgnoredDirectives[s], true)
 	}
 	return m
-}()
+})
 
 // unknownKey explains why key is not a key of table.
 func unknownKey(table, key string) error {
@@ -128,11 +129,11 @@ func unknownKey(table, key string) error {
 	if table == "socket" {
 		other = "service"
 	}
-	if _, ok := keyTables[other][key]; ok {
+	if _, ok := keyTables()[other][key]; ok {
 		return fmt.Errorf("belongs in [%s], not [%s]", other, table)
 	}
 	for _, section := range []string{tableSections[table], "Unit", "Install", tableSections[other]} {
-		o, ok := otherKeys[section][key]
+		o, ok := otherKeys()[section][key]
 		switch {
 		case !ok:
 		case o.ignored:

@@ -86,7 +86,7 @@ func TestSnakeOfOtherDirectives(t *testing.T) {
 // A directive sockd refuses or ignores must not be spelled like a key it
 // takes, or the explanation could never be reached.
 func TestOtherKeysDoNotShadowKeys(t *testing.T) {
-	for section, keys := range otherKeys {
+	for section, keys := range otherKeys() {
 		for key, o := range keys {
 			for _, table := range []string{"socket", "service"} {
 				if d, ok := Directive(table, key); ok && (d.Section == section || section == "Unit") {

@@ -140,7 +140,7 @@ func unknownTable(name string) error {
 func keyOutsideTables(key string) error {
 	var in []string
 	for _, table := range []string{"socket", "service"} {
-		if _, ok := keyTables[table][key]; ok {
+		if _, ok := keyTables()[table][key]; ok {
 			in = append(in, "["+table+"]")
 		}
 	}
@@ -155,7 +155,7 @@ func keyOutsideTables(key string) error {
 func (l *loader) apply(table, unitFile string, keys map[string]any) {
 	for _, key := range l.order([]string{table}, keys) {
 		pos := l.pos(key, table, key)
-		d, ok := keyTables[table][key]
+		d, ok := keyTables()[table][key]
 		if !ok {
 			l.add(pos, unknownKey(table, key))
 			continue
