@@ -7,6 +7,11 @@
 // TriggerLimitIntervalSec=/TriggerLimitBurst=, and stopping with KillMode=,
 // KillSignal=, TimeoutStopSec= and SIGKILL.
 //
+// With Accept=yes the unit runs an accept loop instead (accept.go): one
+// instance of the template service per connection, MaxConnections= and
+// MaxConnectionsPerSource= enforced, each instance owned by a goroutine
+// of the loop.
+//
 // Each Unit is a state machine owned by one goroutine (Run); the listener
 // watcher, the reaper and the notify receiver talk to it by message, and
 // Status returns a snapshot. The listeners are never closed while the
