@@ -91,6 +91,20 @@ func TestReload(t *testing.T) {
 		t.Errorf("reload restarted web.service: pid %d → %d", pid, got)
 	}
 
+	// A removed unit: its listener closes, web serves on.
+	writeUnit("gone.socket", "[Socket]\nListenStream=$WORK/gone.sock\n")
+	writeUnit("gone.service", "[Service]\nExecStart=/bin/true\n")
+	e.want(0, []string{"reload"})
+	e.want(0, []string{"is-active", "gone.socket"})
+	os.Remove(filepath.Join(units, "gone.socket"))
+	os.Remove(filepath.Join(units, "gone.service"))
+	e.want(0, []string{"reload"})
+	e.want(4, []string{"is-active", "gone.socket"})
+	if c, err := net.Dial("unix", filepath.Join(e.work, "gone.sock")); err == nil {
+		c.Close()
+		t.Errorf("gone.sock still accepts connections after its unit was removed")
+	}
+
 	// A broken unit: the reload is refused with path:line, nothing changes.
 	writeUnit("broken.socket", "[Socket]\nListenStream=127.0.0.1:99999\n")
 	writeUnit("broken.service", "[Service]\nExecStart=/bin/true\n")
