@@ -20,16 +20,21 @@ type listRow struct {
 	Refused   int    `json:"refused"`
 }
 
-// list prints one line per listener, like systemctl list-sockets. sockd
-// keeps only loaded units and never leaves a socket unit inactive, so
-// --all lists the same units.
+// list prints one line per listener, like systemctl list-sockets: the
+// active sockets, and with --all also the stopped ones and the units that
+// failed to load (STATE bad-setting; `sockctl status` shows why).
 func (c *cli) list() int {
 	us, err := c.client.Units(c.ctx)
 	if err != nil {
 		return c.fail(err)
 	}
 	rows := []listRow{}
+	shown := 0
 	for _, u := range us {
+		if u.ActiveState == "inactive" && !c.o.all {
+			continue
+		}
+		shown++
 		ls := u.Listeners
 		if len(ls) == 0 {
 			ls = append(ls, control.Listener{Listen: "-", Type: "-"})
@@ -50,14 +55,14 @@ func (c *cli) list() int {
 	}
 	for _, r := range rows {
 		state := r.State
-		if r.Active == "failed" {
+		if r.Active == "failed" || r.State == "bad-setting" {
 			state = c.style.color(red, state)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\n", r.Listen, r.Type, r.Unit, r.Activates, state, r.Accepted, r.Refused)
 	}
 	tw.Flush()
 	if !c.o.noLegend {
-		fmt.Fprintf(c.stdout, "\n%d sockets listed.\n", len(us))
+		fmt.Fprintf(c.stdout, "\n%d sockets listed.\n", shown)
 		if !c.o.all {
 			fmt.Fprintln(c.stdout, "Pass --all to see loaded but inactive sockets, too.")
 		}

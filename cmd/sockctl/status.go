@@ -56,6 +56,17 @@ func (c *cli) printStatus(u control.Unit, now time.Time) {
 	field := func(name, format string, args ...any) {
 		fmt.Fprintf(w, "%11s: %s\n", name, fmt.Sprintf(format, args...))
 	}
+	if len(u.Errors) > 0 {
+		field("Loaded", "%s", s.stateColor("failed", "bad-setting"))
+		for i, e := range u.Errors {
+			if i == 0 {
+				field("Error", "%s", e)
+			} else {
+				fmt.Fprintf(w, "%11s  %s\n", "", e)
+			}
+		}
+		return
+	}
 	field("Loaded", "loaded (%s)", strings.Join(u.Files, "; "))
 	if u.Kind == "service" {
 		field("TriggeredBy", "%s", u.Socket)

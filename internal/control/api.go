@@ -65,6 +65,9 @@ type Unit struct {
 	Instances   []Instance `json:"instances,omitempty"`
 	Listeners   []Listener `json:"listeners"`
 	Files       []string   `json:"files"`
+	// Errors are the problems of a unit sockd could not load
+	// (SubState "bad-setting"), each as path:line: [Section] Directive: …
+	Errors []string `json:"errors,omitempty"`
 	// Log holds the unit's last log records, oldest first.
 	Log []logring.Record `json:"log,omitempty"`
 }

@@ -134,12 +134,31 @@ func (b *controlBackend) Units(ctx context.Context) ([]control.Unit, error) {
 	for i, u := range us {
 		out[i] = b.view(u, "socket", false)
 	}
+	invalid := b.d.Invalid()
+	names := make([]string, 0, len(invalid))
+	for name := range invalid {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		out = append(out, invalidView(name, invalid[name]))
+	}
 	return out, nil
+}
+
+// invalidView shows a unit that failed to load, as systemctl shows a unit
+// with LOAD=bad-setting: inactive, with the reasons.
+func invalidView(name string, errs []string) control.Unit {
+	return control.Unit{Name: name + ".socket", Kind: "socket", Socket: name + ".socket",
+		ActiveState: "inactive", SubState: "bad-setting", State: "invalid", Result: "bad-setting", Errors: errs}
 }
 
 func (b *controlBackend) Unit(ctx context.Context, name string) (control.Unit, error) {
 	u, kind, err := b.find(name)
 	if err != nil {
+		if errs, ok := b.d.Invalid()[strings.TrimSuffix(name, ".socket")]; ok && strings.HasSuffix(name, ".socket") {
+			return invalidView(strings.TrimSuffix(name, ".socket"), errs), nil
+		}
 		return control.Unit{}, err
 	}
 	if kind == kindInstance {

@@ -34,9 +34,10 @@ type Daemon struct {
 	watcher *activation.Watcher
 
 	// mu guards units and runCtx, and serialises Reload with shutdown.
-	mu     sync.Mutex
-	units  map[string]*running
-	runCtx context.Context // set by Run; nil before and after
+	mu      sync.Mutex
+	units   map[string]*running
+	invalid map[string][]error // units left out at the last load, with why
+	runCtx  context.Context    // set by Run; nil before and after
 }
 
 // running is one unit's supervisor and its goroutine.
@@ -107,6 +108,7 @@ func (d *Daemon) Load() {
 	for _, err := range units.Errors(res.Err()) {
 		d.log.Error("invalid unit", "err", err)
 	}
+	d.invalid = res.Invalid
 	inherited := inheritedFDs(d.log)
 	defer inherited.closeUnused(d.log)
 	for _, u := range res.Units {
@@ -128,6 +130,20 @@ func (d *Daemon) supervisor(u *units.Unit, ls []*activation.Listener) *supervise
 	}
 	d.log.Debug("listening", "unit", u.Name+".socket", "summary", u.Summary())
 	return supervise.New(u, ls, supervise.Deps{Reaper: d.reaper, Watcher: d.watcher, Log: d.log, NotifyDir: d.notifyDir()})
+}
+
+// Invalid returns the units left out at the last load because they are
+// invalid, each with its problems (path:line: …).
+func (d *Daemon) Invalid() map[string][]string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make(map[string][]string, len(d.invalid))
+	for name, errs := range d.invalid {
+		for _, err := range errs {
+			out[name] = append(out[name], err.Error())
+		}
+	}
+	return out
 }
 
 // Units returns the supervisors of the loaded units.

@@ -35,6 +35,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 	if d.runCtx == nil {
 		return ErrNotRunning
 	}
+	d.invalid = nil // a reload applies only when every unit is valid
 	next := map[string]*units.Unit{}
 	for _, u := range res.Units {
 		next[u.Name] = u
