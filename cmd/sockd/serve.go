@@ -41,6 +41,14 @@ func serve(o options, stderr io.Writer) int {
 		return 1
 	}
 	defer stopControl()
+	// After ServeControl: its lock file keeps a second sockd off this
+	// runtime directory.
+	stopHandoff, err := d.ServeHandoff(ctx)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	defer stopHandoff()
 	d.Load()
 	reloadDone := reloadOnSIGHUP(ctx, d, log)
 	defer func() { <-reloadDone }()

@@ -1,0 +1,75 @@
+// Package handoff passes named file descriptors between processes over an
+// AF_UNIX socket with SCM_RIGHTS (unix(7), cmsg(3)): sockd hands a unit's
+// listening sockets to a permitted outside process with it, and its
+// zero-downtime upgrades will hand every listener to the next sockd the
+// same way. It owns the wire format, both ends of one exchange (Send and
+// Receive, SendRequest and ReceiveRequest, Server) and the one-call client
+// services use (Listeners). It imports only the standard library and
+// golang.org/x/sys/unix, so that any service can import it.
+//
+// # Transport
+//
+// The socket is SOCK_SEQPACKET: every sendmsg is one packet, read whole by
+// one recvmsg, and the fds of a packet arrive with that packet and no
+// other. A SOCK_STREAM socket would need length prefixes and a reader
+// careful never to read across the boundary of a message carrying fds (the
+// kernel attaches them to the first byte of the write); with SEQPACKET the
+// kernel keeps the boundaries, reports an over-long packet with MSG_TRUNC
+// and the peer's hang-up as a zero-length read. Send and Receive refuse a
+// socket of any other type.
+//
+// # Packets
+//
+// A packet is the 4 bytes "SKDH", the major and the minor version of the
+// protocol (one byte each), then one JSON object: a request, an error, or
+// one chunk of a set of files. A receiver refuses a packet whose major
+// version it does not speak (ErrVersion) and ignores JSON fields it does
+// not know, so a minor version may only add fields. A packet is at most
+// MaxMessageSize bytes.
+//
+//	{"type":"request","op":"listeners","unit":"web"}
+//	{"type":"error","error":"unit web.socket: not loaded"}
+//	{"type":"files","chunk":0,"chunks":3,"total":600,"files":[
+//	    {"unit":"web","name":"http","kind":"stream","addr":"127.0.0.1:80","fingerprint":"…"}, …]}
+//
+// A set of files is sent as one or more "files" packets, numbered from 0;
+// each carries at most MaxFDsPerMessage fds (SCM_MAX_FD, the kernel's limit
+// per sendmsg) in its SCM_RIGHTS control message, in the order of its
+// "files" list, and every chunk repeats how many chunks and files the set
+// has, so the receiver knows when it is done. There is no acknowledgement
+// per chunk: a blocked sendmsg is the flow control, and a receiver that
+// gives up closes the connection, which fails the sender's next sendmsg.
+//
+// # Receiving
+//
+// Every packet is read with MSG_CMSG_CLOEXEC, so a received fd never leaks
+// into a process the receiver starts, and recvmsg and sendmsg are retried
+// on EINTR. Every control message is parsed. On any failure (a truncated
+// packet or control message, MSG_CTRUNC, a bad header, an unknown major
+// version, fewer or more fds than the header lists, a hang-up before the
+// last chunk, an fd whose type is not the kind the header names) every fd
+// received so far is closed before Receive returns the error.
+//
+// # Who may connect
+//
+// Both ends check the other's credentials with SO_PEERCRED: by default only
+// root and the same user are trusted (SameUserOrRoot). A Server may widen
+// that with PeerAllowed, e.g. to a group. The client checks the server too,
+// so a socket planted at the path by another user is never believed.
+//
+// # Blocking mode
+//
+// An fd received is a new reference to the same open file description as
+// the sender's: file status flags such as O_NONBLOCK are shared with every
+// holder, sockd and the services it starts included. File.Listener and
+// File.PacketConn go through net.FileListener and net.FilePacketConn, which
+// make the open file description non-blocking for every holder (Go's
+// netpoller needs it; see golang/go#29277), and they never call
+// (*os.File).Fd, which would make it blocking again under the listener's
+// feet. sockd hands its services blocking sockets and makes a socket
+// blocking again each time it starts the unit's service; a Go listener
+// whose socket became blocking waits in accept(2) on a thread and its
+// Close waits for the next connection. So take a unit's listeners with
+// these helpers when this process, not the unit's own service, is the one
+// serving them, or handle Fd with your own non-Go-netpoller code.
+package handoff

@@ -1,0 +1,70 @@
+package handoff
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+
+	"golang.org/x/sys/unix"
+)
+
+// Server answers one request per connection on the connections its caller
+// accepts (from a "unixpacket" listener).
+type Server struct {
+	// PeerAllowed decides which peers may ask; nil means SameUserOrRoot.
+	PeerAllowed func(unix.Ucred) bool
+	// Answer returns the files that answer req from peer, or an error
+	// whose text is sent back. ServeConn closes the returned fds once
+	// they are sent, or failed to be: return dups.
+	Answer func(peer unix.Ucred, req Request) ([]File, error)
+}
+
+// RefusedError is ServeConn's error for a peer that PeerAllowed refused;
+// the peer is answered "permission denied".
+type RefusedError struct {
+	Peer unix.Ucred
+}
+
+// Error names the refused peer by uid, gid and pid.
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("handoff: refused peer uid %d gid %d pid %d", e.Peer.Uid, e.Peer.Gid, e.Peer.Pid)
+}
+
+// ServeConn checks conn's peer, reads one request (at most
+// MaxRequestSize bytes), and sends the answer: files, or an error. It
+// neither closes conn nor sets its deadlines: the caller does both. It
+// returns nil once the files are sent, a *RefusedError for a refused
+// peer, and otherwise an error saying what failed (the peer's request,
+// the answer, or the connection).
+func (s *Server) ServeConn(conn *net.UnixConn) error {
+	cred, err := PeerCred(conn)
+	if err != nil {
+		return err
+	}
+	allowed := s.PeerAllowed
+	if allowed == nil {
+		allowed = SameUserOrRoot
+	}
+	// Read the request even from a peer about to be refused: a socket
+	// closed with a packet unread resets the connection, and the peer
+	// would see ECONNRESET instead of the answer.
+	req, err := ReceiveRequest(conn)
+	if !allowed(cred) {
+		SendError(conn, "permission denied")
+		return &RefusedError{Peer: cred}
+	}
+	if err != nil {
+		if !errors.Is(err, io.EOF) {
+			SendError(conn, err.Error())
+		}
+		return err
+	}
+	files, err := s.Answer(cred, req)
+	if err != nil {
+		SendError(conn, err.Error())
+		return fmt.Errorf("handoff: %s %s: %w", req.Op, req.Unit, err)
+	}
+	defer CloseAll(files)
+	return Send(conn, files)
+}

@@ -1,0 +1,146 @@
+package handoff
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// serveOne listens on a "unixpacket" socket in a temporary directory and
+// serves the first connection with s; the returned channel has
+// ServeConn's error.
+func serveOne(t *testing.T, s *Server) (string, <-chan error) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "handoff.sock")
+	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return path, async(func() error {
+		c, err := ln.AcceptUnix()
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		return s.ServeConn(c)
+	})
+}
+
+// dupAnswer answers OpListeners for unit "web" with dups of files.
+func dupAnswer(files []File) func(unix.Ucred, Request) ([]File, error) {
+	return func(_ unix.Ucred, req Request) ([]File, error) {
+		if req.Op != OpListeners || req.Unit != "web" {
+			return nil, fmt.Errorf("%s %s: no such thing", req.Op, req.Unit)
+		}
+		out := append([]File(nil), files...)
+		for i := range out {
+			fd, err := unix.FcntlInt(uintptr(out[i].Fd), unix.F_DUPFD_CLOEXEC, 3)
+			if err != nil {
+				CloseAll(out[:i])
+				return nil, err
+			}
+			out[i].Fd = fd
+		}
+		return out, nil
+	}
+}
+
+// TestListeners asks a Server for files with Listeners, and checks that
+// the server closes the dups it sent.
+func TestListeners(t *testing.T) {
+	files := sources(t, 3, "fp")
+	path, served := serveOne(t, &Server{Answer: dupAnswer(files)})
+	before := openFDs(t)
+	got, err := Listeners(context.Background(), path, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-served; err != nil {
+		t.Errorf("ServeConn: %v", err)
+	}
+	if len(got) != len(files) {
+		t.Fatalf("got %d files; want %d", len(got), len(files))
+	}
+	for i := range got {
+		sameFile(t, got[i].Name, files[i].Fd, got[i].Fd)
+	}
+	CloseAll(got)
+	checkNoNewFDs(t, before)
+}
+
+// TestServerErrors checks the answers to a request the server refuses or
+// cannot answer.
+func TestServerErrors(t *testing.T) {
+	t.Run("unknown unit", func(t *testing.T) {
+		path, served := serveOne(t, &Server{Answer: dupAnswer(nil)})
+		_, err := Listeners(context.Background(), path, "nope")
+		var re *RemoteError
+		if !errors.As(err, &re) || !strings.Contains(re.Message, "listeners nope: no such thing") {
+			t.Errorf("Listeners: %v; want a *RemoteError from the answer", err)
+		}
+		if err := <-served; err == nil || !strings.Contains(err.Error(), "no such thing") {
+			t.Errorf("ServeConn: %v; want the answer's error", err)
+		}
+	})
+	t.Run("peer refused", func(t *testing.T) {
+		var asked bool
+		path, served := serveOne(t, &Server{
+			PeerAllowed: func(unix.Ucred) bool { return false },
+			Answer:      func(unix.Ucred, Request) ([]File, error) { asked = true; return nil, nil },
+		})
+		_, err := Listeners(context.Background(), path, "web")
+		var re *RemoteError
+		if !errors.As(err, &re) || re.Message != "permission denied" {
+			t.Errorf("Listeners: %v; want permission denied", err)
+		}
+		var refused *RefusedError
+		if err := <-served; !errors.As(err, &refused) || int(refused.Peer.Pid) != unix.Getpid() {
+			t.Errorf("ServeConn: %v; want a *RefusedError naming pid %d", err, unix.Getpid())
+		}
+		if asked {
+			t.Error("Answer was called for a refused peer")
+		}
+	})
+	t.Run("bad request", func(t *testing.T) {
+		a, b := seqpair(t)
+		served := async(func() error { return (&Server{Answer: dupAnswer(nil)}).ServeConn(b) })
+		sendRaw(t, a, append([]byte("SKDH\x01\x00"), make([]byte, MaxRequestSize)...), nil)
+		if err := <-served; err == nil || !strings.Contains(err.Error(), "MSG_TRUNC") {
+			t.Errorf("ServeConn of an oversized request: %v; want MSG_TRUNC", err)
+		}
+		if _, err := Receive(a); !errors.As(err, new(*RemoteError)) {
+			t.Errorf("Receive: %v; want the server's error", err)
+		}
+	})
+	t.Run("hang-up before the request", func(t *testing.T) {
+		a, b := seqpair(t)
+		a.Close()
+		if err := (&Server{Answer: dupAnswer(nil)}).ServeConn(b); !errors.Is(err, io.EOF) {
+			t.Errorf("ServeConn: %v; want io.EOF", err)
+		}
+	})
+}
+
+// TestListenersContext checks that ctx bounds a server that never answers.
+func TestListenersContext(t *testing.T) {
+	path, served := serveOne(t, &Server{Answer: func(unix.Ucred, Request) ([]File, error) {
+		time.Sleep(200 * time.Millisecond) // longer than the client waits
+		return nil, nil
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := Listeners(ctx, path, "web"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Listeners: %v; want context.DeadlineExceeded", err)
+	}
+	<-served
+}

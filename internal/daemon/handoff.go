@@ -1,0 +1,310 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sockd/sockd/activation"
+	"github.com/sockd/sockd/handoff"
+	"github.com/sockd/sockd/units"
+)
+
+// HandoffSocketName is the name of the handoff socket in the runtime
+// directory.
+const HandoffSocketName = "handoff.sock"
+
+// Limits of the handoff socket: how long one exchange may take, and how
+// many connections are served at once (more are answered "busy").
+const (
+	handoffTimeout  = 5 * time.Second
+	handoffMaxConns = 16
+)
+
+// ServeHandoff serves RUNTIME_DIR/handoff.sock, a SOCK_SEQPACKET socket
+// of mode 0600 speaking the handoff protocol: a peer that is root or
+// sockd's own user (SO_PEERCRED) may ask for the listening fds of a unit
+// (handoff.Listeners) and gets dups of them; others are refused and
+// logged. It serves until ctx is done or stop is called; stop closes the
+// socket, ends the connections in progress and waits until every
+// goroutine has returned (one waiting for a reload to finish returns
+// after it). Call it after ServeControl, whose lock keeps a second sockd
+// off the runtime directory.
+func (d *Daemon) ServeHandoff(ctx context.Context) (stop func(), err error) {
+	path := filepath.Join(d.cfg.RuntimeDir, HandoffSocketName)
+	ln, info, err := listenHandoff(path)
+	if err != nil {
+		return nil, err
+	}
+	s := &handoffServer{
+		d: d, ln: ln, path: path, info: info,
+		log:   d.log.With("component", "handoff"),
+		conns: map[*net.UnixConn]struct{}{},
+		slots: make(chan struct{}, handoffMaxConns),
+		done:  make(chan struct{}),
+	}
+	s.wg.Add(1)
+	go s.acceptLoop()
+	stopped, shut := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(shut)
+		select {
+		case <-ctx.Done():
+		case <-stopped:
+		}
+		s.close()
+	}()
+	s.log.Info("handoff socket ready", "path", path)
+	var once sync.Once
+	return func() {
+		once.Do(func() { close(stopped) })
+		<-shut
+	}, nil
+}
+
+// handoffServer owns the handoff listener and the goroutines serving it.
+type handoffServer struct {
+	d     *Daemon
+	ln    *net.UnixListener
+	path  string
+	info  fs.FileInfo // the socket node we bound, to remove only ours
+	log   *slog.Logger
+	slots chan struct{} // one per connection being served
+	done  chan struct{} // closed by close
+	wg    sync.WaitGroup
+
+	mu     sync.Mutex
+	conns  map[*net.UnixConn]struct{}
+	closed bool
+}
+
+// acceptLoop accepts connections until the listener is closed.
+func (s *handoffServer) acceptLoop() {
+	defer s.wg.Done()
+	backoff := 5 * time.Millisecond
+	for {
+		c, err := s.ln.AcceptUnix()
+		if errors.Is(err, net.ErrClosed) {
+			return
+		}
+		if err != nil {
+			// EMFILE and the like: the listener is still good, but
+			// retrying at once would spin.
+			s.log.Warn("accepting a handoff connection", "err", err)
+			select {
+			case <-s.done:
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		backoff = 5 * time.Millisecond
+		select {
+		case s.slots <- struct{}{}:
+		default:
+			c.SetDeadline(time.Now().Add(time.Second))
+			handoff.SendError(c, "busy: too many handoff connections, try again")
+			c.Close()
+			continue
+		}
+		if !s.track(c) {
+			c.Close()
+			<-s.slots
+			return
+		}
+		go s.serve(c)
+	}
+}
+
+// track records c as being served; false once the server is closing.
+func (s *handoffServer) track(c *net.UnixConn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	return true
+}
+
+// serve answers the one request of c and closes it.
+func (s *handoffServer) serve(c *net.UnixConn) {
+	defer s.wg.Done()
+	defer func() { <-s.slots }()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		c.Close()
+	}()
+	c.SetDeadline(time.Now().Add(handoffTimeout))
+	srv := &handoff.Server{Answer: s.answer} // root or sockd's user
+	err := srv.ServeConn(c)
+	var refused *handoff.RefusedError
+	switch {
+	case err == nil:
+	case errors.As(err, &refused):
+		p := refused.Peer
+		s.log.Warn("handoff refused: peer is neither root nor sockd's user", "uid", p.Uid, "gid", p.Gid, "pid", p.Pid)
+	case errors.Is(err, io.EOF):
+		s.log.Debug("handoff connection closed before a request", "err", err)
+	default:
+		s.log.Warn("handoff failed", "err", err)
+	}
+}
+
+// answer is the handoff.Server's Answer: it logs who asks for what.
+func (s *handoffServer) answer(peer unix.Ucred, req handoff.Request) ([]handoff.File, error) {
+	files, err := s.d.handoffListeners(req)
+	if err == nil {
+		s.log.Info("handing off listeners", "unit", req.Unit, "fds", len(files), "uid", peer.Uid, "pid", peer.Pid)
+	}
+	return files, err
+}
+
+// close stops accepting, ends the connections in progress and waits for
+// every goroutine; it removes the socket node if it is still ours.
+func (s *handoffServer) close() {
+	s.mu.Lock()
+	s.closed = true
+	close(s.done)
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	s.ln.Close()
+	s.wg.Wait()
+	if fi, err := os.Lstat(s.path); err == nil && os.SameFile(fi, s.info) {
+		os.Remove(s.path)
+	}
+}
+
+// handoffListeners answers a listeners request: dups of the unit's
+// listening fds, in declaration order, with their metadata. It holds
+// d.mu, under which every listener is closed, so no fd is closed (and
+// its number reused) between Fd and the dup.
+func (d *Daemon) handoffListeners(req handoff.Request) ([]handoff.File, error) {
+	if req.Op != handoff.OpListeners {
+		return nil, fmt.Errorf("unknown op %q (this sockd knows %q)", req.Op, handoff.OpListeners)
+	}
+	name := strings.TrimSuffix(req.Unit, ".socket")
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	r, ok := d.units[name]
+	if !ok {
+		return nil, fmt.Errorf("unit %q: not loaded", req.Unit)
+	}
+	if r.stopped() {
+		return nil, fmt.Errorf("unit %s.socket: stopped", name)
+	}
+	cfg := r.sup.Config()
+	var files []handoff.File
+	for _, l := range r.sup.Listeners() {
+		f, err := handoffFile(cfg, l)
+		if err != nil {
+			handoff.CloseAll(files)
+			return nil, err
+		}
+		files = append(files, f)
+	}
+	return files, nil
+}
+
+// handoffFile describes l, a listener of cfg, with a dup of its fd.
+func handoffFile(cfg *units.Unit, l *activation.Listener) (handoff.File, error) {
+	spec := l.Spec()
+	fd := l.Fd()
+	if fd < 0 {
+		return handoff.File{}, fmt.Errorf("unit %s.socket: %s: closed", cfg.Name, spec.Address)
+	}
+	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 3)
+	if err != nil {
+		return handoff.File{}, fmt.Errorf("unit %s.socket: %s: %w", cfg.Name, spec.Address, os.NewSyscallError("fcntl F_DUPFD_CLOEXEC", err))
+	}
+	return handoff.File{
+		Unit: cfg.Name, Name: l.Name, Kind: string(spec.Kind), Addr: spec.Address.String(),
+		Fingerprint: units.Fingerprint(spec, &cfg.Socket), Fd: dup,
+	}, nil
+}
+
+// listenHandoff binds the handoff socket at path with mode 0600 and no
+// window of looser permissions: it is bound in a fresh 0700 directory
+// next to path, given its mode there, then renamed into place over a
+// stale socket (never over a live one, nor over anything else). It
+// mirrors internal/control's listen, which is unexported and binds a
+// stream socket.
+func listenHandoff(path string) (*net.UnixListener, fs.FileInfo, error) {
+	if err := checkStaleHandoff(path); err != nil {
+		return nil, nil, err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(path), ".handoff-")
+	if err != nil {
+		return nil, nil, fmt.Errorf("handoff socket: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	tpath := filepath.Join(tmp, HandoffSocketName)
+	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: tpath, Net: "unixpacket"})
+	if err != nil {
+		return nil, nil, fmt.Errorf("handoff socket: %w", err)
+	}
+	ln.SetUnlinkOnClose(false)
+	info, err := placeHandoff(tmp, tpath, path)
+	if err != nil {
+		ln.Close()
+		return nil, nil, fmt.Errorf("handoff socket %s: %w", path, err)
+	}
+	return ln, info, nil
+}
+
+// placeHandoff makes tmp private, gives the socket at tpath mode 0600 and
+// renames it to path.
+func placeHandoff(tmp, tpath, path string) (fs.FileInfo, error) {
+	if err := os.Chmod(tmp, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(tpath, 0o600); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tpath, path); err != nil {
+		return nil, err
+	}
+	return os.Lstat(path)
+}
+
+// checkStaleHandoff refuses to replace anything at path but a socket
+// nothing answers on.
+func checkStaleHandoff(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("handoff socket: %w", err)
+	}
+	if fi.Mode()&fs.ModeSocket == 0 {
+		return fmt.Errorf("handoff socket %s: exists and is not a socket", path)
+	}
+	c, err := net.DialTimeout("unixpacket", path, time.Second)
+	if err == nil {
+		c.Close()
+		return fmt.Errorf("handoff socket %s: another sockd is serving it", path)
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		return fmt.Errorf("handoff socket %s: cannot tell whether it is stale: %w", path, err)
+	}
+	return nil
+}
