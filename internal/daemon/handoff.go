@@ -5,20 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/sockd/sockd/activation"
 	"github.com/sockd/sockd/handoff"
+	"github.com/sockd/sockd/internal/safesock"
 	"github.com/sockd/sockd/units"
 )
 
@@ -44,12 +43,12 @@ const (
 // off the runtime directory.
 func (d *Daemon) ServeHandoff(ctx context.Context) (stop func(), err error) {
 	path := filepath.Join(d.cfg.RuntimeDir, HandoffSocketName)
-	ln, info, err := listenHandoff(path)
+	ln, err := safesock.Listen("unixpacket", path, 0o600, -1)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("handoff %w", err)
 	}
 	s := &handoffServer{
-		d: d, ln: ln, path: path, info: info,
+		d: d, ln: ln,
 		log:   d.log.With("component", "handoff"),
 		conns: map[*net.UnixConn]struct{}{},
 		slots: make(chan struct{}, handoffMaxConns),
@@ -77,9 +76,7 @@ func (d *Daemon) ServeHandoff(ctx context.Context) (stop func(), err error) {
 // handoffServer owns the handoff listener and the goroutines serving it.
 type handoffServer struct {
 	d     *Daemon
-	ln    *net.UnixListener
-	path  string
-	info  fs.FileInfo // the socket node we bound, to remove only ours
+	ln    *safesock.Listener // removes its node on Close if still ours
 	log   *slog.Logger
 	slots chan struct{} // one per connection being served
 	done  chan struct{} // closed by close
@@ -188,9 +185,6 @@ func (s *handoffServer) close() {
 	s.mu.Unlock()
 	s.ln.Close()
 	s.wg.Wait()
-	if fi, err := os.Lstat(s.path); err == nil && os.SameFile(fi, s.info) {
-		os.Remove(s.path)
-	}
 }
 
 // handoffListeners answers a listeners request: dups of the unit's
@@ -239,72 +233,4 @@ func handoffFile(cfg *units.Unit, l *activation.Listener) (handoff.File, error) 
 		Unit: cfg.Name, Name: l.Name, Kind: string(spec.Kind), Addr: spec.Address.String(),
 		Fingerprint: units.Fingerprint(spec, &cfg.Socket), Fd: dup,
 	}, nil
-}
-
-// listenHandoff binds the handoff socket at path with mode 0600 and no
-// window of looser permissions: it is bound in a fresh 0700 directory
-// next to path, given its mode there, then renamed into place over a
-// stale socket (never over a live one, nor over anything else). It
-// mirrors internal/control's listen, which is unexported and binds a
-// stream socket.
-func listenHandoff(path string) (*net.UnixListener, fs.FileInfo, error) {
-	if err := checkStaleHandoff(path); err != nil {
-		return nil, nil, err
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(path), ".handoff-")
-	if err != nil {
-		return nil, nil, fmt.Errorf("handoff socket: %w", err)
-	}
-	defer os.RemoveAll(tmp)
-	tpath := filepath.Join(tmp, HandoffSocketName)
-	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: tpath, Net: "unixpacket"})
-	if err != nil {
-		return nil, nil, fmt.Errorf("handoff socket: %w", err)
-	}
-	ln.SetUnlinkOnClose(false)
-	info, err := placeHandoff(tmp, tpath, path)
-	if err != nil {
-		ln.Close()
-		return nil, nil, fmt.Errorf("handoff socket %s: %w", path, err)
-	}
-	return ln, info, nil
-}
-
-// placeHandoff makes tmp private, gives the socket at tpath mode 0600 and
-// renames it to path.
-func placeHandoff(tmp, tpath, path string) (fs.FileInfo, error) {
-	if err := os.Chmod(tmp, 0o700); err != nil {
-		return nil, err
-	}
-	if err := os.Chmod(tpath, 0o600); err != nil {
-		return nil, err
-	}
-	if err := os.Rename(tpath, path); err != nil {
-		return nil, err
-	}
-	return os.Lstat(path)
-}
-
-// checkStaleHandoff refuses to replace anything at path but a socket
-// nothing answers on.
-func checkStaleHandoff(path string) error {
-	fi, err := os.Lstat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("handoff socket: %w", err)
-	}
-	if fi.Mode()&fs.ModeSocket == 0 {
-		return fmt.Errorf("handoff socket %s: exists and is not a socket", path)
-	}
-	c, err := net.DialTimeout("unixpacket", path, time.Second)
-	if err == nil {
-		c.Close()
-		return fmt.Errorf("handoff socket %s: another sockd is serving it", path)
-	}
-	if !errors.Is(err, syscall.ECONNREFUSED) {
-		return fmt.Errorf("handoff socket %s: cannot tell whether it is stale: %w", path, err)
-	}
-	return nil
 }
