@@ -77,8 +77,16 @@ func (d *Daemon) removeUnit(name string) {
 }
 
 func (d *Daemon) addUnit(u *units.Unit) error {
-	ls, err := activation.Bind(u.Name+".socket", &u.Socket)
+	return d.startUnit(u, nil)
+}
+
+// startUnit binds u's listeners (adopting, for each one adopt returns an
+// fd for, that fd) and supervises it; a unit that cannot bind is logged
+// and left out.
+func (d *Daemon) startUnit(u *units.Unit, adopt func(units.Listener) int) error {
+	ls, err := activation.BindWith(u.Name+".socket", &u.Socket, adopt)
 	if err != nil {
+		delete(d.units, u.Name)
 		d.log.Error("unit failed", "unit", u.Name+".socket", "err", err)
 		return err
 	}
@@ -110,21 +118,12 @@ func (d *Daemon) changeUnit(ctx context.Context, c units.Change, u *units.Unit) 
 			d.log.Warn("removing socket node", "unit", c.Name+".socket", "err", err)
 		}
 	}
-	ls, err := activation.BindWith(u.Name+".socket", &u.Socket, func(spec units.Listener) int {
+	return d.startUnit(u, func(spec units.Listener) int {
 		if l, ok := kept[units.Fingerprint(spec, &u.Socket)]; ok {
 			return l.Fd()
 		}
 		return -1
 	})
-	if err != nil {
-		delete(d.units, c.Name)
-		d.log.Error("unit failed", "unit", c.Name+".socket", "err", err)
-		return err
-	}
-	nr := &running{sup: d.supervisor(u, ls)}
-	d.units[c.Name] = nr
-	nr.start(d.runCtx)
-	return nil
 }
 
 // matchListeners splits a unit's current listeners into those the new
