@@ -81,12 +81,11 @@ func (d *Daemon) addUnit(u *units.Unit) error {
 }
 
 // startUnit binds u's listeners (adopting, for each one adopt returns an
-// fd for, that fd) and supervises it; a unit that cannot bind is logged
-// and left out.
+// fd for, that fd) and supervises it. A unit that cannot bind is logged
+// and d.units is left as it was.
 func (d *Daemon) startUnit(u *units.Unit, adopt func(units.Listener) int) error {
 	ls, err := activation.BindWith(u.Name+".socket", &u.Socket, adopt)
 	if err != nil {
-		delete(d.units, u.Name)
 		d.log.Error("unit failed", "unit", u.Name+".socket", "err", err)
 		return err
 	}
@@ -118,12 +117,16 @@ func (d *Daemon) changeUnit(ctx context.Context, c units.Change, u *units.Unit) 
 			d.log.Warn("removing socket node", "unit", c.Name+".socket", "err", err)
 		}
 	}
-	return d.startUnit(u, func(spec units.Listener) int {
+	err := d.startUnit(u, func(spec units.Listener) int {
 		if l, ok := kept[units.Fingerprint(spec, &u.Socket)]; ok {
 			return l.Fd()
 		}
 		return -1
 	})
+	if err != nil {
+		delete(d.units, c.Name) // its old listeners are closed: nothing left to run
+	}
+	return err
 }
 
 // matchListeners splits a unit's current listeners into those the new
