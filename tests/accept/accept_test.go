@@ -54,7 +54,7 @@ func TestInetdEcho(t *testing.T) {
 			t.Errorf("%s: echoed %d bytes (%v), want %d", tc.host, len(got), err, len(msg))
 		}
 	}
-	e.waitFor("both instances ended", func() bool { return e.unit("echo.socket").Activations == 2 && len(children(t, e.pid())) == 0 })
+	e.waitFor("both instances ended", func() bool { return e.unit("echo.socket").Activations == 2 && len(children(t, e.Pid())) == 0 })
 }
 
 // TestFD3Instance: an instance without StandardInput=socket gets the
@@ -116,5 +116,5 @@ func TestInetdFDHygiene(t *testing.T) {
 	if len(r.Env) != 2 || r.Env["REMOTE_ADDR"] != "127.0.0.1" || r.Env["REMOTE_PORT"] != strconv.Itoa(cport) {
 		t.Errorf("env %v; want REMOTE_ADDR and REMOTE_PORT only", r.Env)
 	}
-	e.stop()
+	e.Stop()
 }

@@ -24,7 +24,7 @@ func TestFlood(t *testing.T) {
 		"flood.socket":   fmt.Sprintf("[Socket]\nListenStream=127.0.0.1:%d\nAccept=yes\nMaxConnections=%d\nTriggerLimitBurst=0\n", port, limit),
 		"flood@.service": "[Service]\nExecStart=/bin/sh -c 'echo hello; sleep 0.2'\nStandardInput=socket\n",
 	})
-	fds := fdCount(t, e.pid())
+	fds := fdCount(t, e.Pid())
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 
 	stopProbe := make(chan struct{})
@@ -79,14 +79,14 @@ func TestFlood(t *testing.T) {
 	if u.Activations != served || u.Refused != closed {
 		t.Errorf("sockd counted %d accepted, %d refused; clients saw %d served, %d closed", u.Activations, u.Refused, served, closed)
 	}
-	if n := strings.Count(e.logText(), "too many incoming connections"); n > int(took.Seconds())+3 {
+	if n := strings.Count(e.LogText(), "too many incoming connections"); n > int(took.Seconds())+3 {
 		t.Errorf("%d refusal records in %v: the log is not rate limited", n, took)
 	}
 	e.quiet(t)
-	if after := fdCount(t, e.pid()); after != fds {
+	if after := fdCount(t, e.Pid()); after != fds {
 		t.Errorf("sockd has %d fds after the flood, %d before", after, fds)
 	}
-	if z := zombies(t, e.pid()); len(z) > 0 {
+	if z := zombies(t, e.Pid()); len(z) > 0 {
 		t.Errorf("zombies: %v", z)
 	}
 }

@@ -21,46 +21,37 @@ import (
 	"time"
 
 	"github.com/sockd/sockd/internal/control"
+	"github.com/sockd/sockd/tests/internal/e2e"
 )
 
-var binDir string
+var binDir, raceDir string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "accept-e2e-bin-")
+	dir, err := e2e.Build(nil, "../../cmd/sockd", "../../cmd/sockctl", "./fdprobe")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if err := build(dir, "", "../../cmd/sockd", "../../cmd/sockctl", "./fdprobe"); err != nil {
 		fmt.Fprintln(os.Stderr, "building sockd, sockctl and fdprobe:", err)
-		os.RemoveAll(dir)
 		os.Exit(1)
 	}
 	// Under -race, sockd is built with it too: its accept loop under real
 	// load is what the race detector should see. The memory measurement
 	// uses the plain build (the detector's shadow memory grows).
 	if raceBuild {
-		if err := build(dir+"/race", "-race", "../../cmd/sockd"); err != nil {
+		race, err := e2e.Build([]string{"-race"}, "../../cmd/sockd")
+		if err != nil {
 			fmt.Fprintln(os.Stderr, "building sockd -race:", err)
 			os.RemoveAll(dir)
 			os.Exit(1)
 		}
+		defer os.RemoveAll(race)
+		raceDir = race
 	}
 	binDir = dir
 	code := m.Run()
 	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// build runs go build -o dir [flag] pkgs...
-func build(dir, flag string, pkgs ...string) error {
-	args := []string{"build", "-o", dir + "/"}
-	if flag != "" {
-		args = append(args, flag)
+	if raceDir != "" {
+		os.RemoveAll(raceDir)
 	}
-	cmd := exec.Command("go", append(args, pkgs...)...)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	return cmd.Run()
+	os.Exit(code)
 }
 
 func bin(name string) string { return filepath.Join(binDir, name) }
@@ -69,20 +60,17 @@ func bin(name string) string { return filepath.Join(binDir, name) }
 // run with -race.
 func sockdBinary() string {
 	if raceBuild {
-		return filepath.Join(binDir, "race", "sockd")
+		return filepath.Join(raceDir, "sockd")
 	}
 	return bin("sockd")
 }
 
 // env is one running sockd.
 type env struct {
+	*e2e.Sockd
 	t      *testing.T
 	work   string // unit files and sockets live here
 	rt     string // the runtime directory
-	log    string
-	cmd    *exec.Cmd
-	exit   chan error
-	alive  bool
 	client *control.Client
 }
 
@@ -98,74 +86,18 @@ func startSockd(t *testing.T, files map[string]string, extra ...*os.File) *env {
 // startBinary is startSockd with the sockd binary to run.
 func startBinary(t *testing.T, sockd string, files map[string]string, extra ...*os.File) *env {
 	t.Helper()
-	work := t.TempDir()
-	e := &env{t: t, work: work, rt: filepath.Join(work, "rt"), log: filepath.Join(work, "sockd.log"), exit: make(chan error, 1)}
-	os.Mkdir(filepath.Join(work, "units"), 0o755)
-	for name, content := range files {
-		content = strings.NewReplacer("$WORK", work, "$BIN", binDir).Replace(content)
-		if err := os.WriteFile(filepath.Join(work, "units", name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	logf, err := os.Create(e.log)
-	if err != nil {
+	s := e2e.Start(t, e2e.Options{
+		Binary: sockd, Args: []string{"--log-level", "debug"}, Extra: extra,
+		Vars: [][2]string{{"$BIN", binDir}},
+	}, files)
+	e := &env{Sockd: s, t: t, work: s.Work, rt: s.RuntimeDir,
+		client: control.NewClient(filepath.Join(s.RuntimeDir, control.SocketName))}
+	// Open the client's keep-alive connection now, so that fd counts of
+	// sockd taken from here on include it.
+	if _, err := e.client.Units(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	e.cmd = exec.Command(sockd, "--units", filepath.Join(work, "units"), "--runtime-dir", e.rt, "--log-level", "debug")
-	e.cmd.Stdout, e.cmd.Stderr, e.cmd.ExtraFiles = logf, logf, extra
-	if err := e.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	e.alive = true
-	go func() { e.exit <- e.cmd.Wait(); logf.Close() }()
-	t.Cleanup(func() { e.stop() })
-	sock := filepath.Join(e.rt, control.SocketName)
-	e.client = control.NewClient(sock)
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
-		// The control socket opens before the units are bound: wait
-		// for both.
-		if _, err := e.client.Units(context.Background()); err == nil && strings.Contains(e.logText(), "sockd ready") {
-			return e
-		}
-		select {
-		case err := <-e.exit:
-			e.alive = false
-			t.Fatalf("sockd exited (%v):\n%s", err, e.logText())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	t.Fatalf("sockd does not serve the control API; its log:\n%s", e.logText())
-	return nil
-}
-
-func (e *env) logText() string {
-	data, _ := os.ReadFile(e.log)
-	return string(data)
-}
-
-func (e *env) pid() int { return e.cmd.Process.Pid }
-
-// stop stops sockd with SIGINT and waits for it; it returns how long
-// that took.
-func (e *env) stop() time.Duration {
-	if !e.alive {
-		return 0
-	}
-	e.alive = false
-	start := time.Now()
-	e.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-e.exit:
-	case <-time.After(20 * time.Second):
-		e.cmd.Process.Kill()
-		<-e.exit
-		e.t.Errorf("sockd did not stop on SIGINT; log:\n%s", e.logText())
-	}
-	took := time.Since(start)
-	if log := e.logText(); strings.Contains(log, "WARNING: DATA RACE") {
-		e.t.Errorf("the race detector found a data race in sockd:\n%s", log[strings.Index(log, "WARNING: DATA RACE"):])
-	}
-	return took
+	return e
 }
 
 // sockctl runs sockctl against e's sockd and returns its stdout; a
@@ -205,7 +137,7 @@ func (e *env) waitFor(what string, cond func() bool) {
 
 // tail returns the last n lines of sockd's log.
 func (e *env) tail(n int) string {
-	lines := strings.Split(strings.TrimRight(e.logText(), "\n"), "\n")
+	lines := strings.Split(strings.TrimRight(e.LogText(), "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 

@@ -53,7 +53,7 @@ func serveMany(t *testing.T, addr string, n, c int) {
 // exited and was reaped.
 func (e *env) quiet(t *testing.T) {
 	t.Helper()
-	e.waitFor("no instance left", func() bool { return len(children(t, e.pid())) == 0 })
+	e.waitFor("no instance left", func() bool { return len(children(t, e.Pid())) == 0 })
 }
 
 // TestNoLeaks: 1,000 sequential and 1,000 concurrent connections (50 at
@@ -69,22 +69,22 @@ func TestNoLeaks(t *testing.T) {
 	serveMany(t, addr, 1000, 1)
 	serveMany(t, addr, 1000, 50)
 	e.quiet(t)
-	fds, rss := fdCount(t, e.pid()), rssKB(t, e.pid())
+	fds, rss := fdCount(t, e.Pid()), rssKB(t, e.Pid())
 
 	serveMany(t, addr, 1000, 1)
 	serveMany(t, addr, 1000, 50)
 	e.quiet(t)
-	if z := zombies(t, e.pid()); len(z) > 0 {
+	if z := zombies(t, e.Pid()); len(z) > 0 {
 		t.Errorf("zombies: %v", z)
 	}
 	if u := e.unit("one.socket"); u.Activations != 4000 || u.Refused != 0 {
 		t.Errorf("accepted %d, refused %d; want 4000, 0", u.Activations, u.Refused)
 	}
-	after := fdCount(t, e.pid())
+	after := fdCount(t, e.Pid())
 	if after != fds {
 		t.Errorf("sockd has %d fds, %d before", after, fds)
 	}
-	grown := rssKB(t, e.pid()) - rss
+	grown := rssKB(t, e.Pid()) - rss
 	t.Logf("fds %d → %d, VmRSS %d kB → %+d kB", fds, after, rss, grown)
 	if grown > 4*1024 {
 		t.Errorf("VmRSS grew by %d kB", grown)

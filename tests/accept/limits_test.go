@@ -78,8 +78,8 @@ func TestLimits(t *testing.T) {
 		strings.Count(out, ".service (pid ") != 3 {
 		t.Errorf("sockctl status total.socket (want 3 accepted, 3 live instances listed, 1 refused):\n%s", out)
 	}
-	if !strings.Contains(e.logText(), "too many incoming connections (2) from source 127.0.0.1, dropping connection") ||
-		!strings.Contains(e.logText(), "too many incoming connections (3), dropping connection") {
+	if !strings.Contains(e.LogText(), "too many incoming connections (2) from source 127.0.0.1, dropping connection") ||
+		!strings.Contains(e.LogText(), "too many incoming connections (3), dropping connection") {
 		t.Errorf("refusals not logged:\n%s", e.tail(30))
 	}
 

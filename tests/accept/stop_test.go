@@ -35,10 +35,10 @@ func TestStopKillsInstances(t *testing.T) {
 	}
 	var procs []int
 	e.waitFor("3 shells, 3 sleeps and a probe", func() bool {
-		procs = descendants(t, e.pid())
+		procs = descendants(t, e.Pid())
 		return len(procs) == 7
 	})
-	took := e.stop()
+	took := e.Stop()
 	if took < time.Second || took > 10*time.Second {
 		t.Errorf("sockd stopped in %v; want TimeoutStopSec=1s, then SIGKILL", took)
 	}

@@ -48,7 +48,7 @@ func TestListenersFromSockd(t *testing.T) {
 	e := startSockd(t, testUnits)
 	files, err := e.listeners("web.socket")
 	if err != nil {
-		t.Fatalf("%v\nsockd log:\n%s", err, e.logText())
+		t.Fatalf("%v\nsockd log:\n%s", err, e.LogText())
 	}
 	defer handoff.CloseAll(files)
 	want := []handoff.File{
@@ -160,7 +160,7 @@ func TestHandoffErrors(t *testing.T) {
 func TestHandoffLeavesNoFDs(t *testing.T) {
 	e := startSockd(t, testUnits)
 	count := func() int {
-		ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", e.cmd.Process.Pid))
+		ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", e.Pid()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -206,7 +206,7 @@ func TestHandoffSocketNode(t *testing.T) {
 			t.Errorf("temporary directory %s left in the runtime directory", ent.Name())
 		}
 	}
-	e.stop()
+	e.Stop()
 	if _, err := os.Lstat(e.handoffSock()); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("%s after sockd stopped: %v; want it removed", e.handoffSock(), err)
 	}
@@ -250,9 +250,9 @@ func TestRefusedPeerIsLogged(t *testing.T) {
 		t.Errorf("the client as nobody printed %q; want permission denied", out)
 	}
 	want := fmt.Sprintf("uid=65534 gid=65534 pid=%d", cmd.Process.Pid)
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(e.logText(), want); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(e.LogText(), want); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("sockd's log lacks the refusal (%s):\n%s", want, e.logText())
+			t.Fatalf("sockd's log lacks the refusal (%s):\n%s", want, e.LogText())
 		}
 	}
 }

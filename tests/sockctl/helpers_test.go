@@ -14,84 +14,23 @@ import (
 	"time"
 
 	"github.com/sockd/sockd/internal/control"
+	"github.com/sockd/sockd/tests/internal/e2e"
 )
 
 // env is one running sockd.
 type env struct {
-	t     *testing.T
-	work  string // unit files and sockets live here
-	rt    string // the runtime directory
-	log   string
-	cmd   *exec.Cmd
-	exit  chan error
-	alive bool
+	*e2e.Sockd
+	t    *testing.T
+	work string // unit files and sockets live here
+	rt   string // the runtime directory
 }
 
 // startSockd writes the unit files (name → content, $WORK expanded) and
 // starts sockd on them; it is stopped when the test ends.
 func startSockd(t *testing.T, files map[string]string, args ...string) *env {
 	t.Helper()
-	work := t.TempDir()
-	e := &env{t: t, work: work, rt: filepath.Join(work, "rt"), log: filepath.Join(work, "sockd.log"), exit: make(chan error, 1)}
-	os.Mkdir(filepath.Join(work, "units"), 0o755)
-	for name, content := range files {
-		content = strings.ReplaceAll(content, "$WORK", work)
-		if err := os.WriteFile(filepath.Join(work, "units", name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	logf, err := os.Create(e.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.cmd = exec.Command(filepath.Join(binDir, "sockd"), append([]string{"--units", filepath.Join(work, "units"), "--runtime-dir", e.rt}, args...)...)
-	e.cmd.Stdout, e.cmd.Stderr = logf, logf
-	if err := e.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	e.alive = true
-	go func() { e.exit <- e.cmd.Wait(); logf.Close() }()
-	t.Cleanup(e.stop)
-	sock := filepath.Join(e.rt, control.SocketName)
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
-		// The control socket opens before the units are bound: wait
-		// for both.
-		if c, err := net.Dial("unix", sock); err == nil {
-			c.Close()
-			if strings.Contains(e.logText(), "sockd ready") {
-				return e
-			}
-		}
-		select {
-		case err := <-e.exit:
-			e.alive = false
-			t.Fatalf("sockd exited (%v):\n%s", err, e.logText())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	t.Fatalf("sockd does not serve the control API at %s (is Daemon.ServeControl wired into cmd/sockd?); its log:\n%s", sock, e.logText())
-	return nil
-}
-
-func (e *env) logText() string {
-	data, _ := os.ReadFile(e.log)
-	return string(data)
-}
-
-// stop stops sockd and waits for it.
-func (e *env) stop() {
-	if !e.alive {
-		return
-	}
-	e.alive = false
-	e.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-e.exit:
-	case <-time.After(15 * time.Second):
-		e.cmd.Process.Kill()
-		<-e.exit
-		e.t.Errorf("sockd did not stop on SIGINT; log:\n%s", e.logText())
-	}
+	s := e2e.Start(t, e2e.Options{Binary: filepath.Join(binDir, "sockd"), Args: args}, files)
+	return &env{Sockd: s, t: t, work: s.Work, rt: s.RuntimeDir}
 }
 
 type result struct {
@@ -163,7 +102,7 @@ func (e *env) waitFor(unit string, what string, ok func(control.Unit) bool) cont
 			return u
 		}
 	}
-	e.t.Fatalf("%s: never %s (last: %+v, %v)\nsockd log:\n%s", unit, what, u, err, e.logText())
+	e.t.Fatalf("%s: never %s (last: %+v, %v)\nsockd log:\n%s", unit, what, u, err, e.LogText())
 	return u
 }
 

@@ -14,21 +14,15 @@ import (
 	"testing"
 
 	"github.com/sockd/sockd/internal/control"
+	"github.com/sockd/sockd/tests/internal/e2e"
 )
 
 var binDir string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "sockctl-e2e-bin-")
+	dir, err := e2e.Build(nil, "../../cmd/sockd", "../../cmd/sockctl", "../../examples/hello-http")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	cmd := exec.Command("go", "build", "-o", dir, "../../cmd/sockd", "../../cmd/sockctl", "../../examples/hello-http")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building sockd and sockctl:", err)
-		os.RemoveAll(dir)
 		os.Exit(1)
 	}
 	binDir = dir
@@ -278,7 +272,7 @@ func TestVerbs(t *testing.T) {
 	})
 
 	t.Run("not running", func(t *testing.T) {
-		e.stop()
+		e.Stop()
 		sock := filepath.Join(e.rt, control.SocketName)
 		if _, err := os.Lstat(sock); err == nil {
 			t.Errorf("control socket left behind after sockd stopped")
