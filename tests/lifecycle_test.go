@@ -280,8 +280,8 @@ func TestNotifyReadyAfterDelay(t *testing.T) {
 	}()
 	r := e.waitReports(1, 10*time.Second)[0]
 	notifyWired(t, r)
-	if !strings.HasPrefix(r.NotifySocket, e.runtimeDir+"/") {
-		t.Errorf("NOTIFY_SOCKET=%q, want a socket in the runtime directory %s", r.NotifySocket, e.runtimeDir)
+	if !strings.HasPrefix(r.NotifySocket, "@sockd.") {
+		t.Errorf("NOTIFY_SOCKET=%q, want a private abstract socket @sockd.PID/notify/…", r.NotifySocket)
 	}
 	var res result
 	select {

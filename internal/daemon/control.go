@@ -46,6 +46,14 @@ func (d *Daemon) ServeControl(ctx context.Context, cfg ControlConfig) (stop func
 		if gid, err = lookupGroup(cfg.Group); err != nil {
 			return nil, fmt.Errorf("control group: %w", err)
 		}
+		// The group may traverse the private runtime directory to reach
+		// the socket (0660), no more.
+		if err := os.Chown(d.cfg.RuntimeDir, -1, gid); err != nil {
+			return nil, fmt.Errorf("control group: runtime directory: %w", err)
+		}
+		if err := os.Chmod(d.cfg.RuntimeDir, 0o710); err != nil {
+			return nil, fmt.Errorf("control group: runtime directory: %w", err)
+		}
 	}
 	srv, err := control.Listen(control.Config{
 		Path:    filepath.Join(d.cfg.RuntimeDir, control.SocketName),

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 
 	"github.com/sockd/sockd/activation"
@@ -72,15 +71,15 @@ func (r *running) stop() {
 // listener watcher. Load then loads the units.
 func New(cfg Config) (*Daemon, error) {
 	d := &Daemon{cfg: cfg, log: cfg.Log, units: map[string]*running{}}
-	if err := os.MkdirAll(d.notifyDir(), 0o755); err != nil {
+	// The runtime directory holds the control and handoff sockets: it is
+	// private (ServeControl opens it to a configured group). Services
+	// that dropped privileges reach their NOTIFY_SOCKETs anyway, since
+	// those are abstract (see notifyDir).
+	if err := os.MkdirAll(cfg.RuntimeDir, 0o700); err != nil {
 		return nil, fmt.Errorf("runtime directory: %w", err)
 	}
-	// The notify directory must be reachable by services that dropped
-	// privileges; each NOTIFY_SOCKET checks its sender's credentials.
-	for _, dir := range []string{cfg.RuntimeDir, d.notifyDir()} {
-		if err := os.Chmod(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("runtime directory: %w", err)
-		}
+	if err := os.Chmod(cfg.RuntimeDir, 0o700); err != nil {
+		return nil, fmt.Errorf("runtime directory: %w", err)
 	}
 	r, err := reaper.New(cfg.Log)
 	if err != nil {
@@ -95,7 +94,13 @@ func New(cfg Config) (*Daemon, error) {
 	return d, nil
 }
 
-func (d *Daemon) notifyDir() string { return filepath.Join(d.cfg.RuntimeDir, "notify") }
+// notifyDir is the prefix of the services' NOTIFY_SOCKETs: abstract Unix
+// socket names (unix(7)), which need no file system access, so a service
+// running as another user can send to its socket while the runtime
+// directory stays private. Each receiver checks its sender's
+// SCM_CREDENTIALS against the service's session; sockd's pid keeps two
+// sockd in one network namespace apart.
+func (d *Daemon) notifyDir() string { return fmt.Sprintf("@sockd.%d/notify", os.Getpid()) }
 
 // Load reads the unit directories and binds each valid unit; a unit that
 // is invalid or cannot bind is logged and left out. Call it once, before

@@ -18,7 +18,8 @@ type Deps struct {
 	// must call Trigger on the *Unit used as the key.
 	Watcher *activation.Watcher
 	Log     *slog.Logger
-	// NotifyDir is the directory for the private NOTIFY_SOCKETs of
+	// NotifyDir is the directory (or "@prefix" for abstract names) for
+	// the private NOTIFY_SOCKETs of
 	// Type=notify services.
 	NotifyDir string
 }
