@@ -108,6 +108,12 @@ func (c *cli) printStatus(u control.Unit, now time.Time) {
 	if u.StatusText != "" {
 		field("Status", "%q", u.StatusText)
 	}
+	if u.FDStoreMax > 0 || len(u.FDStore) > 0 {
+		field("FD Store", "%d (limit %d)", len(u.FDStore), u.FDStoreMax)
+		for _, e := range u.FDStore { // as systemd-analyze fdstore: FDNAME TYPE INODE PATH
+			fmt.Fprintf(w, "%11s  %s %s %d %s\n", "", e.Name, e.Type, e.Inode, e.Target)
+		}
+	}
 	field("Restarts", "%d", u.Restarts)
 	if u.LastExit != nil {
 		field("Last exit", "%s", u.LastExit.Text)

@@ -65,11 +65,27 @@ type Unit struct {
 	Instances   []Instance `json:"instances,omitempty"`
 	Listeners   []Listener `json:"listeners"`
 	Files       []string   `json:"files"`
+
+	// FDStore is the service's fd store (FDSTORE=1), in the order the
+	// service gets the fds; FDStoreMax is its FileDescriptorStoreMax=.
+	FDStore    []StoredFD `json:"fdstore,omitempty"`
+	FDStoreMax int        `json:"fdstore_max,omitempty"`
+
 	// Errors are the problems of a unit sockd could not load
 	// (SubState "bad-setting"), each as path:line: [Section] Directive: …
 	Errors []string `json:"errors,omitempty"`
 	// Log holds the unit's last log records, oldest first.
 	Log []logring.Record `json:"log,omitempty"`
+}
+
+// StoredFD is one entry of a service's fd store, as systemd-analyze
+// fdstore lists it.
+type StoredFD struct {
+	Name   string `json:"name"`   // FDNAME=
+	Type   string `json:"type"`   // "sock", "reg", "fifo", …
+	Dev    uint64 `json:"dev"`    // st_dev
+	Inode  uint64 `json:"inode"`  // st_ino
+	Target string `json:"target"` // readlink of /proc/self/fd/N in sockd
 }
 
 // IsActive reports whether the unit counts as active for is-active.

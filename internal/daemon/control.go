@@ -203,6 +203,7 @@ func (b *controlBackend) view(u *supervise.Unit, kind string, withLog bool) cont
 	}
 	if kind == "service" {
 		v.Name, v.Description = cfg.Service.Name, cfg.Service.Description
+		v.FDStore, v.FDStoreMax = fdStoreOf(st.FDStore), cfg.Service.FileDescriptorStoreMax
 	}
 	if v.Description == "" {
 		v.Description = cfg.Socket.Description
@@ -371,4 +372,13 @@ func (b *controlBackend) doInstance(ctx context.Context, u *supervise.Unit, name
 		return nil // not running: stopped already
 	}
 	return err
+}
+
+// fdStoreOf converts a unit's fd store for the control API.
+func fdStoreOf(store []supervise.StoredFD) []control.StoredFD {
+	var out []control.StoredFD
+	for _, e := range store {
+		out = append(out, control.StoredFD{Name: e.Name, Type: e.Type, Dev: e.Dev, Inode: e.Inode, Target: e.Target})
+	}
+	return out
 }

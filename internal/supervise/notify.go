@@ -86,12 +86,8 @@ func (u *Unit) notified(msg notifyMsg) {
 		closeFiles(msg.Files)
 		return
 	}
-	if len(msg.Files) > 0 {
-		// The fd store is not implemented yet: say so instead of
-		// dropping the fds silently, as systemd does with
-		// FileDescriptorStoreMax=0.
-		u.log.Warn("service sent FDSTORE=1 but sockd has no fd store yet; closing the fds", "count", len(msg.Files))
-		closeFiles(msg.Files)
+	if len(msg.Files) > 0 || msg.FDStoreRemove {
+		u.storeNotified(msg) // fdstore.go; owns msg.Files
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()

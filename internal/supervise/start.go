@@ -85,6 +85,8 @@ func (u *Unit) spawnMain(svc *units.Service) error {
 		}
 		extra = append(extra, "NOTIFY_SOCKET="+ns.path)
 	}
+	stored, storedNames, storeEnv := u.storedFiles(svc) // fdstore.go
+	extra = append(extra, storeEnv...)
 	env, err := u.serviceEnv(svc, extra...)
 	if err == nil {
 		var spec *spawn.Spec
@@ -92,6 +94,11 @@ func (u *Unit) spawnMain(svc *units.Service) error {
 		if err = setBlocking(fds); err != nil {
 			err = fmt.Errorf("passing the listeners: %w", err)
 		} else if spec, err = u.mainSpec(svc, env, fds, names); err == nil {
+			if svc.StandardInput != units.StdinSocket || len(fds) != 1 {
+				// The stored fds follow the listeners, flags unchanged.
+				spec.Files = append(append([]int(nil), spec.Files...), stored...)
+				spec.Names = append(append([]string(nil), spec.Names...), storedNames...)
+			}
 			var p *spawn.Process
 			if p, err = spawn.Spawn(u.deps.Reaper, spec); err == nil {
 				u.main = &process{proc: p, pid: p.Pid, started: time.Now(), notify: ns}

@@ -31,6 +31,10 @@ type Status struct {
 	Accepted    int // connections given an instance (systemd's Accepted:)
 	Refused     int // connections closed at once: over MaxConnections= or MaxConnectionsPerSource=
 	Connections int // live instances (systemd's Connected:)
+
+	// FDStore lists the fd store (FDSTORE=1, fdstore.go) in insertion
+	// order, the order the service gets the fds in.
+	FDStore []StoredFD
 }
 
 // Status returns a snapshot of the unit's state.
@@ -42,6 +46,7 @@ func (u *Unit) Status() Status {
 		e := *s.LastExit
 		s.LastExit = &e
 	}
+	s.FDStore = append([]StoredFD(nil), s.FDStore...)
 	return s
 }
 

@@ -60,6 +60,7 @@ func (u *Unit) finishMain(exit Exit) {
 	case units.KillMixed:
 		killGroup(u.main.pid, syscall.SIGKILL)
 	}
+	u.drainNotify() // fdstore.go: an FDSTORE=1 sent just before the exit is kept
 	u.main.exited = true
 	u.main.close()
 	u.main = nil

@@ -61,6 +61,7 @@ type Unit struct {
 	timerFor   timerPurpose
 	stopWanted bool
 	pending    *units.Unit // settings to switch to at the next start (Reconfigure)
+	fdstore    fdStore     // FDSTORE=1 fds kept across starts (fdstore.go)
 
 	mu     sync.Mutex
 	status Status
@@ -172,6 +173,7 @@ func (u *Unit) runQueue(ctx context.Context) {
 // Run returned; calling it again does nothing.
 func (u *Unit) Close() {
 	u.markDone()
+	u.clearFDStore() // the socket stops: the fd store goes with it
 	if u.Status().State == StateStopped {
 		return
 	}
