@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/sockd/sockd/activation/spawn"
@@ -60,6 +61,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	o.unitDirs = dirs
 	if len(o.unitDirs) == 0 {
 		o.unitDirs = defaultUnitDirs
+	}
+	for i, d := range o.unitDirs { // errors and `sockctl cat` name files by absolute paths
+		abs, err := filepath.Abs(d)
+		if err != nil {
+			return o, fmt.Errorf("--units %s: %w", d, err)
+		}
+		o.unitDirs[i] = abs
 	}
 	return o, nil
 }
