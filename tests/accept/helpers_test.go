@@ -42,7 +42,6 @@ func TestMain(m *testing.M) {
 			os.RemoveAll(dir)
 			os.Exit(1)
 		}
-		defer os.RemoveAll(race)
 		raceDir = race
 	}
 	binDir = dir

@@ -23,15 +23,7 @@ import (
 var binDir string
 
 func TestMain(m *testing.M) {
-	dir, err := e2e.Build(nil, "../../cmd/sockd", "../../cmd/sockctl", "./svc")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "building sockd, sockctl and svc:", err)
-		os.Exit(1)
-	}
-	binDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	e2e.Main(m, &binDir, "../../cmd/sockd", "../../cmd/sockctl", "./svc")
 }
 
 // units returns the unit files of a unit "store" running svc with

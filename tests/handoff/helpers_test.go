@@ -23,15 +23,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("HANDOFF_E2E_CHILD") == "client" {
 		os.Exit(childClient())
 	}
-	dir, err := e2e.Build(nil, "../../cmd/sockd")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "building sockd:", err)
-		os.Exit(1)
-	}
-	binDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	e2e.Main(m, &binDir, "../../cmd/sockd")
 }
 
 // childClient asks HANDOFF_E2E_SOCK for the listeners of web and prints

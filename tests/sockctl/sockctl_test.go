@@ -5,7 +5,6 @@
 package sockctl_test
 
 import (
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -20,15 +19,7 @@ import (
 var binDir string
 
 func TestMain(m *testing.M) {
-	dir, err := e2e.Build(nil, "../../cmd/sockd", "../../cmd/sockctl", "../../examples/hello-http")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "building sockd and sockctl:", err)
-		os.Exit(1)
-	}
-	binDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	e2e.Main(m, &binDir, "../../cmd/sockd", "../../cmd/sockctl", "../../examples/hello-http")
 }
 
 // The units of the tests: web (its service runs once a connection

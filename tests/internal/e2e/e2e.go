@@ -150,3 +150,18 @@ func (s *Sockd) Stop() time.Duration {
 	}
 	return took
 }
+
+// Main is a TestMain for packages that need built binaries: it builds
+// pkgs (see Build), stores the directory in *dir, runs the tests, removes
+// the binaries and exits with the tests' status.
+func Main(m *testing.M, dir *string, pkgs ...string) {
+	d, err := Build(nil, pkgs...)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "building the binaries for the tests:", err)
+		os.Exit(1)
+	}
+	*dir = d
+	code := m.Run()
+	os.RemoveAll(d)
+	os.Exit(code)
+}
