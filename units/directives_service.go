@@ -107,13 +107,16 @@ func setTimeoutSec(u *Unit, v string) error {
 // checkAssignment checks an Environment= word is NAME=VALUE with a valid name.
 func checkAssignment(w string) error {
 	name, _, ok := strings.Cut(w, "=")
-	if !ok || !validEnvName(name) {
+	if !ok || !ValidEnvName(name) {
 		return fmt.Errorf("invalid environment assignment %q, want NAME=VALUE", w)
 	}
 	return nil
 }
 
-func validEnvName(s string) bool {
+// ValidEnvName reports whether s is a valid environment variable name:
+// letters, digits and "_", not starting with a digit (systemd's
+// env_name_is_valid).
+func ValidEnvName(s string) bool {
 	if s == "" || s[0] >= '0' && s[0] <= '9' {
 		return false
 	}

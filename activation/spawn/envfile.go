@@ -42,7 +42,7 @@ func ParseEnvironmentFile(data []byte) (env, invalid []string, err error) {
 		if !utf8.ValidString(kv.key) || !utf8.ValidString(kv.value) {
 			return nil, nil, fmt.Errorf("line %d: invalid UTF-8 in %q", kv.line, kv.key)
 		}
-		if !validEnvName(kv.key) {
+		if !units.ValidEnvName(kv.key) {
 			invalid = append(invalid, kv.key)
 			continue
 		}

@@ -1,6 +1,10 @@
 package spawn
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/sockd/sockd/units"
+)
 
 // ExpandArgv expands environment variables in the words of an Exec*= line
 // as systemd.service(5) "Command lines" describes (systemd's
@@ -19,7 +23,7 @@ func ExpandArgv(argv []string, env []string) []string {
 	out := make([]string, 0, len(argv))
 	for _, w := range argv {
 		if len(w) > 1 && w[0] == '$' && w[1] != '{' && w[1] != '$' {
-			if name := w[1:]; validEnvName(name) {
+			if name := w[1:]; units.ValidEnvName(name) {
 				if v, ok := lookupEnv(env, name); ok {
 					out = append(out, splitUnquote(v)...)
 				}
@@ -66,7 +70,7 @@ func expandWord(w string, env []string) string {
 				continue
 			}
 			name := w[i+2 : i+2+end]
-			if validEnvName(name) {
+			if units.ValidEnvName(name) {
 				v, _ := lookupEnv(env, name)
 				b.WriteString(v)
 			}
@@ -88,21 +92,6 @@ func lookupEnv(env []string, name string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// validEnvName reports whether s is a valid variable name: letters,
-// digits and "_", not starting with a digit (systemd's env_name_is_valid).
-func validEnvName(s string) bool {
-	if s == "" || s[0] >= '0' && s[0] <= '9' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			return false
-		}
-	}
-	return true
 }
 
 // splitUnquote splits s at whitespace into words, removing single and
