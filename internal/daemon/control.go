@@ -71,6 +71,19 @@ func (d *Daemon) ServeControl(ctx context.Context, cfg ControlConfig) (stop func
 			d.log.Error("control socket", "err", err)
 		}
 	}()
+	d.log.Info("control socket ready", "path", srv.Path(), "group", cfg.Group)
+	return untilStopped(ctx, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		srv.Shutdown(sctx)
+		<-done
+	}), nil
+}
+
+// untilStopped runs shutdown once ctx is done or the returned stop is
+// called, on a goroutine of its own; stop waits until shutdown returned
+// and may be called more than once.
+func untilStopped(ctx context.Context, shutdown func()) (stop func()) {
 	stopped, shut := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(shut)
@@ -78,17 +91,13 @@ func (d *Daemon) ServeControl(ctx context.Context, cfg ControlConfig) (stop func
 		case <-ctx.Done():
 		case <-stopped:
 		}
-		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-		defer cancel()
-		srv.Shutdown(sctx)
+		shutdown()
 	}()
-	d.log.Info("control socket ready", "path", srv.Path(), "group", cfg.Group)
 	var once sync.Once
 	return func() {
 		once.Do(func() { close(stopped) })
 		<-shut
-		<-done
-	}, nil
+	}
 }
 
 func lookupGroup(name string) (int, error) {

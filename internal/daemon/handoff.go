@@ -56,21 +56,8 @@ func (d *Daemon) ServeHandoff(ctx context.Context) (stop func(), err error) {
 	}
 	s.wg.Add(1)
 	go s.acceptLoop()
-	stopped, shut := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(shut)
-		select {
-		case <-ctx.Done():
-		case <-stopped:
-		}
-		s.close()
-	}()
 	s.log.Info("handoff socket ready", "path", path)
-	var once sync.Once
-	return func() {
-		once.Do(func() { close(stopped) })
-		<-shut
-	}, nil
+	return untilStopped(ctx, s.close), nil
 }
 
 // handoffServer owns the handoff listener and the goroutines serving it.
