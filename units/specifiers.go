@@ -189,13 +189,6 @@ func specifier(c byte, n UnitName, env SpecifierEnv) (string, error) {
 	return "", fmt.Errorf("unknown specifier %%%c", c)
 }
 
-// InstantiateString expands the instance specifiers %i, %I and %% that a
-// template kept in s. %n and %N, which a template also keeps, are left as
-// they are: they need the instance's full name (see Service.Instantiate).
-func InstantiateString(s, instance string) string {
-	return instantiateString(s, "", instance)
-}
-
 // instantiateString expands %i, %I and %% for instance and, when name (the
 // instance's unit name, "web@1.service") is set, %n and %N.
 func instantiateString(s, name, instance string) string {

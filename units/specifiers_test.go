@@ -206,8 +206,8 @@ func TestInstantiate(t *testing.T) {
 		t.Errorf("Instantiate of %s = %+v; want it unchanged", plain.Name, got)
 	}
 
-	if got := InstantiateString("%i %I %% %n %x 5%", "a-b"); got != "a-b a/b % %n %x 5%" {
-		t.Errorf("InstantiateString = %q; want %q", got, "a-b a/b % %n %x 5%")
+	if got := instantiateString("%i %I %% %n %x 5%", "", "a-b"); got != "a-b a/b % %n %x 5%" {
+		t.Errorf("instantiateString without a name = %q; want %q", got, "a-b a/b % %n %x 5%")
 	}
 	if got := InstanceName("web@.service", "7"); got != "web@7.service" {
 		t.Errorf("InstanceName = %q; want web@7.service", got)

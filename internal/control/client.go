@@ -33,9 +33,6 @@ func NewClient(path string) *Client {
 	return &Client{path: path, http: &http.Client{Transport: tr}}
 }
 
-// Path returns the control socket's path.
-func (c *Client) Path() string { return c.path }
-
 // NotRunningError is returned when nothing listens on the control socket.
 type NotRunningError struct {
 	Path string
