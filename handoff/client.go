@@ -35,16 +35,17 @@ func fetch(ctx context.Context, socketPath string, req Request) ([]File, error) 
 	// write; ctx.Err is set by then, so the error says why.
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
-	files, err := exchange(conn, req)
+	files, err := Exchange(conn, req)
 	if err != nil && ctx.Err() != nil {
 		err = fmt.Errorf("%w: %w", ctx.Err(), err)
 	}
 	return files, err
 }
 
-// exchange checks the server's credentials, sends req on conn and
-// receives the answer.
-func exchange(conn *net.UnixConn, req Request) ([]File, error) {
+// Exchange checks the credentials of the server at the other end of
+// conn (root or this process's user), sends req and receives the answer.
+// conn stays open: a takeover goes on on it.
+func Exchange(conn *net.UnixConn, req Request) ([]File, error) {
 	cred, err := PeerCred(conn)
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package handoff
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -64,7 +65,7 @@ func TestReceiveFailuresCloseEverything(t *testing.T) {
 			b := filesPacket(t, 0, 1, 3, f[:3])
 			b[4] = VersionMajor + 1
 			sendRaw(t, c, b, fdsOf(f[:3]))
-		}, "peer speaks version 2.0, this side 1.0"},
+		}, fmt.Sprintf("peer speaks version %d.%d, this side %d.%d", VersionMajor+1, VersionMinor, VersionMajor, VersionMinor)},
 		{"fewer fds than listed", func(t *testing.T, c *net.UnixConn, f []File) {
 			sendRaw(t, c, filesPacket(t, 0, 1, 3, f[:3]), fdsOf(f[:2]))
 		}, "lists 3 files but carries 2 fds"},

@@ -20,6 +20,8 @@ const (
 	KindDatagram         = "datagram"          // ListenDatagram=: SOCK_DGRAM
 	KindSequentialPacket = "sequential-packet" // ListenSequentialPacket=: SOCK_SEQPACKET
 	KindFIFO             = "fifo"              // ListenFIFO=: a named pipe
+	// KindStored is an fd store entry (FDSTORE=1): any kind of file.
+	KindStored = "stored"
 )
 
 // File is one named fd and its metadata.

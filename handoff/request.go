@@ -8,14 +8,29 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// OpListeners asks for the listening fds of Request.Unit, in the order the
-// unit declares them.
-const OpListeners = "listeners"
+// The operations of a Request.
+const (
+	// OpListeners asks for the listening fds of Request.Unit, in the
+	// order the unit declares them.
+	OpListeners = "listeners"
+	// OpTakeover asks a sockd for everything a new generation of sockd
+	// needs to take its place: the listeners of every unit, each in its
+	// unit's order, then each unit's fd store entries (Kind
+	// KindStored, Name the FDNAME=). The client, once it has checked
+	// them, answers with a Request of OpCommit — the server then stops
+	// using them, replies with an empty set of files, and leaves — or of
+	// OpAbort with a Reason, and the server goes on as before.
+	OpTakeover = "takeover"
+	// OpCommit and OpAbort end a takeover (see OpTakeover).
+	OpCommit = "commit"
+	OpAbort  = "abort"
+)
 
 // Request is what a client asks a Server for.
 type Request struct {
-	Op   string // OpListeners
-	Unit string // the unit's name: "web" (or "web.socket")
+	Op     string // OpListeners, OpTakeover, OpCommit, OpAbort
+	Unit   string // the unit's name, "web" (or "web.socket"), for OpListeners
+	Reason string // why, for OpAbort
 }
 
 // RemoteError is the error a peer answered instead of files.
@@ -28,7 +43,7 @@ func (e *RemoteError) Error() string { return "handoff: peer answered: " + e.Mes
 
 // SendRequest sends req over conn, a SOCK_SEQPACKET socket.
 func SendRequest(conn *net.UnixConn, req Request) error {
-	return sendHeader(conn, &header{Type: typeRequest, Op: req.Op, Unit: req.Unit})
+	return sendHeader(conn, &header{Type: typeRequest, Op: req.Op, Unit: req.Unit, Reason: req.Reason})
 }
 
 // SendError answers a request with an error message instead of files; the
@@ -78,7 +93,7 @@ func ReceiveRequest(conn *net.UnixConn) (Request, error) {
 	if h.Type != typeRequest {
 		return Request{}, fmt.Errorf("handoff: got a %s packet, want a request", h.Type)
 	}
-	return Request{Op: h.Op, Unit: h.Unit}, nil
+	return Request{Op: h.Op, Unit: h.Unit, Reason: h.Reason}, nil
 }
 
 // PeerCred returns the credentials of the process at the other end of

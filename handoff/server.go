@@ -18,6 +18,9 @@ type Server struct {
 	// whose text is sent back. ServeConn closes the returned fds once
 	// they are sent, or failed to be: return dups.
 	Answer func(peer unix.Ucred, req Request) ([]File, error)
+	// Then, if set, is called once the answer to req is sent, to go on
+	// with the conversation on conn (OpTakeover's commit or abort).
+	Then func(conn *net.UnixConn, peer unix.Ucred, req Request) error
 }
 
 // RefusedError is ServeConn's error for a peer that PeerAllowed refused;
@@ -65,6 +68,10 @@ func (s *Server) ServeConn(conn *net.UnixConn) error {
 		SendError(conn, err.Error())
 		return fmt.Errorf("handoff: %s %s: %w", req.Op, req.Unit, err)
 	}
-	defer CloseAll(files)
-	return Send(conn, files)
+	err = Send(conn, files)
+	CloseAll(files)
+	if err != nil || s.Then == nil {
+		return err
+	}
+	return s.Then(conn, cred, req)
 }

@@ -12,7 +12,7 @@ import (
 // version is refused; a higher minor version only adds fields.
 const (
 	VersionMajor = 1
-	VersionMinor = 0
+	VersionMinor = 1 // 1.1: the takeover conversation (OpTakeover)
 )
 
 // Limits of the wire format.
@@ -61,8 +61,9 @@ const (
 type header struct {
 	Type string `json:"type"`
 	// request
-	Op   string `json:"op,omitempty"`
-	Unit string `json:"unit,omitempty"`
+	Op     string `json:"op,omitempty"`
+	Unit   string `json:"unit,omitempty"`
+	Reason string `json:"reason,omitempty"` // OpAbort's
 	// error
 	Error string `json:"error,omitempty"`
 	// files: this chunk's number, how many chunks and files the whole
@@ -120,7 +121,7 @@ func decodePacket(b []byte) (*header, error) {
 func (h *header) check() error {
 	switch h.Type {
 	case typeRequest:
-		if h.Op == "" || len(h.Op) > maxOp || len(h.Unit) > maxUnit {
+		if h.Op == "" || len(h.Op) > maxOp || len(h.Unit) > maxUnit || len(h.Reason) > maxError {
 			return fmt.Errorf("op %.64q unit %.64q: empty or too long", h.Op, h.Unit)
 		}
 		return nil

@@ -99,7 +99,7 @@ func spawnDirect(r *reaper.Reaper, s *Spec) (*Process, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	startLogCopiers(logs, &fds, log, s.Unit, p.outDone)
+	p.startLogCopiers(logs, &fds, log, s.Unit)
 	return p, nil
 }
 

@@ -87,6 +87,7 @@ type Process struct {
 	execDone chan struct{}
 	execErr  error
 	outDone  chan struct{}
+	logs     []logFile // the pipes copied into the log
 }
 
 // ExecDone is closed once the shim has exec'ed the program or failed.
@@ -151,7 +152,7 @@ func Spawn(r *reaper.Reaper, s *Spec) (*Process, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	startLogCopiers(logs, &fds, log, s.Unit, p.outDone)
+	p.startLogCopiers(logs, &fds, log, s.Unit)
 	return p, nil
 }
 

@@ -94,21 +94,37 @@ func (s *Spec) stdio(fds *fdSet) ([]uintptr, []logStream, error) {
 	return files, logs, nil
 }
 
-// startLogCopiers copies each log pipe into log and closes done when all
-// of them reached end of file.
-func startLogCopiers(logs []logStream, fds *fdSet, log *slog.Logger, unit string, done chan struct{}) {
-	if len(logs) == 0 {
-		close(done)
+// startLogCopiers copies each log pipe into log and closes p's outDone
+// when all of them reached end of file. p keeps the pipes for ExportLogs.
+func (p *Process) startLogCopiers(logs []logStream, fds *fdSet, log *slog.Logger, unit string) {
+	files := make([]logFile, len(logs))
+	for i, l := range logs {
+		files[i] = logFile{stream: l.stream, f: fds.keep(l.fd)}
+	}
+	p.copyLogs(files, log, unit)
+}
+
+// logFile is the read end of a log pipe, which a copier goroutine owns.
+type logFile struct {
+	stream string
+	f      *os.File
+}
+
+// copyLogs starts a copier per pipe; outDone is closed when all of them
+// reached end of file.
+func (p *Process) copyLogs(files []logFile, log *slog.Logger, unit string) {
+	p.logs = files
+	if len(files) == 0 {
+		close(p.outDone)
 		return
 	}
 	var wg sync.WaitGroup
-	for _, l := range logs {
-		f := fds.keep(l.fd)
-		wg.Go(func() { copyLines(f, log.With("unit", unit, "stream", l.stream)) })
+	for _, l := range files {
+		wg.Go(func() { copyLines(l.f, log.With("unit", unit, "stream", l.stream)) })
 	}
 	go func() {
 		wg.Wait()
-		close(done)
+		close(p.outDone)
 	}()
 }
 

@@ -22,6 +22,7 @@ type options struct {
 	noLegend   bool
 	quiet      bool
 	help       bool
+	binary     string // upgrade --binary
 	verb       string
 	args       []string
 }
@@ -64,6 +65,15 @@ func parseArgs(args []string) (options, error) {
 				value = args[i]
 			}
 			o.runtimeDir = value
+		case "--binary":
+			if !hasValue {
+				if i+1 >= len(args) {
+					return o, usagef("flag --binary needs a value")
+				}
+				i++
+				value = args[i]
+			}
+			o.binary = value
 		case "--json":
 			err = boolFlag(&o.json)
 		case "-a", "--all":
@@ -98,6 +108,11 @@ Verbs:
   stop UNIT...                 stop a service; its socket keeps listening
   restart UNIT...              restart a service; its listeners stay open
   reload                       re-read the unit directories
+  upgrade [--binary PATH]      re-execute sockd with a new binary (default: the
+                               path it was started from), keeping its pid, its
+                               listeners and its running services; refused, with
+                               nothing changed, if the binary or the units fail
+                               the check
   is-active [--quiet] UNIT...  print the state; exit 0 if active, 3 if not
   cat UNIT...                  print the files a unit was loaded from
   completion bash|zsh|fish     print a shell completion script

@@ -14,6 +14,7 @@ var completionVerbs = [][2]string{
 	{"stop", "stop a service"},
 	{"restart", "restart a service"},
 	{"reload", "re-read the unit directories"},
+	{"upgrade", "re-execute sockd with a new binary"},
 	{"is-active", "print whether a unit is active"},
 	{"cat", "print a unit's files"},
 	{"completion", "print a shell completion script"},

@@ -9,6 +9,7 @@
 //	status UNIT...               state, files, listeners, PID, last exit, last log lines
 //	start|stop|restart UNIT...   act on a unit
 //	reload                       re-read the unit directories
+//	upgrade [--binary PATH]      re-execute sockd with a new binary, refusing nothing
 //	is-active [--quiet] UNIT...  print the state; exit 0 if active, 3 if not
 //	cat UNIT...                  print the files a unit was loaded from
 //	completion bash|zsh|fish     print a shell completion script

@@ -42,6 +42,7 @@ func init() {
 		"reload":           {(*cli).reload, 0, 0, true},
 		"daemon-reload":    {(*cli).reload, 0, 0, true},
 		"is-active":        {(*cli).isActive, 1, -1, true},
+		"upgrade":          {(*cli).upgrade, 0, 0, true},
 		"cat":              {(*cli).cat, 1, -1, true},
 		"completion":       {(*cli).completion, 1, 1, false},
 		"__complete-units": {(*cli).completeUnits, 0, 0, true},

@@ -5,8 +5,12 @@
 //
 // Usage:
 //
-//	sockd [--units DIR]... [--runtime-dir DIR] [--log-format text|json]
+//	sockd [--units DIR]... [--runtime-dir DIR] [--log-format text|json] [--takeover]
 //	sockd --check [--units DIR]...
+//
+// `sockctl upgrade` re-executes sockd in place with a new binary; sockd
+// --takeover takes the place of a sockd already serving the runtime
+// directory (see internal/daemon's upgrade.go and takeover.go).
 package main
 
 import (
@@ -18,9 +22,14 @@ import (
 	"strings"
 
 	"github.com/sockd/sockd/activation/spawn"
+	"github.com/sockd/sockd/internal/daemon"
 	"github.com/sockd/sockd/units"
 	"github.com/sockd/sockd/units/unitdir"
 )
+
+// version is sockd's version, set at build time with
+// -ldflags "-X main.version=…".
+var version = "dev"
 
 // defaultUnitDirs are searched when no --units is given, lowest priority
 // first.
@@ -37,6 +46,11 @@ type options struct {
 	logFormat  string
 	logLevel   string
 	check      bool
+	// takeover takes over from the sockd serving the runtime directory;
+	// upgradeCheck is the check a running sockd makes of a new binary.
+	takeover, upgradeCheck bool
+	// args are the arguments, for the image an upgrade execs.
+	args []string
 	// controlGroup may change units through the control socket.
 	controlGroup string
 }
@@ -52,6 +66,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&o.controlGroup, "control-group", "", "group (name or gid) whose members may change units through the control socket, which is then mode 0660; default: only root and sockd's own user (mode 0600)")
 	fs.BoolVar(&o.check, "check", false, "load and validate the units, print them and every error, and exit (non-zero if any unit is invalid)")
+	fs.BoolVar(&o.takeover, "takeover", false, "take over the listeners, fd stores and control socket of the sockd serving the runtime directory, which then stops its services and exits")
+	fs.BoolVar(&o.upgradeCheck, strings.TrimLeft(daemon.UpgradeCheckFlag, "-"), false, "internal: check that this binary can take over from the running sockd (sockctl upgrade runs it)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -59,6 +75,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	o.unitDirs = dirs
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name != "takeover" && f.Name != "units" { // --units are passed made absolute
+			o.args = append(o.args, "--"+f.Name+"="+f.Value.String())
+		}
+	})
 	if len(o.unitDirs) == 0 {
 		o.unitDirs = defaultUnitDirs
 	}
@@ -68,6 +89,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			return o, fmt.Errorf("--units %s: %w", d, err)
 		}
 		o.unitDirs[i] = abs
+	}
+	for _, d := range dirs {
+		o.args = append(o.args, "--units="+d)
 	}
 	return o, nil
 }
@@ -87,6 +111,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if o.check {
 		return check(o, stdout, stderr)
+	}
+	if o.upgradeCheck {
+		return upgradeCheck(o, stdout, stderr)
 	}
 	return serve(o, stderr)
 }

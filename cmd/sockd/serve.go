@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/sockd/sockd/internal/control"
 	"github.com/sockd/sockd/internal/daemon"
@@ -30,10 +32,44 @@ func serve(o options, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	d, err := daemon.New(daemon.Config{UnitDirs: o.unitDirs, RuntimeDir: runtimeDir, Log: log})
+	handover, err := daemon.ReadHandover() // set when an upgrade re-executed sockd
+	if err != nil {
+		log.Error("cannot read what the previous sockd handed over; starting afresh", "err", err)
+	}
+	if o.takeover {
+		if handover, err = daemon.Takeover(ctx, runtimeDir); err != nil {
+			log.Error("cannot take over", "err", err)
+			return 1
+		}
+	}
+	binary, err := os.Executable()
+	if err != nil {
+		log.Warn("cannot tell which binary sockd runs; sockctl upgrade will need --binary", "err", err)
+	}
+	d, err := daemon.New(daemon.Config{
+		UnitDirs: o.unitDirs, RuntimeDir: runtimeDir, Log: log,
+		Version: version, Binary: binary, Args: o.args, Handover: handover,
+	})
 	if err != nil {
 		log.Error("cannot start", "err", err)
+		if o.takeover {
+			handover.Abort(err.Error())
+		}
 		return 1
+	}
+	if o.takeover {
+		// The old sockd holds the control socket until it lets go:
+		// load first, and let it go only if every unit is valid.
+		d.Load()
+		if invalid := d.Invalid(); len(invalid) > 0 {
+			handover.Abort(fmt.Sprintf("%d unit(s) invalid", len(invalid)))
+			log.Error("takeover aborted: invalid units; the running sockd goes on", "units", len(invalid))
+			return 1
+		}
+		if err := handover.Commit(); err != nil {
+			log.Error("cannot take over", "err", err)
+			return 1
+		}
 	}
 	stopControl, err := d.ServeControl(ctx, daemon.ControlConfig{Group: o.controlGroup, Ring: ring})
 	if err != nil {
@@ -49,7 +85,9 @@ func serve(o options, stderr io.Writer) int {
 		return 1
 	}
 	defer stopHandoff()
-	d.Load()
+	if !o.takeover {
+		d.Load()
+	}
 	reloadDone := reloadOnSIGHUP(ctx, d, log)
 	defer func() { <-reloadDone }()
 	if err := d.Run(ctx); err != nil {
@@ -95,4 +133,23 @@ func reloadOnSIGHUP(ctx context.Context, d *daemon.Daemon, log *slog.Logger) <-c
 		}
 	}()
 	return done
+}
+
+// upgradeCheck implements --upgrade-check: the running sockd runs it with
+// a new binary before an upgrade, and reads its last line.
+func upgradeCheck(o options, stdout, stderr io.Writer) int {
+	runtimeDir, err := control.ResolveRuntimeDir(o.runtimeDir)
+	if err != nil {
+		fmt.Fprintln(stderr, "sockd:", err)
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := daemon.RunUpgradeCheck(ctx, runtimeDir, o.unitDirs, version)
+	if err != nil {
+		fmt.Fprintln(stderr, "sockd: cannot take over:", err)
+		return 1
+	}
+	json.NewEncoder(stdout).Encode(res)
+	return 0
 }

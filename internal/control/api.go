@@ -10,6 +10,8 @@
 //	POST /v1/units/{name}/stop           Unit after the action
 //	POST /v1/units/{name}/restart        Unit after the action
 //	POST /v1/reload                      {"ok": true} once the unit directories were re-read
+//	GET  /v1/daemon                      Daemon: pid, version, generation, binary
+//	POST /v1/upgrade                     Daemon being replaced; body UpgradeRequest (upgrade.go)
 //
 // A POST body is optional; if present it must be a JSON object (no fields
 // are defined yet, unknown ones are refused). Every error is answered with

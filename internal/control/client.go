@@ -82,9 +82,22 @@ func (c *Client) Reload(ctx context.Context) error {
 }
 
 func (c *Client) call(ctx context.Context, method, path string, out any) error {
-	var body io.Reader
+	var in any
 	if method == http.MethodPost {
-		body = bytes.NewReader([]byte("{}"))
+		in = struct{}{}
+	}
+	return c.callWith(ctx, method, path, in, out)
+}
+
+// callWith sends in (if not nil) as the JSON body of the request.
+func (c *Client) callWith(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		data, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(data)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, "http://sockd"+path, body)
 	if err != nil {

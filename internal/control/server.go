@@ -160,6 +160,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			peer.UID, s.uid, s.groupNote()))
 		return
 	}
+	if len(parts) == 2 && s.serveDaemon(w, r, parts[1], peer) {
+		return
+	}
 	switch {
 	case len(parts) == 2 && parts[1] == "units":
 		if !s.method(w, r, http.MethodGet) {

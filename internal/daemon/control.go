@@ -72,12 +72,13 @@ func (d *Daemon) ServeControl(ctx context.Context, cfg ControlConfig) (stop func
 		}
 	}()
 	d.log.Info("control socket ready", "path", srv.Path(), "group", cfg.Group)
-	return untilStopped(ctx, func() {
+	d.stopControl = untilStopped(ctx, func() {
 		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 		defer cancel()
 		srv.Shutdown(sctx)
 		<-done
-	}), nil
+	})
+	return d.stopControl, nil
 }
 
 // untilStopped runs shutdown once ctx is done or the returned stop is
@@ -390,4 +391,19 @@ func fdStoreOf(store []supervise.StoredFD) []control.StoredFD {
 		out = append(out, control.StoredFD{Name: e.Name, Type: e.Type, Dev: e.Dev, Inode: e.Inode, Target: e.Target})
 	}
 	return out
+}
+
+// Daemon describes the running sockd (control.Upgrader).
+func (b *controlBackend) Daemon(ctx context.Context) (control.Daemon, error) {
+	return b.d.Info(), nil
+}
+
+// Upgrade checks the new binary and prepares the re-execution
+// (control.Upgrader); a refusal is answered 409 with the reason.
+func (b *controlBackend) Upgrade(ctx context.Context, req control.UpgradeRequest) (control.Daemon, func(), error) {
+	info, commit, err := b.d.Upgrade(ctx, req.Binary)
+	if err != nil {
+		return info, nil, control.Errorf(http.StatusConflict, "", "%v; sockd (pid %d) keeps running unchanged", err, info.PID)
+	}
+	return info, commit, nil
 }

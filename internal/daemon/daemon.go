@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/sockd/sockd/activation"
 	"github.com/sockd/sockd/internal/reaper"
@@ -23,6 +24,17 @@ type Config struct {
 	UnitDirs   []string // lowest priority first
 	RuntimeDir string
 	Log        *slog.Logger
+
+	// Version is sockd's version, shown by the control API.
+	Version string
+	// Binary is the path sockd was started from: what an upgrade
+	// re-executes by default. Args are its arguments, for the new image.
+	Binary string
+	Args   []string
+	// Handover, if set, is what this sockd takes over from a previous
+	// generation (ReadHandover or Takeover): Load adopts its listeners,
+	// fd stores and running processes instead of starting afresh.
+	Handover *Handover
 }
 
 // Daemon is a running sockd. Create it with New, then call Run.
@@ -37,6 +49,19 @@ type Daemon struct {
 	units   map[string]*running
 	invalid map[string][]error // units left out at the last load, with why
 	runCtx  context.Context    // set by Run; nil before and after
+
+	// Generations (upgrade.go, takeover.go).
+	generation int
+	binary     string
+	started    time.Time // when generation 1 started
+	upgraded   time.Time // when this generation took over
+	upgradeMu  sync.Mutex
+	execC      chan execRequest // Upgrade's commit to Run
+	runDone    chan struct{}    // closed when Run returns
+	cancelRun  context.CancelFunc
+	takenOver  bool // a new sockd took over: leave the socket nodes
+	// stopControl stops the control server (set by ServeControl).
+	stopControl func()
 }
 
 // running is one unit's supervisor and its goroutine.
@@ -70,7 +95,17 @@ func (r *running) stop() {
 // New prepares the runtime directory and starts the reaper and the
 // listener watcher. Load then loads the units.
 func New(cfg Config) (*Daemon, error) {
-	d := &Daemon{cfg: cfg, log: cfg.Log, units: map[string]*running{}}
+	d := &Daemon{
+		cfg: cfg, log: cfg.Log, units: map[string]*running{},
+		generation: 1, binary: cfg.Binary, started: time.Now(),
+		execC: make(chan execRequest), runDone: make(chan struct{}),
+	}
+	if h := cfg.Handover; h != nil {
+		d.generation, d.upgraded = h.Generation+1, d.started
+		if !h.Started.IsZero() {
+			d.started = h.Started
+		}
+	}
 	// The runtime directory holds the control and handoff sockets: it is
 	// private (ServeControl opens it to a configured group). Services
 	// that dropped privileges reach their NOTIFY_SOCKETs anyway, since
@@ -116,7 +151,17 @@ func (d *Daemon) Load() {
 	d.invalid = res.Invalid
 	inherited := inheritedFDs(d.log)
 	defer inherited.closeUnused(d.log)
+	if h := d.cfg.Handover; h != nil {
+		d.log.Info("taking over from the previous sockd", "previous_generation", h.Generation, "previous_binary", h.Binary, "previous_version", h.Version, "units", len(h.Units))
+		defer d.dropHandover(h)
+	}
 	for _, u := range res.Units {
+		if done, err := d.restore(u); done {
+			if err != nil {
+				d.log.Error("unit failed", "unit", u.Name+".socket", "err", err)
+			}
+			continue
+		}
 		ls, err := inherited.adoptOrBind(u)
 		if err != nil {
 			d.log.Error("unit failed", "unit", u.Name+".socket", "err", err)
@@ -134,7 +179,12 @@ func (d *Daemon) supervisor(u *units.Unit, ls []*activation.Listener) *supervise
 		}
 	}
 	d.log.Debug("listening", "unit", u.Name+".socket", "summary", u.Summary())
-	return supervise.New(u, ls, supervise.Deps{Reaper: d.reaper, Watcher: d.watcher, Log: d.log, NotifyDir: d.notifyDir()})
+	return supervise.New(u, ls, d.deps())
+}
+
+// deps are what every supervisor uses of the daemon.
+func (d *Daemon) deps() supervise.Deps {
+	return supervise.Deps{Reaper: d.reaper, Watcher: d.watcher, Log: d.log, NotifyDir: d.notifyDir()}
 }
 
 // Invalid returns the units left out at the last load because they are
@@ -163,8 +213,14 @@ func (d *Daemon) Units() []*supervise.Unit {
 }
 
 // Run supervises every unit until ctx is done, then stops every service
-// gracefully, closes the listeners and returns.
+// gracefully, closes the listeners and returns. It returns early, with
+// the services stopped but the socket nodes left in place, when a new
+// sockd took over (takeover.go). An upgrade in place (Upgrade) replaces
+// the process image from within Run.
 func (d *Daemon) Run(ctx context.Context) error {
+	defer close(d.runDone)
+	ctx, d.cancelRun = context.WithCancel(ctx)
+	defer d.cancelRun()
 	d.mu.Lock()
 	d.runCtx = ctx
 	for _, r := range d.units {
@@ -172,16 +228,30 @@ func (d *Daemon) Run(ctx context.Context) error {
 			r.start(ctx)
 		}
 	}
-	d.log.Info("sockd ready", "units", len(d.units), "runtime_dir", d.cfg.RuntimeDir)
+	d.log.Info("sockd ready", "units", len(d.units), "runtime_dir", d.cfg.RuntimeDir, "generation", d.generation, "pid", os.Getpid())
 	d.mu.Unlock()
-	<-ctx.Done()
-	d.log.Info("stopping")
+	for ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case req := <-d.execC:
+			d.execUpgrade(req) // returns only if the execve failed
+		}
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.takenOver {
+		d.log.Info("a new sockd took over: stopping the services, leaving the listeners to it")
+	} else {
+		d.log.Info("stopping")
+	}
 	d.runCtx = nil
 	for _, r := range d.units {
 		r.stop() // ctx is done: every supervisor is stopping its service
-		r.sup.Close()
+		if d.takenOver {
+			r.sup.Release()
+		} else {
+			r.sup.Close()
+		}
 	}
 	err := d.watcher.Close()
 	d.reaper.Stop()

@@ -136,7 +136,7 @@ func (s *handoffServer) serve(c *net.UnixConn) {
 		c.Close()
 	}()
 	c.SetDeadline(time.Now().Add(handoffTimeout))
-	srv := &handoff.Server{Answer: s.answer} // root or sockd's user
+	srv := &handoff.Server{Answer: s.answer, Then: s.takeoverThen} // root or sockd's user
 	err := srv.ServeConn(c)
 	var refused *handoff.RefusedError
 	switch {
@@ -153,6 +153,15 @@ func (s *handoffServer) serve(c *net.UnixConn) {
 
 // answer is the handoff.Server's Answer: it logs who asks for what.
 func (s *handoffServer) answer(peer unix.Ucred, req handoff.Request) ([]handoff.File, error) {
+	if req.Op == handoff.OpTakeover {
+		s.d.mu.Lock()
+		files, err := s.d.takeoverFiles()
+		s.d.mu.Unlock()
+		if err == nil {
+			s.log.Info("a new sockd asks to take over", "fds", len(files), "uid", peer.Uid, "pid", peer.Pid)
+		}
+		return files, err
+	}
 	files, err := s.d.handoffListeners(req)
 	if err == nil {
 		s.log.Info("handing off listeners", "unit", req.Unit, "fds", len(files), "uid", peer.Uid, "pid", peer.Pid)

@@ -50,6 +50,11 @@ type Config struct {
 	Handle func(Message)
 	// Log receives dropped-message warnings; nil means slog.Default().
 	Log *slog.Logger
+	// FD, if positive, is a socket already bound at Path with SO_PASSCRED
+	// on (one a previous image of sockd created and passed on across a
+	// re-execution): Listen adopts it, marks it close-on-exec and binds
+	// nothing.
+	FD int
 }
 
 // Receiver reads notifications from one socket on its own goroutine.
@@ -70,7 +75,13 @@ func Listen(cfg Config) (*Receiver, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	fd, err := bindSocket(cfg.Path)
+	fd, err := cfg.FD, error(nil)
+	if fd > 0 {
+		unix.CloseOnExec(fd)
+		err = unix.SetNonblock(fd, true)
+	} else {
+		fd, err = bindSocket(cfg.Path)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -115,6 +126,22 @@ func bindSocket(path string) (int, error) {
 		}
 	}
 	return fd, nil
+}
+
+// Export returns an inheritable (not close-on-exec) duplicate of the
+// receiver's socket, for a new image of sockd to adopt (Config.FD) across
+// a re-execution, so that the service keeps its NOTIFY_SOCKET. The
+// caller owns the fd.
+func (r *Receiver) Export() (int, error) {
+	var dup int
+	var derr error
+	if err := r.rc.Control(func(fd uintptr) { dup, derr = unix.FcntlInt(fd, unix.F_DUPFD, 3) }); err != nil {
+		return -1, fmt.Errorf("notify: %s: %w", r.cfg.Path, err)
+	}
+	if derr != nil {
+		return -1, fmt.Errorf("notify: %s: %w", r.cfg.Path, os.NewSyscallError("fcntl F_DUPFD", derr))
+	}
+	return dup, nil
 }
 
 // Addr returns the socket's address in the form NOTIFY_SOCKET takes.

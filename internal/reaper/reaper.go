@@ -69,6 +69,9 @@ type Reaper struct {
 	mu      sync.Mutex
 	subs    map[int]chan Status
 	stopped bool
+	// orphans remembers the last orphans reaped, so that Adopt still
+	// gets the status of a child that exited before it was adopted.
+	orphans orphanMemory
 
 	sigc chan os.Signal
 	stop chan struct{}
@@ -199,6 +202,80 @@ func (r *Reaper) reapOne() bool {
 		close(c)
 		return true
 	}
+	r.orphans.add(st)
 	r.log.Debug("reaped orphan", "pid", st.Pid, "status", st.String())
 	return true
+}
+
+// Adopt registers pid, a child this process already has (one started
+// before sockd re-executed itself, which keeps its children), and returns
+// the channel that receives its status, as Start does. If pid is not a
+// child any more — it exited and was reaped before Adopt, by this reaper
+// or by the previous process image — the channel receives the status
+// when the reaper remembers it, and is otherwise closed without a value.
+func (r *Reaper) Adopt(pid int) <-chan Status {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := make(chan Status, 1)
+	if st, ok := r.orphans.take(pid); ok {
+		c <- st
+		close(c)
+		return c
+	}
+	if r.stopped || pid <= 0 || !isChild(pid) {
+		close(c)
+		return c
+	}
+	r.subs[pid] = c
+	return c
+}
+
+// isChild reports whether pid is a child of this process that has not
+// been reaped yet, without reaping it.
+func isChild(pid int) bool {
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+		if err != unix.EINTR {
+			return err == nil
+		}
+	}
+}
+
+// orphanMemory keeps the statuses of the last orphansRemembered orphans.
+type orphanMemory struct {
+	byPid map[int]Status
+	order []int
+}
+
+const orphansRemembered = 256
+
+func (m *orphanMemory) add(st Status) {
+	if m.byPid == nil {
+		m.byPid = make(map[int]Status)
+	}
+	if len(m.order) >= orphansRemembered {
+		delete(m.byPid, m.order[0])
+		m.order = m.order[1:]
+	}
+	m.byPid[st.Pid] = st
+	m.order = append(m.order, st.Pid)
+}
+
+func (m *orphanMemory) take(pid int) (Status, bool) {
+	st, ok := m.byPid[pid]
+	if ok {
+		delete(m.byPid, pid) // its slot in order ages out
+	}
+	return st, ok
+}
+
+// Freeze stops reaping until thaw is called: a child that exits stays a
+// zombie, and its status is not delivered; Start and Adopt wait. sockd
+// freezes its reaper right before it re-executes itself, so that the new
+// image reaps every exit that the old one did not deliver.
+func (r *Reaper) Freeze() (thaw func()) {
+	r.mu.Lock()
+	var once sync.Once
+	return func() { once.Do(r.mu.Unlock) }
 }

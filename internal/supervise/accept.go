@@ -83,6 +83,10 @@ func (u *Unit) runAccept(ctx context.Context) {
 		case <-a.retry.C:
 			a.wake()
 		case req := <-u.reqC:
+			if req.op == opPark {
+				u.park(ctx, req, a.saveInstances)
+				continue
+			}
 			req.reply <- a.handle(ctx, req)
 		}
 	}
@@ -108,6 +112,8 @@ func (u *Unit) newAcceptor() *acceptor {
 			u.log.Error("making listener non-blocking", "listen", l.Spec().Address.String(), "err", err)
 		}
 	}
+	a.accepted = uint64(u.Status().Accepted)
+	a.adoptInstances()
 	u.log.Debug("accepting connections", "service", u.cfg.Service.Name)
 	return a
 }
@@ -229,6 +235,8 @@ func (a *acceptor) connection(cfd int, sa unix.Sockaddr) {
 		Instance: Instance{Name: units.InstanceName(cfg.Service.Name, instance), Remote: p.String(), Since: time.Now()},
 		source:   p.source(),
 		done:     make(chan struct{}),
+		instance: instance,
+		env:      p.env(),
 	}
 	id, ok := a.admit(cfg, inst)
 	if !ok {
@@ -238,7 +246,7 @@ func (a *acceptor) connection(cfd int, sa unix.Sockaddr) {
 	var ctx context.Context
 	ctx, inst.stop = context.WithCancel(a.ctx)
 	a.wg.Add(1)
-	go a.run(ctx, instanceJob{cfg: cfg, id: id, inst: inst, instance: instance, fd: cfd, env: p.env()})
+	go a.run(ctx, instanceJob{cfg: cfg, id: id, inst: inst, instance: instance, fd: cfd, env: inst.env})
 }
 
 // admit records the instance, or counts the connection as refused if a

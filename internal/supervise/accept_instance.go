@@ -46,9 +46,14 @@ func (a *acceptor) run(ctx context.Context, job instanceJob) {
 		return
 	}
 	a.u.mu.Lock()
-	job.inst.PID = p.Pid
+	job.inst.PID, job.inst.proc = p.Pid, p
 	a.u.mu.Unlock()
 	exit := a.superviseInstance(ctx, &svc, p, job.env)
+	a.logExit(&svc, job, exit)
+}
+
+// logExit logs how an instance ended.
+func (a *acceptor) logExit(svc *units.Service, job instanceJob, exit Exit) {
 	if !exit.Clean() {
 		a.failures.Note("instance exited", "service", svc.Name, "peer", job.inst.Remote, "status", exit.String())
 		return
@@ -123,6 +128,12 @@ func (a *acceptor) superviseInstance(ctx context.Context, svc *units.Service, p 
 		a.failures.Note("ExecStartPost failed, stopping the instance", "service", svc.Name, "err", err)
 		return a.stopInstance(ctx, svc, p.Pid, p.Exit, mainEnv)
 	}
+	return a.waitInstance(ctx, svc, p, mainEnv)
+}
+
+// waitInstance waits for the instance's main process to exit, or stops
+// it when ctx is done.
+func (a *acceptor) waitInstance(ctx context.Context, svc *units.Service, p *spawn.Process, mainEnv []string) Exit {
 	select {
 	case st, ok := <-p.Exit:
 		e := exitFrom(st, ok)

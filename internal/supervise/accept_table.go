@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"time"
+
+	"github.com/sockd/sockd/activation/spawn"
 )
 
 // Instance is a live per-connection service instance of an Accept=yes
@@ -38,6 +40,11 @@ type liveInstance struct {
 	source string
 	stop   context.CancelFunc // stops this instance
 	done   chan struct{}      // closed when the instance has ended
+	// proc is the main process once started; instance and env are what
+	// it was started with (Park saves them).
+	proc     *spawn.Process
+	instance string
+	env      []string
 }
 
 // admit adds inst if the limits allow another instance from source; it
@@ -50,13 +57,19 @@ func (t *instanceTable) admit(inst *liveInstance, max, perSource int) (uint64, e
 	if n := t.perSource[inst.source]; perSource > 0 && n >= perSource {
 		return 0, fmt.Errorf("too many incoming connections (%d) from source %s", n, inst.source)
 	}
+	return t.insert(inst), nil
+}
+
+// insert adds inst whatever the limits: an instance a previous image of
+// sockd admitted.
+func (t *instanceTable) insert(inst *liveInstance) uint64 {
 	if t.byID == nil {
 		t.byID, t.perSource = map[uint64]*liveInstance{}, map[string]int{}
 	}
 	t.nextID++
 	t.byID[t.nextID] = inst
 	t.perSource[inst.source]++
-	return t.nextID, nil
+	return t.nextID
 }
 
 // remove forgets an instance that has ended.

@@ -32,15 +32,9 @@ func (u *Unit) openNotify() (*notifySocket, error) {
 	n := &notifySocket{c: make(chan notifyMsg, 16), done: make(chan struct{})}
 	n.path = filepath.Join(u.deps.NotifyDir, fmt.Sprintf("%s.%d", u.cfg.Name, notifySeq.Add(1)))
 	recv, err := notify.Listen(notify.Config{
-		Path: n.path,
-		Log:  u.log,
-		Handle: func(m notify.Message) {
-			select {
-			case n.c <- m:
-			case <-n.done:
-				closeFiles(m.Files)
-			}
-		},
+		Path:   n.path,
+		Log:    u.log,
+		Handle: n.deliver,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("notify socket: %w", err)
@@ -50,6 +44,15 @@ func (u *Unit) openNotify() (*notifySocket, error) {
 }
 
 func (n *notifySocket) messages() <-chan notifyMsg { return n.c }
+
+// deliver is the receiver's Handle: it queues m for the unit's goroutine.
+func (n *notifySocket) deliver(m notifyMsg) {
+	select {
+	case n.c <- m:
+	case <-n.done:
+		closeFiles(m.Files)
+	}
+}
 
 // close stops the receiver and drops messages not yet read.
 func (n *notifySocket) close() {

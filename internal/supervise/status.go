@@ -65,9 +65,12 @@ const (
 const opReconfigure Op = -1
 
 type request struct {
-	op    Op
-	cfg   *units.Unit // for opReconfigure
-	reply chan error
+	op   Op
+	cfg  *units.Unit // for opReconfigure
+	park *Parked     // for opPark
+	// stored receives the fd store's duplicates, for opStoredFiles.
+	stored *[]SavedFD
+	reply  chan error
 }
 
 // ErrNotRunning is returned by Do once Run has returned.
@@ -107,6 +110,10 @@ func (u *Unit) send(ctx context.Context, req request) error {
 
 func (u *Unit) handle(ctx context.Context, req request) error {
 	switch req.op {
+	case opStoredFiles:
+		var err error
+		*req.stored, err = u.dupStore()
+		return err
 	case opReconfigure:
 		u.pending = req.cfg
 		u.applyPending()

@@ -62,6 +62,9 @@ type Unit struct {
 	stopWanted bool
 	pending    *units.Unit // settings to switch to at the next start (Reconfigure)
 	fdstore    fdStore     // FDSTORE=1 fds kept across starts (fdstore.go)
+	// adopted are the Accept=yes instances a previous image of sockd
+	// started (Restore), taken over by the accept loop when it starts.
+	adopted []SavedInstance
 
 	mu     sync.Mutex
 	status Status
@@ -163,6 +166,10 @@ func (u *Unit) runQueue(ctx context.Context) {
 		case <-u.timerC():
 			u.timerFired(ctx)
 		case req := <-u.reqC:
+			if req.op == opPark {
+				u.park(ctx, req, nil)
+				continue
+			}
 			req.reply <- u.handle(ctx, req)
 		}
 	}

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/sockd/sockd/internal/control"
+)
+
+// upgradeWait bounds how long upgrade waits for the new generation.
+const upgradeWait = 2 * time.Minute
+
+// upgrade re-executes sockd with a new binary (default: the one it was
+// started from) and waits until the new generation answers. sockd checks
+// the binary and the units first; if it refuses, it goes on unchanged
+// and upgrade prints why.
+func (c *cli) upgrade() int {
+	binary := c.o.binary
+	if binary != "" {
+		abs, err := filepath.Abs(binary)
+		if err != nil {
+			return c.fail(err)
+		}
+		binary = abs
+	}
+	before, err := c.client.Daemon(c.ctx)
+	if err != nil {
+		return c.fail(err)
+	}
+	start := time.Now()
+	if _, err := c.client.Upgrade(c.ctx, control.UpgradeRequest{Binary: binary}); err != nil {
+		var e *control.Error
+		if errors.As(err, &e) || notRunning(err) {
+			return c.fail(fmt.Errorf("upgrade refused: %w", err))
+		}
+		// The connection may end as sockd re-executes: ask the new
+		// generation below.
+	}
+	deadline := time.Now().Add(upgradeWait)
+	for {
+		after, err := c.client.Daemon(c.ctx)
+		if err == nil && after.Generation > before.Generation {
+			if c.o.json {
+				c.printJSON(after)
+			} else {
+				fmt.Fprintf(c.stdout, "sockd upgraded: pid %d, generation %d → %d, version %s → %s, binary %s (%s)\n",
+					after.PID, before.Generation, after.Generation, before.Version, after.Version, after.Binary,
+					time.Since(start).Round(time.Millisecond))
+			}
+			return exitOK
+		}
+		if time.Now().After(deadline) {
+			if err != nil {
+				return c.fail(fmt.Errorf("upgrade: no answer from the new sockd after %s: %w", upgradeWait, err))
+			}
+			return c.fail(fmt.Errorf("upgrade: sockd (pid %d) still runs generation %d after %s; see its log", after.PID, after.Generation, upgradeWait))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,466 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sockd/sockd/activation"
+	"github.com/sockd/sockd/internal/control"
+	"github.com/sockd/sockd/internal/supervise"
+	"github.com/sockd/sockd/units"
+)
+
+// Upgrading sockd in place (sockctl upgrade): sockd replaces its own image
+// with execve(2), so its pid stays the same (it may be PID 1, or watched
+// by a supervisor) and its services stay its children.
+//
+//  1. The new binary is checked first: it runs as `BINARY --upgrade-check`
+//     next to the running sockd, asks handoff.sock for every listener
+//     and fd store entry (handoff.OpTakeover), loads the unit
+//     directories, matches each listener to one it received, binds
+//     nothing, answers abort, and prints what it found. A binary that
+//     does not start, does not speak the protocol, or finds an invalid
+//     unit fails the upgrade: nothing changed (rollback).
+//  2. Every unit is parked (supervise.Unit.Park): it stops acting on its
+//     listeners — connections queue in the kernel — and saves what must
+//     cross the execve as inheritable fds.
+//  3. The reaper is frozen, so every exit not yet delivered is left for
+//     the new image to reap; the saved state goes into a memfd whose fd
+//     the new image finds in $SOCKD_UPGRADE_STATE; sockd execs the new
+//     binary with its own arguments.
+//  4. The new image (ReadHandover, Load) adopts the listeners instead of
+//     binding them, takes the running processes, their NOTIFY_SOCKETs,
+//     log pipes and fd stores over, and watches again.
+//
+// If the execve itself fails, the reaper thaws and the units resume.
+
+// UpgradeStateEnv names the variable that passes the state fd to the new
+// image.
+const UpgradeStateEnv = "SOCKD_UPGRADE_STATE"
+
+// handoverFormat is the version of the Handover encoding.
+const handoverFormat = 1
+
+// Handover is what a new generation of sockd takes over from the previous
+// one: by re-execution in place (ReadHandover) or by takeover next to it
+// (Takeover).
+type Handover struct {
+	Format     int       `json:"format"`
+	Generation int       `json:"generation"` // of the previous image
+	Started    time.Time `json:"started"`    // when generation 1 started
+	Binary     string    `json:"binary"`     // the previous image's binary
+	Version    string    `json:"version"`
+	// Units are the units' listeners, fd stores and, for a
+	// re-execution, running processes, by unit name.
+	Units map[string]*supervise.Saved `json:"units"`
+	// Stopped are the units whose socket was stopped.
+	Stopped []string `json:"stopped,omitempty"`
+
+	takeover *takeoverClient // the conversation with the old sockd (Takeover)
+}
+
+// ReadHandover returns the state a previous image of sockd passed to this
+// one when it re-executed itself, or nil if this is a fresh start. It
+// unsets the variable and closes the state fd.
+func ReadHandover() (*Handover, error) {
+	v, ok := os.LookupEnv(UpgradeStateEnv)
+	if !ok {
+		return nil, nil
+	}
+	os.Unsetenv(UpgradeStateEnv)
+	fd, err := strconv.Atoi(v)
+	if err != nil || fd < 3 {
+		return nil, fmt.Errorf("$%s=%q: not an fd", UpgradeStateEnv, v)
+	}
+	unix.CloseOnExec(fd)
+	f := os.NewFile(uintptr(fd), "upgrade-state")
+	defer f.Close()
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("upgrade state: %w", err)
+	}
+	var h Handover
+	dec := json.NewDecoder(f)
+	if err := dec.Decode(&h); err != nil {
+		return nil, fmt.Errorf("upgrade state: %w", err)
+	}
+	if h.Format != handoverFormat {
+		return nil, fmt.Errorf("upgrade state: format %d, this sockd reads %d", h.Format, handoverFormat)
+	}
+	return &h, nil
+}
+
+// close closes every fd of h not taken over.
+func (h *Handover) close() {
+	for _, s := range h.Units {
+		s.Close()
+	}
+	h.Units = nil
+}
+
+// Info describes the running sockd for the control API.
+func (d *Daemon) Info() control.Daemon {
+	return control.Daemon{
+		PID: os.Getpid(), Version: d.cfg.Version, Generation: d.generation,
+		Binary: d.binary, Started: d.started, Upgraded: d.upgraded,
+	}
+}
+
+// execRequest is what Upgrade hands to Run to re-execute.
+type execRequest struct {
+	binary string
+	parked map[string]*supervise.Parked
+	done   func() // unlocks what Upgrade locked, if the execve fails
+}
+
+// upgradeCheckTimeout bounds the new binary's check.
+const upgradeCheckTimeout = 60 * time.Second
+
+// parkTimeout bounds how long Upgrade waits for busy units to park.
+const parkTimeout = 10 * time.Second
+
+// Upgrade checks binary (empty: the binary sockd was started from) and
+// parks every unit. It returns commit, which makes Run re-execute sockd
+// with it; on error nothing changed.
+func (d *Daemon) Upgrade(ctx context.Context, binary string) (control.Daemon, func(), error) {
+	if !d.upgradeMu.TryLock() {
+		return control.Daemon{}, nil, errors.New("upgrade: another upgrade is in progress")
+	}
+	if binary == "" {
+		binary = d.binary
+	}
+	info := d.Info()
+	if err := d.checkBinary(ctx, binary); err != nil {
+		d.upgradeMu.Unlock()
+		d.log.Error("upgrade refused: sockd keeps running as it is", "binary", binary, "err", err)
+		return info, nil, err
+	}
+	d.mu.Lock()
+	parked, err := d.parkAll(ctx)
+	if err != nil {
+		d.mu.Unlock()
+		d.upgradeMu.Unlock()
+		d.log.Error("upgrade refused: sockd keeps running as it is", "binary", binary, "err", err)
+		return info, nil, err
+	}
+	req := execRequest{binary: binary, parked: parked, done: func() {
+		for _, p := range parked {
+			p.Resume()
+		}
+		d.mu.Unlock()
+		d.upgradeMu.Unlock()
+	}}
+	commit := func() {
+		select {
+		case d.execC <- req:
+		case <-d.runDone:
+			req.done()
+		}
+	}
+	return info, commit, nil
+}
+
+// parkAll parks every running unit; units busy starting or stopping are
+// waited for, up to parkTimeout. On error the parked ones resume. d.mu
+// is held.
+func (d *Daemon) parkAll(ctx context.Context) (map[string]*supervise.Parked, error) {
+	ctx, cancel := context.WithTimeout(ctx, parkTimeout)
+	defer cancel()
+	parked := map[string]*supervise.Parked{}
+	for name, r := range d.units {
+		if r.stopped() {
+			continue
+		}
+		var p *supervise.Parked
+		var err error
+		for {
+			p, err = r.sup.Park(ctx)
+			if err == nil || !strings.Contains(err.Error(), "busy") || ctx.Err() != nil {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err != nil {
+			for _, p := range parked {
+				p.Resume()
+			}
+			return nil, fmt.Errorf("upgrade: parking unit %s.socket: %w", name, err)
+		}
+		parked[name] = p
+	}
+	return parked, nil
+}
+
+// execUpgrade re-executes sockd (step 3). It returns only if the execve
+// failed, after resuming every unit.
+func (d *Daemon) execUpgrade(req execRequest) {
+	thaw := d.reaper.Freeze()
+	h := &Handover{
+		Format: handoverFormat, Generation: d.generation, Started: d.started,
+		Binary: d.binary, Version: d.cfg.Version, Units: map[string]*supervise.Saved{},
+	}
+	for name, p := range req.parked {
+		p.Final()
+		h.Units[name] = p.Saved
+	}
+	for name, r := range d.units {
+		if r.stopped() {
+			h.Stopped = append(h.Stopped, name)
+		}
+	}
+	err := d.exec(req.binary, h)
+	thaw()
+	d.log.Error("upgrade failed: could not execute the new binary; sockd goes on as it is", "binary", req.binary, "err", err)
+	req.done()
+}
+
+// exec writes h into a memfd and execs binary with sockd's arguments.
+func (d *Daemon) exec(binary string, h *Handover) error {
+	data, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	fd, err := unix.MemfdCreate("sockd-upgrade-state", 0) // inherited
+	if err != nil {
+		return os.NewSyscallError("memfd_create", err)
+	}
+	defer unix.Close(fd)
+	f := os.NewFile(uintptr(fd), "upgrade-state")
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, UpgradeStateEnv+"=") })
+	env = append(env, UpgradeStateEnv+"="+strconv.Itoa(fd))
+	argv := append([]string{binary}, d.cfg.Args...)
+	d.log.Info("re-executing sockd", "binary", binary, "generation", d.generation+1, "units", len(h.Units), "state_bytes", len(data))
+	return syscall.Exec(binary, argv, env)
+}
+
+// checkBinary runs binary --upgrade-check (step 1) and returns why it
+// cannot take over, or nil.
+func (d *Daemon) checkBinary(ctx context.Context, binary string) error {
+	if !filepath.IsAbs(binary) {
+		return fmt.Errorf("upgrade: binary %q: not an absolute path", binary)
+	}
+	if fi, err := os.Stat(binary); err != nil {
+		return fmt.Errorf("upgrade: binary: %w", err)
+	} else if fi.Mode()&0o111 == 0 || !fi.Mode().IsRegular() {
+		return fmt.Errorf("upgrade: binary %s: not an executable file", binary)
+	}
+	ctx, cancel := context.WithTimeout(ctx, upgradeCheckTimeout)
+	defer cancel()
+	args := []string{UpgradeCheckFlag, "--runtime-dir", d.cfg.RuntimeDir}
+	for _, dir := range d.cfg.UnitDirs {
+		args = append(args, "--units", dir)
+	}
+	cmd := exec.Command(binary, args...)
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, UpgradeStateEnv+"=") })
+	stdout, err := captureOutput(cmd, &cmd.Stdout)
+	if err != nil {
+		return fmt.Errorf("upgrade: %w", err)
+	}
+	stderr, err := captureOutput(cmd, &cmd.Stderr)
+	if err != nil {
+		stdout.abandon()
+		return fmt.Errorf("upgrade: %w", err)
+	}
+	// The reaper is the only caller of wait4: the child is registered
+	// with it, and cmd.Wait is never called.
+	exitC, err := d.reaper.Start(func() (int, error) {
+		if err := cmd.Start(); err != nil {
+			return 0, err
+		}
+		return cmd.Process.Pid, nil
+	})
+	stdout.started()
+	stderr.started()
+	if err != nil {
+		stdout.abandon()
+		stderr.abandon()
+		return fmt.Errorf("upgrade: starting %s: %w", binary, err)
+	}
+	defer cmd.Process.Release()
+	var status string
+	select {
+	case st, ok := <-exitC:
+		if !ok {
+			stdout.abandon()
+			stderr.abandon()
+			return errors.New("upgrade: sockd is stopping")
+		}
+		if !st.Wait.Exited() || st.Wait.ExitStatus() != 0 {
+			status = st.String()
+		}
+	case <-ctx.Done():
+		syscall.Kill(cmd.Process.Pid, syscall.SIGKILL)
+		<-exitC
+		stdout.abandon()
+		stderr.abandon()
+		return fmt.Errorf("upgrade: %s %s did not finish in %s", binary, UpgradeCheckFlag, upgradeCheckTimeout)
+	}
+	out, errOut := stdout.wait(ctx), stderr.wait(ctx)
+	if status != "" {
+		return fmt.Errorf("upgrade: %s %s failed (%s): %s", binary, UpgradeCheckFlag, status, lastLines(strings.TrimSpace(errOut), 20))
+	}
+	var res CheckResult
+	if err := json.Unmarshal(lastLine([]byte(out)), &res); err != nil || !res.OK {
+		return fmt.Errorf("upgrade: %s does not speak sockd's upgrade protocol: no check result in its output %q", binary, lastLines(strings.TrimSpace(out), 3))
+	}
+	d.log.Info("new binary checked", "binary", binary, "version", res.Version, "units", res.Units, "adopted", res.Adopted, "new_listeners", res.New, "fdstore", res.Stored)
+	return nil
+}
+
+// capturedOutput reads what a child writes to one pipe, up to 64 KiB.
+type capturedOutput struct {
+	r, w    *os.File
+	buf     bytes.Buffer
+	reading bool
+	done    chan struct{}
+}
+
+// captureOutput gives cmd a pipe as *dst (cmd.Stdout or cmd.Stderr).
+func captureOutput(cmd *exec.Cmd, dst *io.Writer) (*capturedOutput, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	*dst = w
+	return &capturedOutput{r: r, w: w, done: make(chan struct{})}, nil
+}
+
+// started closes the write end in sockd and starts reading.
+func (c *capturedOutput) started() {
+	c.w.Close()
+	c.reading = true
+	go func() {
+		defer close(c.done)
+		io.Copy(&c.buf, io.LimitReader(c.r, 64<<10))
+	}()
+}
+
+// wait returns the output once the pipe is closed, or what was read when
+// ctx is done.
+func (c *capturedOutput) wait(ctx context.Context) string {
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		c.r.Close()
+		<-c.done
+	}
+	c.r.Close()
+	return c.buf.String()
+}
+
+// abandon closes the pipe and waits for the reader.
+func (c *capturedOutput) abandon() {
+	c.w.Close()
+	c.r.Close()
+	if c.reading {
+		<-c.done
+	}
+}
+
+func lastLine(b []byte) []byte {
+	b = bytes.TrimSpace(b)
+	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+		return b[i+1:]
+	}
+	return b
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// restoreUnits is Load for a new generation: the units saved in h get
+// their listeners, fd stores and processes back; h's fds left over are
+// closed, and the processes of units that are gone are stopped.
+func (d *Daemon) restoreUnit(u *units.Unit, s *supervise.Saved) error {
+	used := make([]bool, len(s.Listeners))
+	ls, err := activation.BindOwning(u.Name+".socket", &u.Socket, func(l units.Listener) int {
+		for i, sl := range s.Listeners {
+			if used[i] || sl.Addr != l.Address.String() {
+				continue
+			}
+			if ok, err := activation.Matches(sl.FD, l); err == nil && ok {
+				used[i] = true
+				unix.CloseOnExec(sl.FD)
+				return sl.FD
+			}
+		}
+		return -1
+	})
+	for i, sl := range s.Listeners {
+		if !used[i] {
+			unix.Close(sl.FD) // on error BindOwning closed the adopted ones
+		}
+	}
+	s.Listeners = nil
+	if err != nil {
+		d.dropSaved(u.Name, s)
+		return err
+	}
+	d.units[u.Name] = &running{sup: supervise.Restore(u, ls, d.deps(), s)}
+	return nil
+}
+
+// dropSaved stops the processes of a saved unit that this generation
+// does not run, and closes its fds.
+func (d *Daemon) dropSaved(name string, s *supervise.Saved) {
+	procs := []*supervise.SavedProcess{s.Main}
+	for i := range s.Instances {
+		procs = append(procs, &s.Instances[i].SavedProcess)
+	}
+	for _, p := range procs {
+		if p != nil && p.Exited == nil {
+			d.log.Warn("stopping a service of a unit this sockd does not run any more", "unit", name+".socket", "pid", p.PID)
+			syscall.Kill(-p.PID, syscall.SIGTERM)
+		}
+	}
+	s.Close()
+}
+
+// restore is Load for a unit that the handover describes: it reports
+// whether it dealt with u, and the error if the unit failed.
+func (d *Daemon) restore(u *units.Unit) (bool, error) {
+	h := d.cfg.Handover
+	if h == nil {
+		return false, nil
+	}
+	if slices.Contains(h.Stopped, u.Name) {
+		d.units[u.Name] = &running{sup: d.stoppedSupervisor(u)}
+		return true, nil
+	}
+	s, ok := h.Units[u.Name]
+	if !ok {
+		return false, nil
+	}
+	delete(h.Units, u.Name)
+	return true, d.restoreUnit(u, s)
+}
+
+// dropHandover deals with what no loaded unit took from h: it stops the
+// processes of units that are gone and closes the fds.
+func (d *Daemon) dropHandover(h *Handover) {
+	for name, s := range h.Units {
+		d.dropSaved(name, s)
+	}
+	h.Units = nil
+}
