@@ -1,0 +1,378 @@
+package handoff
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// BenchmarkHandoff10000 measures one whole handoff of 10,000 listening
+// sockets, the size of sockd's scale benchmark, from this process to
+// another, as an upgrade hands every listener to the next sockd. The
+// other process is this test binary run as a client (see benchClient):
+// at each iteration it calls Listeners, which dials this process's
+// Server over a "unixpacket" socket in a temporary directory; both ends
+// check each other's credentials, ServeConn sends the 10,000 fds in
+// chunks of MaxFDsPerMessage, Receive checks each one's SO_TYPE, and the
+// iteration ends once ServeConn has returned and the client has said
+// that Receive returned. The goal is under 50 ms a handoff (the
+// ms/handoff metric). The client then closes what it received, untimed:
+// it holds the last reference to each listener by then, so that close
+// tears the 10,000 sockets down, which a real upgrade does not do; the
+// ms/close metric is how long it took. A first handoff, untimed, warms
+// the client up; ms/first is how long it took.
+//
+// Answer hands over the listeners themselves rather than dups of them
+// (sockd's Answer returns dups): ServeConn closes what it sent, so this
+// side needs only 10,000 fds, and the other side as many, where one
+// process doing both ends with dups would need 30,000 (RLIMIT_NOFILE's
+// hard limit is often 20,000 or less, and raising it takes
+// CAP_SYS_RESOURCE). The listeners are made again, untimed, before each
+// iteration; ServeConn's close of them, timed, is the close of sockd's
+// dups, as the client still holds them. They are Unix stream sockets in
+// the abstract namespace: they bind faster than TCP ones, take no
+// ephemeral port of a shared machine, and Send and Receive treat every
+// socket of a kind alike.
+//
+//	go test -run '^$' -bench Handoff -benchtime 10x ./handoff/
+func BenchmarkHandoff10000(b *testing.B) {
+	const n = 10000
+	raiseNofile(b, n+256)
+	before := fdCount(b)
+	rig := startRig(b)
+	// The first handoff to a fresh process is the one a real upgrade
+	// makes, and about twice as slow: the client's fd table grows from
+	// 64 to 16,384 fds, in doublings, and each one waits for an RCU
+	// grace period (expand_fdtable) as the process has more than one
+	// thread. It is reported as ms/first, and kept out of the average.
+	files, err := listenAbstract(n)
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	var first time.Duration
+	childFDs, _ := rig.handoff(b, files, func() { first = time.Since(start) })
+	var closing time.Duration
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		files, err := listenAbstract(n)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		got, closed := rig.handoff(b, files, b.StopTimer)
+		if got != childFDs {
+			b.Fatalf("the client has %d fds open after closing what it received; %d after the first handoff", got, childFDs)
+		}
+		childFDs = got
+		closing += closed
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1e6, "ms/handoff")
+	b.ReportMetric(float64(closing.Nanoseconds())/float64(b.N)/1e6, "ms/close")
+	b.ReportMetric(float64(first.Nanoseconds())/1e6, "ms/first")
+	rig.stop(b)
+	if after := fdCount(b); after != before {
+		b.Errorf("%d fds open after the benchmark; %d before", after, before)
+	}
+}
+
+// fdCount returns the number of fds this process has open.
+func fdCount(tb testing.TB) int {
+	tb.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return len(ents)
+}
+
+// TestHandoffToChild runs the benchmark's handoff twice with 1,000
+// listeners, and checks that no fd is left open on either side.
+func TestHandoffToChild(t *testing.T) {
+	const n = 1000
+	raiseNofile(t, n+256)
+	before := openFDs(t)
+	rig := startRig(t)
+	var childFDs []int
+	for range 2 {
+		files, err := listenAbstract(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fds, _ := rig.handoff(t, files, nil)
+		childFDs = append(childFDs, fds)
+	}
+	rig.stop(t)
+	checkNoNewFDs(t, before)
+	if childFDs[0] != childFDs[1] {
+		t.Errorf("the client had %v fds open after each handoff; want the same count", childFDs)
+	}
+}
+
+// TestHandoffManyListeners hands over dups of 1,000 listeners within
+// this process, as sockd's Answer does, and checks that what arrived are
+// the listeners sent and that no fd is left open afterwards.
+func TestHandoffManyListeners(t *testing.T) {
+	const n = 1000
+	raiseNofile(t, 3*n+256)
+	files, err := listenAbstract(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { CloseAll(files) })
+	path, served := serveOne(t, &Server{Answer: dupAnswer(files)})
+	before := openFDs(t)
+	got, err := Listeners(context.Background(), path, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-served; err != nil {
+		t.Errorf("ServeConn: %v", err)
+	}
+	defer CloseAll(got)
+	if len(got) != n {
+		t.Fatalf("got %d files; want %d", len(got), n)
+	}
+	if extra := len(openFDs(t)) - len(before); extra != n {
+		t.Errorf("%d more fds open after the handoff; want %d", extra, n)
+	}
+	for i, f := range got {
+		sa, err := unix.Getsockname(f.Fd)
+		if err != nil {
+			t.Fatalf("file %d: getsockname: %v", i, err)
+		}
+		if addr := sa.(*unix.SockaddrUnix).Name; addr != files[i].Addr || f.Addr != files[i].Addr || f.Name != files[i].Name {
+			t.Errorf("file %d: %s %s bound to %q; want %s %s", i, f.Name, f.Addr, addr, files[i].Name, files[i].Addr)
+		}
+		if !isCloexec(t, f.Fd) {
+			t.Errorf("file %d: fd %d is not close-on-exec", i, f.Fd)
+		}
+	}
+	CloseAll(got)
+	checkNoNewFDs(t, before)
+}
+
+// rig is a Server socket and a client process that takes the listeners
+// from it each time it reads a line.
+type rig struct {
+	ln      *net.UnixListener
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser
+	replies *bufio.Scanner
+	done    chan struct{} // closed once cmd has exited
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// startRig listens on a "unixpacket" socket in a temporary directory and
+// starts the client.
+func startRig(tb testing.TB) *rig {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "handoff.sock")
+	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		ln.Close()
+		tb.Fatal(err)
+	}
+	r := &rig{ln: ln, cmd: exec.Command(self, "-test.run=^$"), done: make(chan struct{})}
+	r.cmd.Env = append(os.Environ(), "HANDOFF_BENCH_CHILD=client", "HANDOFF_BENCH_SOCK="+path)
+	r.cmd.Stderr = os.Stderr
+	r.stdin, _ = r.cmd.StdinPipe()
+	stdout, _ := r.cmd.StdoutPipe()
+	r.replies = bufio.NewScanner(stdout)
+	if err := r.cmd.Start(); err != nil {
+		ln.Close()
+		tb.Fatalf("starting the client: %v", err)
+	}
+	go func() { r.cmd.Wait(); close(r.done) }()
+	tb.Cleanup(func() { r.close() })
+	return r
+}
+
+// handoff serves files (and closes them) to the client, calls received,
+// if not nil, once the client has them, and returns the number of fds
+// the client has open once it closed what it received, and how long
+// closing them took.
+func (r *rig) handoff(tb testing.TB, files []File, received func()) (int, time.Duration) {
+	tb.Helper()
+	answered := false
+	s := &Server{Answer: func(unix.Ucred, Request) ([]File, error) { answered = true; return files, nil }}
+	defer func() {
+		if !answered {
+			CloseAll(files)
+		}
+	}()
+	if _, err := io.WriteString(r.stdin, "go\n"); err != nil {
+		tb.Fatalf("asking the client: %v", err)
+	}
+	r.ln.SetDeadline(time.Now().Add(time.Minute))
+	c, err := r.ln.AcceptUnix()
+	if err != nil {
+		tb.Fatalf("accepting the client: %v", err)
+	}
+	c.SetDeadline(time.Now().Add(time.Minute))
+	err = s.ServeConn(c)
+	c.Close()
+	if err != nil {
+		tb.Fatalf("ServeConn: %v", err)
+	}
+	var got, fds int
+	var closing time.Duration
+	r.reply(tb, "received %d", &got)
+	if received != nil {
+		received()
+	}
+	r.reply(tb, "closed %d %d", &closing, &fds)
+	if got != len(files) {
+		tb.Fatalf("the client received %d files; want %d", got, len(files))
+	}
+	return fds, closing
+}
+
+// reply reads the client's next line, of the given format.
+func (r *rig) reply(tb testing.TB, format string, args ...any) {
+	tb.Helper()
+	if !r.replies.Scan() {
+		tb.Fatalf("the client exited without answering: %v", r.replies.Err())
+	}
+	if _, err := fmt.Sscanf(r.replies.Text(), format, args...); err != nil {
+		tb.Fatalf("the client answered %q; want %q", r.replies.Text(), format)
+	}
+}
+
+// stop ends the client and waits for it, failing the test unless it
+// exits cleanly.
+func (r *rig) stop(tb testing.TB) {
+	tb.Helper()
+	if err := r.close(); err != nil {
+		tb.Errorf("client: %v", err)
+	}
+}
+
+// close closes the client's input, waits up to 10 seconds for it to
+// exit (then kills it), and closes the listener; it may be called again
+// and returns the first call's error.
+func (r *rig) close() error {
+	r.closeOnce.Do(func() {
+		r.stdin.Close()
+		r.ln.Close()
+		select {
+		case <-r.done:
+		case <-time.After(10 * time.Second):
+			r.cmd.Process.Kill()
+			<-r.done
+			r.closeErr = errors.New("did not exit within 10s of the end of its input: killed")
+			return
+		}
+		if !r.cmd.ProcessState.Success() {
+			r.closeErr = fmt.Errorf("exited with %v", r.cmd.ProcessState)
+		}
+	})
+	return r.closeErr
+}
+
+// init runs the test binary as the benchmark's client when
+// HANDOFF_BENCH_CHILD says so; TestMain, in peer_test.go, has the other
+// children.
+func init() {
+	if os.Getenv("HANDOFF_BENCH_CHILD") == "client" {
+		os.Exit(benchClient(os.Getenv("HANDOFF_BENCH_SOCK")))
+	}
+}
+
+// benchClient takes the listeners of "web" from the server at path each
+// time it reads a line, and answers "received <files>"; then it closes
+// them and answers "closed <nanoseconds it took> <fds open>". It returns
+// at the end of its input, or 1 after a failed handoff.
+func benchClient(path string) int {
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		files, err := Listeners(ctx, path, "web")
+		cancel()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "benchmark client:", err)
+			return 1
+		}
+		fmt.Printf("received %d\n", len(files))
+		start := time.Now()
+		CloseAll(files)
+		closing := time.Since(start)
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "benchmark client:", err)
+			return 1
+		}
+		fmt.Printf("closed %d %d\n", closing.Nanoseconds(), len(ents))
+	}
+	return 0
+}
+
+// listenAbstract makes n Unix stream sockets listening in the abstract
+// namespace, as the files of unit "web"; on error it closes those made.
+func listenAbstract(n int) ([]File, error) {
+	files := make([]File, 0, n)
+	prefix := "@sockd-handoff-bench-" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	for i := range n {
+		addr := fmt.Sprintf("%s-%d", prefix, i)
+		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			CloseAll(files)
+			return nil, fmt.Errorf("listener %d: %w", i, os.NewSyscallError("socket", err))
+		}
+		files = append(files, File{Unit: "web", Name: fmt.Sprintf("l%d", i), Kind: KindStream, Addr: addr,
+			Fingerprint: "stream " + addr + " backlog=128", Fd: fd})
+		if err := unix.Bind(fd, &unix.SockaddrUnix{Name: addr}); err != nil {
+			CloseAll(files)
+			return nil, fmt.Errorf("listener %d: bind %s: %w", i, addr, err)
+		}
+		if err := unix.Listen(fd, 128); err != nil {
+			CloseAll(files)
+			return nil, fmt.Errorf("listener %d: listen %s: %w", i, addr, err)
+		}
+	}
+	return files, nil
+}
+
+// raiseNofile makes room for need fds, raising RLIMIT_NOFILE's soft limit
+// (and its hard limit, which takes CAP_SYS_RESOURCE) for the test and
+// putting it back after; it skips the test when it cannot.
+func raiseNofile(tb testing.TB, need uint64) {
+	tb.Helper()
+	var old unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &old); err != nil {
+		tb.Fatalf("getrlimit RLIMIT_NOFILE: %v", err)
+	}
+	if old.Cur >= need {
+		return
+	}
+	lim := unix.Rlimit{Cur: need, Max: max(old.Max, need)}
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		tb.Skipf("needs %d fds; RLIMIT_NOFILE is %d (hard %d) and cannot be raised: %v (raise the hard limit with ulimit -Hn, or run with CAP_SYS_RESOURCE)",
+			need, old.Cur, old.Max, err)
+	}
+	tb.Cleanup(func() {
+		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &old); err != nil {
+			tb.Errorf("restoring RLIMIT_NOFILE %d:%d: %v", old.Cur, old.Max, err)
+		}
+	})
+}
