@@ -89,7 +89,10 @@ func serve(o options, stderr io.Writer) int {
 		d.Load()
 	}
 	reloadDone := reloadOnSIGHUP(ctx, d, log)
-	defer func() { <-reloadDone }()
+	defer func() {
+		stop() // Run may return before a signal (a takeover): end the SIGHUP loop
+		<-reloadDone
+	}()
 	if err := d.Run(ctx); err != nil {
 		log.Error("stopped with an error", "err", err)
 		return 1

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sockd/sockd/activation"
 	"github.com/sockd/sockd/handoff"
+	"github.com/sockd/sockd/internal/control"
 	"github.com/sockd/sockd/internal/supervise"
 	"github.com/sockd/sockd/units"
 	"github.com/sockd/sockd/units/unitdir"
@@ -79,6 +80,10 @@ func Takeover(ctx context.Context, runtimeDir string) (*Handover, error) {
 		return nil, fmt.Errorf("takeover: %s: %w", path, err)
 	}
 	h := &Handover{Format: handoverFormat, Units: map[string]*supervise.Saved{}, takeover: &takeoverClient{conn: conn}}
+	// The generation count goes on from the old sockd's, if it says.
+	if info, err := control.NewClient(filepath.Join(runtimeDir, control.SocketName)).Daemon(ctx); err == nil {
+		h.Generation, h.Started, h.Binary, h.Version = info.Generation, info.Started, info.Binary, info.Version
+	}
 	for _, f := range files {
 		s := h.Units[f.Unit]
 		if s == nil {

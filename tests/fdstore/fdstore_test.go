@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/sockd/sockd/tests/internal/e2e"
 )
 
@@ -27,17 +29,55 @@ func TestMain(m *testing.M) {
 }
 
 // units returns the unit files of a unit "store" running svc with
-// FileDescriptorStoreMax=max and Restart=always.
-func units(max int) map[string]string {
+// FileDescriptorStoreMax=max and Restart=always, and svc's extra
+// arguments.
+func units(max int, args string) map[string]string {
 	return map[string]string{
 		"store.socket": "[Socket]\nListenStream=$WORK/store.sock\n",
 		"store.service": fmt.Sprintf("[Service]\nType=notify\nRestart=always\nRestartSec=100ms\n"+
-			"FileDescriptorStoreMax=%d\nExecStart=%s $WORK/report\n", max, filepath.Join(binDir, "svc")),
+			"FileDescriptorStoreMax=%d\nExecStart=%s $WORK/report %s\n", max, filepath.Join(binDir, "svc"), args),
 	}
 }
 
 func start(t *testing.T, max int) *e2e.Sockd {
-	return e2e.Start(t, e2e.Options{Binary: filepath.Join(binDir, "sockd"), Args: []string{"--log-level", "debug"}}, units(max))
+	return e2e.Start(t, e2e.Options{Binary: filepath.Join(binDir, "sockd"), Args: []string{"--log-level", "debug"}}, units(max, ""))
+}
+
+// TestStoreSurvivesUpgrade is TestStoreSurvivesCrash with an upgrade of
+// sockd in between: the first instance stores the connection and the
+// memfd and waits; sockd re-executes itself (sockctl upgrade); the
+// instance is killed; the next one, started by the new image, gets both
+// back with their names and answers on the stored connection.
+func TestStoreSurvivesUpgrade(t *testing.T) {
+	s := e2e.Start(t, e2e.Options{Binary: filepath.Join(binDir, "sockd"), Args: []string{"--log-level", "debug"}}, units(4, "hold"))
+	c := dial(t, s)
+	r := bufio.NewReader(c)
+	if got := readLine(t, c, r); got != "stored" {
+		t.Fatalf("first line %q, want \"stored\"", got)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(sockctl(t, s, "status", "store.service"), "FD Store: 2"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the fd store never held 2 fds:\n%s", sockctl(t, s, "status", "store.service"))
+		}
+	}
+	if out := sockctl(t, s, "upgrade"); !strings.Contains(out, "generation 1 → 2") {
+		t.Fatalf("sockctl upgrade: %s", out)
+	}
+	if out := sockctl(t, s, "status", "store.service"); !strings.Contains(out, "FD Store: 2") {
+		t.Errorf("after the upgrade sockctl status does not list the 2 stored fds:\n%s", out)
+	}
+	var pid int
+	fmt.Sscanf(waitReport(t, s, 1)[0], "pid=%d", &pid)
+	if err := unix.Kill(pid, unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if got := readLine(t, c, r); got != "hello from gen 2" {
+		t.Fatalf("after the upgrade and the crash the client read %q, want \"hello from gen 2\"", got)
+	}
+	lines := waitReport(t, s, 2)
+	if want := "fds=3 names=store.socket:conn:state fdstore=4 state=state-from-gen-1"; !strings.HasSuffix(lines[1], want) {
+		t.Errorf("start after the upgrade reported %q, want it to end in %q", lines[1], want)
+	}
 }
 
 // TestStoreSurvivesCrash: the first instance stores the connection

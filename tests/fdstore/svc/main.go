@@ -6,7 +6,8 @@
 // one connection from fd 3, stores it (FDSTORE=1 FDNAME=conn, twice
 // the same open file so that sockd must drop the duplicate) and a memfd
 // holding "state-from-gen-1" (FDSTORE=1 FDNAME=state), writes "stored\n"
-// to the client and kills itself with SIGKILL.
+// to the client and kills itself with SIGKILL — or, with a second
+// argument "hold", waits for the test to kill it.
 //
 // Started with stored fds, it reads the memfd back into the report,
 // writes "hello from gen 2\n" to the stored connection, sends
@@ -24,13 +25,13 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1]); err != nil {
+	if err := run(os.Args[1], len(os.Args) > 2 && os.Args[2] == "hold"); err != nil {
 		fmt.Fprintln(os.Stderr, "svc:", err)
 		os.Exit(1)
 	}
 }
 
-func run(report string) error {
+func run(report string, hold bool) error {
 	n, _ := strconv.Atoi(os.Getenv("LISTEN_FDS"))
 	names := strings.Split(os.Getenv("LISTEN_FDNAMES"), ":")
 	if len(names) != n {
@@ -53,10 +54,10 @@ func run(report string) error {
 	if i := index(names, "conn"); i >= 0 {
 		return secondStart(3 + i)
 	}
-	return firstStart()
+	return firstStart(hold)
 }
 
-func firstStart() error {
+func firstStart(hold bool) error {
 	if err := notify("READY=1"); err != nil {
 		return err
 	}
@@ -83,6 +84,9 @@ func firstStart() error {
 	}
 	if _, err := unix.Write(conn, []byte("stored\n")); err != nil {
 		return fmt.Errorf("writing to the client: %w", err)
+	}
+	for hold {
+		time.Sleep(time.Hour) // until the test kills it
 	}
 	return unix.Kill(os.Getpid(), unix.SIGKILL)
 }

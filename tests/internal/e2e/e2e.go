@@ -51,6 +51,31 @@ type Sockd struct {
 	alive      bool
 }
 
+// Wait waits up to d for sockd to exit by itself and returns how long it
+// took, or -1 if it still runs.
+func (s *Sockd) Wait(d time.Duration) time.Duration {
+	if !s.alive {
+		return 0
+	}
+	start := time.Now()
+	select {
+	case <-s.exit:
+		s.alive = false
+		return time.Since(start)
+	case <-time.After(d):
+		return -1
+	}
+}
+
+// ExitCode returns sockd's exit status once it has exited (Wait, Stop),
+// else -1.
+func (s *Sockd) ExitCode() int {
+	if s.alive || s.cmd.ProcessState == nil {
+		return -1
+	}
+	return s.cmd.ProcessState.ExitCode()
+}
+
 // Start writes the unit files (name → content, $WORK and opt.Vars
 // expanded) and starts sockd on them, waits until it answers on its
 // control socket and has logged "sockd ready", and stops it when the

@@ -1,0 +1,394 @@
+// Package upgrade_test checks sockd's zero-downtime upgrades end to end: a
+// real sockd serving a real HTTP service (examples/hello-http) under a
+// continuous load from internal/loadgen, upgraded in place with sockctl
+// upgrade, refused upgrades (rollback), a takeover by a second sockd, and
+// an Accept=yes instance that lives across an upgrade. Every test counts
+// the load's failures and fails on any.
+package upgrade_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sockd/sockd/internal/control"
+	"github.com/sockd/sockd/internal/loadgen"
+	"github.com/sockd/sockd/tests/internal/e2e"
+)
+
+var binDir, bin2Dir string
+
+func TestMain(m *testing.M) {
+	// A second sockd binary that says it is version v2, to upgrade to.
+	d, err := e2e.Build([]string{"-ldflags", "-X main.version=v2"}, "../../cmd/sockd")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin2Dir = d
+	defer os.RemoveAll(d)
+	e2e.Main(m, &binDir, "../../cmd/sockd", "../../cmd/sockctl", "../../examples/hello-http")
+}
+
+// freePort returns a TCP port free on 127.0.0.1.
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// helloUnits are the units of the example HTTP service on addr.
+func helloUnits(addr string) map[string]string {
+	return map[string]string{
+		"hello.socket":  "[Socket]\nListenStream=" + addr + "\n",
+		"hello.service": "[Service]\nType=notify\nExecStart=" + filepath.Join(binDir, "hello-http") + "\nRestart=on-failure\n",
+	}
+}
+
+func startSockd(t *testing.T, files map[string]string) *e2e.Sockd {
+	return e2e.Start(t, e2e.Options{Binary: filepath.Join(binDir, "sockd"), Args: []string{"--log-level", "debug"}}, files)
+}
+
+// sockctl runs sockctl against the runtime directory rt.
+func sockctl(rt string, args ...string) (string, error) {
+	cmd := exec.Command(filepath.Join(binDir, "sockctl"), args...)
+	cmd.Env = append(os.Environ(), "SOCKD_RUNTIME_DIR="+rt, "NO_COLOR=1")
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// daemonInfo asks the control API of the sockd at rt who it is.
+func daemonInfo(t *testing.T, rt string) control.Daemon {
+	t.Helper()
+	c := control.NewClient(filepath.Join(rt, control.SocketName))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	d, err := c.Daemon(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func mainPID(t *testing.T, rt, unit string) int {
+	t.Helper()
+	c := control.NewClient(filepath.Join(rt, control.SocketName))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	u, err := c.Unit(ctx, unit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.MainPID
+}
+
+// load is a light continuous load on addr (two new-connection and two
+// keep-alive workers at about 100 requests per second each) until stop
+// is called, which returns the result.
+func load(t *testing.T, addr string) (stop func() *loadgen.Result) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan *loadgen.Result, 1)
+	go func() {
+		r, err := loadgen.Run(ctx, loadgen.Config{
+			Addr: addr, Want: "hello from pid", Conns: 2, KeepAlive: 2,
+			Duration: 5 * time.Minute, Timeout: 5 * time.Second, Rate: 100,
+		})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- r
+	}()
+	return func() *loadgen.Result {
+		time.Sleep(200 * time.Millisecond) // some load after the last change
+		cancel()
+		r := <-done
+		if r == nil {
+			t.Fatal("no load result")
+		}
+		return r
+	}
+}
+
+// checkLoad fails the test on any failed request.
+func checkLoad(t *testing.T, r *loadgen.Result, minOK int) {
+	t.Helper()
+	t.Logf("load: %s", r)
+	if r.Failures() > 0 {
+		t.Errorf("%d requests failed under load: %s", r.Failures(), r)
+	}
+	if r.OK < minOK {
+		t.Errorf("only %d requests succeeded, want at least %d: the load did not run", r.OK, minOK)
+	}
+}
+
+// TestUpgradesUnderLoad upgrades sockd five times in place, alternating
+// two binaries, under a continuous load: sockd keeps its pid, its
+// generation counts up, the running service is the same process
+// throughout (it was never restarted), and no request fails.
+func TestUpgradesUnderLoad(t *testing.T) {
+	addr := freePort(t)
+	s := startSockd(t, helloUnits(addr))
+	stop := load(t, addr)
+	time.Sleep(300 * time.Millisecond)
+	svc := mainPID(t, s.RuntimeDir, "hello.service")
+	if svc == 0 {
+		t.Fatalf("the service is not running under load; log:\n%s", s.LogText())
+	}
+	for i := 1; i <= 5; i++ {
+		binary := filepath.Join(binDir, "sockd")
+		version := "dev"
+		if i%2 == 1 {
+			binary, version = filepath.Join(bin2Dir, "sockd"), "v2"
+		}
+		start := time.Now()
+		out, err := sockctl(s.RuntimeDir, "upgrade", "--binary", binary)
+		if err != nil {
+			t.Fatalf("upgrade %d: %v\n%s\nlog:\n%s", i, err, out, s.LogText())
+		}
+		t.Logf("upgrade %d took %s: %s", i, time.Since(start).Round(time.Millisecond), strings.TrimSpace(out))
+		info := daemonInfo(t, s.RuntimeDir)
+		if info.PID != s.Pid() || info.Generation != i+1 || info.Version != version || info.Binary != binary {
+			t.Errorf("after upgrade %d: %+v; want pid %d, generation %d, version %s, binary %s", i, info, s.Pid(), i+1, version, binary)
+		}
+		if got := mainPID(t, s.RuntimeDir, "hello.service"); got != svc {
+			t.Errorf("after upgrade %d the service's main pid is %d, want %d (still the same process)", i, got, svc)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	checkLoad(t, stop(), 200)
+	// The service is still supervised: killed, it is started again by
+	// the next connection.
+	if err := syscallKill(svc); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, s, "service exited", func() bool { return mainPID(t, s.RuntimeDir, "hello.service") != svc })
+	if _, err := get(addr); err != nil {
+		t.Errorf("after the service was killed, sockd started no new one: %v", err)
+	}
+}
+
+// TestUpgradeRollback: upgrades to a binary that exits at once, to one
+// that fails, and with a unit that does not validate are refused with the
+// reason; sockd keeps its pid and generation and serves on without a
+// failed request.
+func TestUpgradeRollback(t *testing.T) {
+	addr := freePort(t)
+	s := startSockd(t, helloUnits(addr))
+	stop := load(t, addr)
+	time.Sleep(300 * time.Millisecond)
+	exitsAtOnce := filepath.Join(t.TempDir(), "sockd-exits")
+	if err := os.WriteFile(exitsAtOnce, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fails := filepath.Join(t.TempDir(), "sockd-fails")
+	if err := os.WriteFile(fails, []byte("#!/bin/sh\necho cannot start >&2\nexit 3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, binary, want string
+		setup              func()
+	}{
+		{"binary exits at once", exitsAtOnce, "does not speak sockd's upgrade protocol", nil},
+		{"binary fails", fails, "cannot start", nil},
+		{"missing binary", "/nonexistent/sockd", "no such file", nil},
+		{"invalid unit", filepath.Join(bin2Dir, "sockd"), "broken.socket:2", func() {
+			os.WriteFile(filepath.Join(s.Work, "units", "broken.socket"), []byte("[Socket]\nListenStream=nowhere:port\n"), 0o644)
+		}},
+	} {
+		if c.setup != nil {
+			c.setup()
+		}
+		out, err := sockctl(s.RuntimeDir, "upgrade", "--binary", c.binary)
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(out, "upgrade refused") || !strings.Contains(out, c.want) {
+			t.Errorf("%s: sockctl upgrade: %v\n%s\nwant exit 1 and \"upgrade refused\" naming %q", c.name, err, out, c.want)
+		}
+		t.Logf("%s: %s", c.name, strings.TrimSpace(out))
+		info := daemonInfo(t, s.RuntimeDir)
+		if info.PID != s.Pid() || info.Generation != 1 || info.Version != "dev" {
+			t.Errorf("%s: after the refused upgrade: %+v; want pid %d, generation 1, version dev", c.name, info, s.Pid())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	checkLoad(t, stop(), 100)
+}
+
+// TestTakeoverUnderLoad: a second sockd started with --takeover on the
+// same runtime directory takes over; the first one stops its service
+// and exits 0; under load nothing fails.
+func TestTakeoverUnderLoad(t *testing.T) {
+	addr := freePort(t)
+	s := startSockd(t, helloUnits(addr))
+	stop := load(t, addr)
+	time.Sleep(300 * time.Millisecond)
+	old := mainPID(t, s.RuntimeDir, "hello.service")
+
+	logPath := filepath.Join(s.Work, "sockd2.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	next := exec.Command(filepath.Join(bin2Dir, "sockd"), "--takeover", "--log-level", "debug",
+		"--units", filepath.Join(s.Work, "units"), "--runtime-dir", s.RuntimeDir)
+	next.Stdout, next.Stderr = logf, logf
+	if err := next.Start(); err != nil {
+		t.Fatal(err)
+	}
+	nextDone := make(chan error, 1)
+	go func() { nextDone <- next.Wait() }()
+	t.Cleanup(func() {
+		next.Process.Signal(os.Interrupt)
+		select {
+		case <-nextDone:
+		case <-time.After(20 * time.Second):
+			next.Process.Kill()
+			t.Error("the new sockd did not stop on SIGINT")
+		}
+	})
+	// The old sockd exits by itself, with status 0.
+	if took := s.Wait(20 * time.Second); took < 0 {
+		t.Fatalf("the old sockd did not exit after the takeover; its log:\n%s\nthe new one's:\n%s", s.LogText(), readFile(logPath))
+	}
+	if code := s.ExitCode(); code != 0 {
+		t.Errorf("the old sockd exited with %d, want 0", code)
+	}
+	info := daemonInfo(t, s.RuntimeDir)
+	if info.PID != next.Process.Pid || info.Generation != 2 || info.Version != "v2" {
+		t.Errorf("after the takeover: %+v; want pid %d, generation 2, version v2", info, next.Process.Pid)
+	}
+	time.Sleep(500 * time.Millisecond)
+	checkLoad(t, stop(), 100)
+	if now := mainPID(t, s.RuntimeDir, "hello.service"); now == 0 || now == old {
+		t.Errorf("after the takeover the service is pid %d; want a new instance started by the new sockd (the old one was %d)", now, old)
+	}
+	if err := syscallKill0(old); err == nil {
+		t.Errorf("the old generation's service (pid %d) still runs after the old sockd exited", old)
+	}
+	if !strings.Contains(s.LogText(), "handing over to a new sockd") {
+		t.Errorf("the old sockd did not log the handover; its log:\n%s", s.LogText())
+	}
+}
+
+// TestAcceptInstanceSurvivesUpgrade: a per-connection instance started
+// before an upgrade keeps its connection, is counted by the new image,
+// and is reaped by it when it exits.
+func TestAcceptInstanceSurvivesUpgrade(t *testing.T) {
+	addr := freePort(t)
+	s := startSockd(t, map[string]string{
+		"chat.socket":   "[Socket]\nListenStream=" + addr + "\nAccept=yes\n",
+		"chat@.service": "[Service]\nExecStart=/bin/sh -c 'echo hi; read x; echo bye $x'\nStandardInput=socket\n",
+	})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	r := bufio.NewReader(c)
+	if l, err := r.ReadString('\n'); l != "hi\n" {
+		t.Fatalf("read %q, %v; want hi", l, err)
+	}
+	if out, err := sockctl(s.RuntimeDir, "upgrade", "--binary", filepath.Join(bin2Dir, "sockd")); err != nil {
+		t.Fatalf("upgrade: %v\n%s", err, out)
+	}
+	if n := connections(t, s.RuntimeDir); n != 1 {
+		t.Errorf("after the upgrade sockd counts %d live instances, want 1", n)
+	}
+	fmt.Fprintln(c, "there")
+	if l, err := r.ReadString('\n'); l != "bye there\n" {
+		t.Fatalf("after the upgrade the instance answered %q, %v; want \"bye there\"", l, err)
+	}
+	waitFor(t, s, "instance exited", func() bool { return connections(t, s.RuntimeDir) == 0 })
+	if zombies := zombieChildren(t, s.Pid()); len(zombies) > 0 {
+		t.Errorf("zombie children of sockd after the instance exited: %v", zombies)
+	}
+}
+
+func connections(t *testing.T, rt string) int {
+	t.Helper()
+	out, err := sockctl(rt, "--json", "status", "chat.socket")
+	if err != nil {
+		t.Fatalf("sockctl status: %v\n%s", err, out)
+	}
+	var us []control.Unit
+	if err := json.Unmarshal([]byte(out), &us); err != nil || len(us) != 1 {
+		t.Fatalf("sockctl --json status: %v\n%s", err, out)
+	}
+	return us[0].Connections
+}
+
+func get(addr string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(c, "GET / HTTP/1.0\r\n\r\n")
+	b := make([]byte, 4096)
+	n, err := c.Read(b)
+	if n == 0 {
+		return "", err
+	}
+	return string(b[:n]), nil
+}
+
+func waitFor(t *testing.T, s *e2e.Sockd, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("waiting for %s: timed out; sockd's log:\n%s", what, s.LogText())
+}
+
+func readFile(path string) string {
+	b, _ := os.ReadFile(path)
+	return string(b)
+}
+
+func syscallKill(pid int) error  { return syscall.Kill(pid, syscall.SIGKILL) }
+func syscallKill0(pid int) error { return syscall.Kill(pid, 0) }
+
+// zombieChildren returns the pids of pid's children that are zombies.
+func zombieChildren(t *testing.T, pid int) []int {
+	t.Helper()
+	var out []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		var child int
+		if _, err := fmt.Sscanf(e.Name(), "%d", &child); err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid …; comm may hold spaces and parentheses.
+		rest := string(stat[strings.LastIndexByte(string(stat), ')')+2:])
+		var state string
+		var ppid int
+		fmt.Sscanf(rest, "%s %d", &state, &ppid)
+		if ppid == pid && state == "Z" {
+			out = append(out, child)
+		}
+	}
+	return out
+}
