@@ -212,8 +212,11 @@ func (d *Daemon) execUpgrade(req execRequest) {
 		Format: handoverFormat, Generation: d.generation, Started: d.started,
 		Binary: d.binary, Version: d.cfg.Version, Units: map[string]*supervise.Saved{},
 	}
+	var err error
 	for name, p := range req.parked {
-		p.Final()
+		if err == nil {
+			err = p.Final()
+		}
 		h.Units[name] = p.Saved
 	}
 	for name, r := range d.units {
@@ -221,7 +224,9 @@ func (d *Daemon) execUpgrade(req execRequest) {
 			h.Stopped = append(h.Stopped, name)
 		}
 	}
-	err := d.exec(req.binary, h)
+	if err == nil {
+		err = d.exec(req.binary, h)
+	}
 	thaw()
 	d.log.Error("upgrade failed: could not execute the new binary; sockd goes on as it is", "binary", req.binary, "err", err)
 	req.done()

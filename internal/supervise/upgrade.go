@@ -26,8 +26,11 @@ import (
 // resumed (Parked.Resume), which closes the duplicates; nothing else
 // changed.
 
-// Saved is what a re-execution of sockd carries of one unit. Every fd
-// in it is an inheritable duplicate owned by the Saved.
+// Saved is what a re-execution of sockd carries of one unit. In the old
+// image, the listeners' and fd store's fds are the unit's own (marked
+// inheritable only by Parked.Final, so that an upgrade needs no second
+// fd per listener), and the other fds are inheritable duplicates. In the
+// new image the Saved owns every fd until Restore takes them.
 type Saved struct {
 	Listeners []SavedListener `json:"listeners"`
 	FDStore   []SavedFD       `json:"fdstore,omitempty"`
@@ -114,11 +117,41 @@ func (s *Saved) FDs() []int {
 	return fds
 }
 
-// Close closes every fd of s.
+// Close closes every fd of s (in the new image, which owns them all).
 func (s *Saved) Close() {
 	for _, fd := range s.FDs() {
 		unix.Close(fd)
 	}
+}
+
+// release closes the duplicates of s in the old image, and makes the
+// unit's own fds close-on-exec again.
+func (s *Saved) release() {
+	for _, fd := range s.shared() {
+		unix.CloseOnExec(fd)
+	}
+	procs := []*SavedProcess{s.Main}
+	for i := range s.Instances {
+		procs = append(procs, &s.Instances[i].SavedProcess)
+	}
+	for _, p := range procs {
+		if p != nil {
+			closeSavedProcess(p)
+		}
+	}
+}
+
+// shared returns the fds of s that are the unit's own in the old image:
+// the listeners and the fd store.
+func (s *Saved) shared() []int {
+	var fds []int
+	for _, l := range s.Listeners {
+		fds = append(fds, l.FD)
+	}
+	for _, e := range s.FDStore {
+		fds = append(fds, e.FD)
+	}
+	return fds
 }
 
 // Parked is a unit whose goroutine waits for the execve, or to resume.
@@ -142,18 +175,25 @@ func (u *Unit) Park(ctx context.Context) (*Parked, error) {
 	return p, nil
 }
 
-// Resume lets the unit go on and closes the duplicates.
+// Resume lets the unit go on, closes the duplicates and makes the unit's
+// fds close-on-exec again.
 func (p *Parked) Resume() {
 	close(p.resume)
 }
 
-// Final records the exit of the main process if the reaper delivered it
-// after the unit was parked. Call it after freezing the reaper
-// (reaper.Freeze), right before the execve.
-func (p *Parked) Final() {
+// Final marks the unit's listeners and fd store entries inheritable, and
+// records the exit of the main process if the reaper delivered it after
+// the unit was parked. Call it after freezing the reaper (reaper.Freeze),
+// right before the execve; Resume undoes it.
+func (p *Parked) Final() error {
+	for _, fd := range p.Saved.shared() {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
+			return fmt.Errorf("fd %d: clearing FD_CLOEXEC: %w", fd, err)
+		}
+	}
 	m := p.Saved.Main
 	if m == nil || m.exit == nil {
-		return
+		return nil
 	}
 	select {
 	case st, ok := <-m.exit:
@@ -162,6 +202,7 @@ func (p *Parked) Final() {
 		}
 	default:
 	}
+	return nil
 }
 
 // opPark parks the unit (Park).
@@ -182,7 +223,10 @@ func (u *Unit) park(ctx context.Context, req request, instances func() ([]SavedI
 	case <-req.park.resume:
 	case <-ctx.Done():
 	}
-	s.Close()
+	s.release()
+	if m := s.Main; m != nil && m.Exited != nil && u.main != nil {
+		u.mainExited(ctx, *m.Exited, true) // Final took it from the channel
+	}
 }
 
 // save describes the unit with inheritable duplicates of its fds.
@@ -190,22 +234,18 @@ func (u *Unit) save(instances func() ([]SavedInstance, error)) (s *Saved, err er
 	s = &Saved{}
 	defer func() {
 		if err != nil {
-			s.Close()
+			s.release()
 		}
 	}()
 	for _, l := range u.listeners {
-		fd, err := inheritable(l.Fd())
-		if err != nil {
-			return nil, fmt.Errorf("listener %s: %w", l.Spec().Address, err)
+		fd := l.Fd()
+		if fd < 0 {
+			return nil, fmt.Errorf("listener %s: closed", l.Spec().Address)
 		}
 		s.Listeners = append(s.Listeners, SavedListener{Addr: l.Spec().Address.String(), FD: fd})
 	}
 	for _, e := range u.fdstore.entries {
-		fd, err := inheritable(e.fd)
-		if err != nil {
-			return nil, fmt.Errorf("fd store %s: %w", e.info.Name, err)
-		}
-		s.FDStore = append(s.FDStore, SavedFD{Name: e.info.Name, FD: fd})
+		s.FDStore = append(s.FDStore, SavedFD{Name: e.info.Name, FD: e.fd})
 	}
 	if u.main != nil && !u.main.exited {
 		m, err := saveProcess(u.main.proc, u.main.started, u.main.notify)
@@ -243,18 +283,6 @@ func saveProcess(p *spawn.Process, started time.Time, ns *notifySocket) (*SavedP
 		m.NotifyPath, m.NotifyFD = ns.path, fd
 	}
 	return m, nil
-}
-
-// inheritable returns a duplicate of fd that is not close-on-exec.
-func inheritable(fd int) (int, error) {
-	if fd < 0 {
-		return -1, errors.New("closed")
-	}
-	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD, 3)
-	if err != nil {
-		return -1, fmt.Errorf("fcntl F_DUPFD: %w", err)
-	}
-	return dup, nil
 }
 
 // Restore makes the supervisor of cfg in a new image of sockd from what

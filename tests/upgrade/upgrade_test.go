@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -149,6 +150,7 @@ func TestUpgradesUnderLoad(t *testing.T) {
 	if svc == 0 {
 		t.Fatalf("the service is not running under load; log:\n%s", s.LogText())
 	}
+	fdsBefore := openFDs(t, s.Pid())
 	for i := 1; i <= 5; i++ {
 		binary := filepath.Join(binDir, "sockd")
 		version := "dev"
@@ -171,6 +173,9 @@ func TestUpgradesUnderLoad(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 	}
 	checkLoad(t, stop(), 200)
+	if fdsAfter := openFDs(t, s.Pid()); len(fdsAfter) != len(fdsBefore) {
+		t.Errorf("sockd had %d fds before the upgrades and %d after:\nbefore %v\nafter  %v", len(fdsBefore), len(fdsAfter), fdsBefore, fdsAfter)
+	}
 	// The service is still supervised: killed, it is started again by
 	// the next connection.
 	if err := syscallKill(svc); err != nil {
@@ -390,5 +395,22 @@ func zombieChildren(t *testing.T, pid int) []int {
 			out = append(out, child)
 		}
 	}
+	return out
+}
+
+// openFDs lists what the fds of process pid point to, sorted.
+func openFDs(t *testing.T, pid int) []string {
+	t.Helper()
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		target, _ := os.Readlink(filepath.Join(dir, e.Name()))
+		out = append(out, target)
+	}
+	sort.Strings(out)
 	return out
 }
