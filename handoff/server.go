@@ -18,6 +18,12 @@ type Server struct {
 	// whose text is sent back. ServeConn closes the returned fds once
 	// they are sent, or failed to be: return dups.
 	Answer func(peer unix.Ucred, req Request) ([]File, error)
+	// Release, if set, is called with the files Answer returned once
+	// they are sent, or failed to be, instead of closing them: for an
+	// Answer that lends its own fds and keeps them from being closed
+	// meanwhile (a lock Release unlocks), where dups would double the
+	// fds a large set needs.
+	Release func(req Request, files []File)
 	// Then, if set, is called once the answer to req is sent, to go on
 	// with the conversation on conn (OpTakeover's commit or abort).
 	Then func(conn *net.UnixConn, peer unix.Ucred, req Request) error
@@ -69,7 +75,11 @@ func (s *Server) ServeConn(conn *net.UnixConn) error {
 		return fmt.Errorf("handoff: %s %s: %w", req.Op, req.Unit, err)
 	}
 	err = Send(conn, files)
-	CloseAll(files)
+	if s.Release != nil {
+		s.Release(req, files)
+	} else {
+		CloseAll(files)
+	}
 	if err != nil || s.Then == nil {
 		return err
 	}

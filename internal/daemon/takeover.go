@@ -175,8 +175,9 @@ func RunUpgradeCheck(ctx context.Context, runtimeDir string, dirs []string, vers
 	return res, nil
 }
 
-// takeoverFiles answers OpTakeover: dups of every listener of every
-// running unit, then of its fd store entries. d.mu is held.
+// takeoverFiles answers OpTakeover: the listeners of every running unit
+// themselves (lent: d.mu is held until they are sent), then dups of its
+// fd store entries.
 func (d *Daemon) takeoverFiles() ([]handoff.File, error) {
 	var files []handoff.File
 	for name, r := range d.units {
@@ -185,16 +186,15 @@ func (d *Daemon) takeoverFiles() ([]handoff.File, error) {
 		}
 		cfg := r.sup.Config()
 		for _, l := range r.sup.Listeners() {
-			f, err := handoffFile(cfg, l)
-			if err != nil {
-				handoff.CloseAll(files)
-				return nil, err
-			}
-			files = append(files, f)
+			spec := l.Spec()
+			files = append(files, handoff.File{
+				Unit: cfg.Name, Name: l.Name, Kind: string(spec.Kind), Addr: spec.Address.String(),
+				Fingerprint: units.Fingerprint(spec, &cfg.Socket), Fd: l.Fd(),
+			})
 		}
 		stored, err := r.sup.StoredFiles(context.Background())
 		if err != nil {
-			handoff.CloseAll(files)
+			closeStored(files)
 			return nil, fmt.Errorf("unit %s: fd store: %w", name, err)
 		}
 		for _, e := range stored {
@@ -252,4 +252,13 @@ func (d *Daemon) letGo() error {
 		d.cancelRun()
 	}
 	return nil
+}
+
+// closeStored closes the fd store dups among files.
+func closeStored(files []handoff.File) {
+	for i := range files {
+		if files[i].Kind == handoff.KindStored {
+			handoff.CloseAll(files[i : i+1])
+		}
+	}
 }
