@@ -37,8 +37,9 @@ type Watcher struct {
 }
 
 type watch struct {
-	key any
-	gen int32 // tells a stale event from the current registration of fd
+	key    any
+	gen    int32  // tells a stale event from the current registration of fd
+	events uint32 // EPOLLIN, or 0 for hangups and errors only
 }
 
 // wakeGen marks the eventfd's registration.
@@ -70,6 +71,18 @@ func NewWatcher(ready func(key any)) (*Watcher, error) {
 // Add watches fd for readability and arms it; key is what the callback
 // receives.
 func (w *Watcher) Add(fd int, key any) error {
+	return w.add(fd, key, unix.EPOLLIN)
+}
+
+// AddHangup watches fd for a hangup or an error only (EPOLLHUP,
+// EPOLLERR), one-shot like Add: what systemd watches the fds of a fd
+// store for. A file that cannot be polled (a regular file, a memfd) is
+// refused with EPERM.
+func (w *Watcher) AddHangup(fd int, key any) error {
+	return w.add(fd, key, 0)
+}
+
+func (w *Watcher) add(fd int, key any, events uint32) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
@@ -82,10 +95,10 @@ func (w *Watcher) Add(fd int, key any) error {
 	if w.gen < 0 {
 		w.gen = 0
 	}
-	if err := w.ctl(unix.EPOLL_CTL_ADD, fd, w.gen); err != nil {
+	if err := w.ctl(unix.EPOLL_CTL_ADD, fd, w.gen, events); err != nil {
 		return err
 	}
-	w.regs[fd] = watch{key: key, gen: w.gen}
+	w.regs[fd] = watch{key: key, gen: w.gen, events: events}
 	return nil
 }
 
@@ -100,7 +113,7 @@ func (w *Watcher) Rearm(fd int) error {
 	if !ok {
 		return fmt.Errorf("rearm fd %d: %w", fd, unix.ENOENT)
 	}
-	return w.ctl(unix.EPOLL_CTL_MOD, fd, r.gen)
+	return w.ctl(unix.EPOLL_CTL_MOD, fd, r.gen, r.events)
 }
 
 // Remove stops watching fd; removing an unwatched fd does nothing. Once
@@ -142,8 +155,8 @@ func (w *Watcher) Close() error {
 	return w.err
 }
 
-func (w *Watcher) ctl(op, fd int, gen int32) error {
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: int32(fd), Pad: gen}
+func (w *Watcher) ctl(op, fd int, gen int32, events uint32) error {
+	ev := unix.EpollEvent{Events: events | unix.EPOLLONESHOT, Fd: int32(fd), Pad: gen}
 	if err := unix.EpollCtl(w.epfd, op, fd, &ev); err != nil {
 		return os.NewSyscallError("epoll_ctl", err)
 	}

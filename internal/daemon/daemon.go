@@ -120,7 +120,9 @@ func New(cfg Config) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, err := activation.NewWatcher(func(key any) { key.(*supervise.Unit).Trigger() })
+	// Keys are supervisors (a listener is readable) and their fd store
+	// entries (one hung up).
+	w, err := activation.NewWatcher(func(key any) { key.(interface{ Trigger() }).Trigger() })
 	if err != nil {
 		r.Stop()
 		return nil, err

@@ -1,6 +1,7 @@
 package supervise
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -30,9 +31,11 @@ import (
 // LISTEN_FDNAMES, and $FDSTORE=<max> is set (systemd v254). Their open
 // file flags (O_NONBLOCK) are passed unchanged, as systemd does.
 //
-// FDPOLL: systemd polls each stored fd (unless FDPOLL=0) and drops it on
-// EPOLLHUP/EPOLLERR. sockd does not poll: an entry stays until the
-// service removes it with FDSTOREREMOVE=1 or the socket is stopped.
+// FDPOLL: as systemd does, each stored fd is watched for EPOLLHUP and
+// EPOLLERR (unless it came with FDPOLL=0), and dropped when it reports
+// one: a stored connection whose peer went away is not handed to the
+// next instance. Files that cannot be polled (regular files, memfds)
+// stay until removed.
 
 // defaultFDName is the name of stored fds sent without FDNAME=.
 const defaultFDName = "stored"
@@ -51,18 +54,29 @@ type StoredFD struct {
 type fdEntry struct {
 	fd   int
 	info StoredFD
+	poll bool // watched for hangups (not FDPOLL=0)
 }
 
 // fdStore is the fd store of one unit; owned by the Run goroutine.
 type fdStore struct {
 	entries []fdEntry
+	// unwatch stops watching an fd for hangups before it is closed.
+	unwatch func(fd int)
+}
+
+// closeEntry stops watching e and closes its fd.
+func (s *fdStore) closeEntry(e fdEntry) {
+	if s.unwatch != nil {
+		s.unwatch(e.fd)
+	}
+	unix.Close(e.fd)
 }
 
 // add stores fds under name, up to max entries in all. It takes
 // ownership of every fd: duplicates of an open file already stored are
 // closed (as systemd does), and so are those over the limit; it returns
 // how many were stored, dropped as duplicates and dropped as over max.
-func (s *fdStore) add(fds []int, name string, max int) (stored, dups, over int) {
+func (s *fdStore) add(fds []int, name string, max int, poll bool) (stored, dups, over int) {
 	for _, fd := range fds {
 		var st unix.Stat_t
 		if err := unix.Fstat(fd, &st); err != nil {
@@ -78,7 +92,7 @@ func (s *fdStore) add(fds []int, name string, max int) (stored, dups, over int) 
 			unix.Close(fd)
 			over++
 		default:
-			s.entries = append(s.entries, fdEntry{fd: fd, info: describeFD(fd, name, &st)})
+			s.entries = append(s.entries, fdEntry{fd: fd, info: describeFD(fd, name, &st), poll: poll})
 			stored++
 		}
 	}
@@ -101,7 +115,7 @@ func (s *fdStore) remove(name string) int {
 	n := 0
 	for _, e := range s.entries {
 		if e.info.Name == name {
-			unix.Close(e.fd)
+			s.closeEntry(e)
 			n++
 			continue
 		}
@@ -120,7 +134,7 @@ func (s *fdStore) trim(max int) int {
 	}
 	n := len(s.entries) - max
 	for _, e := range s.entries[max:] {
-		unix.Close(e.fd)
+		s.closeEntry(e)
 	}
 	s.entries = s.entries[:max:max]
 	return n
@@ -129,7 +143,7 @@ func (s *fdStore) trim(max int) int {
 // clear closes every stored fd.
 func (s *fdStore) clear() {
 	for _, e := range s.entries {
-		unix.Close(e.fd)
+		s.closeEntry(e)
 	}
 	s.entries = nil
 }
@@ -210,7 +224,8 @@ func (u *Unit) storeNotified(msg notifyMsg) {
 	if name == "" {
 		name = defaultFDName
 	}
-	stored, dups, over := u.fdstore.add(msg.Files, name, max)
+	stored, dups, over := u.fdstore.add(msg.Files, name, max, msg.FDPoll)
+	u.pollStored(u.fdstore.entries[len(u.fdstore.entries)-stored:])
 	u.log.Debug("stored fds", "service", u.cfg.Service.Name, "fdname", name, "count", stored, "duplicates", dups)
 	if over > 0 {
 		u.log.Warn("fd store is full, closing the fds over FileDescriptorStoreMax=",
@@ -304,4 +319,54 @@ func sendMarker(path string) error {
 		return fmt.Errorf("notify socket %s: %w", path, err)
 	}
 	return nil
+}
+
+// storeHangup is the watcher key of the unit's fd store entries.
+type storeHangup struct{ u *Unit }
+
+// Trigger tells the unit that an entry of its fd store hung up.
+func (h storeHangup) Trigger() {
+	select {
+	case h.u.hupC <- struct{}{}:
+	default:
+	}
+}
+
+// pollStored watches entries for hangups (FDPOLL), as systemd does.
+func (u *Unit) pollStored(entries []fdEntry) {
+	if u.deps.Watcher == nil {
+		return
+	}
+	for _, e := range entries {
+		if !e.poll {
+			continue
+		}
+		err := u.deps.Watcher.AddHangup(e.fd, storeHangup{u})
+		if err != nil && !errors.Is(err, unix.EPERM) { // EPERM: not pollable, kept until removed
+			u.log.Warn("cannot watch a stored fd for hangups", "fdname", e.info.Name, "err", err)
+		}
+	}
+}
+
+// dropHungUp removes the polled entries that hung up or failed.
+func (u *Unit) dropHungUp() {
+	kept := u.fdstore.entries[:0]
+	for _, e := range u.fdstore.entries {
+		if e.poll && hungUp(e.fd) {
+			u.log.Debug("removed a hung-up fd from the fd store", "service", u.cfg.Service.Name, "fdname", e.info.Name)
+			u.fdstore.closeEntry(e)
+			continue
+		}
+		kept = append(kept, e)
+	}
+	clear(u.fdstore.entries[len(kept):])
+	u.fdstore.entries = kept
+	u.publishFDStore()
+}
+
+// hungUp reports whether fd reports a hangup or an error now.
+func hungUp(fd int) bool {
+	pfd := []unix.PollFd{{Fd: int32(fd)}}
+	n, err := unix.Poll(pfd, 0)
+	return err == nil && n > 0 && pfd[0].Revents&(unix.POLLHUP|unix.POLLERR) != 0
 }

@@ -48,6 +48,7 @@ type Unit struct {
 	listeners []*activation.Listener
 
 	triggerC chan struct{}
+	hupC     chan struct{} // an fd store entry hung up (fdstore.go)
 	reqC     chan request
 	done     chan struct{} // closed when Run returned or the unit was closed
 	doneOnce sync.Once
@@ -92,6 +93,7 @@ func New(cfg *units.Unit, listeners []*activation.Listener, deps Deps) *Unit {
 		log:       log,
 		listeners: listeners,
 		triggerC:  make(chan struct{}, 1),
+		hupC:      make(chan struct{}, 1),
 		reqC:      make(chan request),
 		done:      make(chan struct{}),
 		state:     StateListening,
@@ -99,6 +101,9 @@ func New(cfg *units.Unit, listeners []*activation.Listener, deps Deps) *Unit {
 		starts:    rateLimit{interval: startLimitInterval, burst: startLimitBurst},
 	}
 	u.status = Status{Name: cfg.Name, Service: cfg.Service.Name, State: StateListening, Since: time.Now()}
+	if w := deps.Watcher; w != nil {
+		u.fdstore.unwatch = func(fd int) { w.Remove(fd) }
+	}
 	return u
 }
 
@@ -159,6 +164,8 @@ func (u *Unit) runQueue(ctx context.Context) {
 			if u.state == StateListening {
 				u.activate(ctx)
 			}
+		case <-u.hupC:
+			u.dropHungUp()
 		case st, ok := <-u.main.exitC():
 			u.mainExited(ctx, st, ok)
 		case msg := <-u.main.notifyC():

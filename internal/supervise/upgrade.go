@@ -62,6 +62,8 @@ type SavedListener struct {
 type SavedFD struct {
 	Name string `json:"name"`
 	FD   int    `json:"fd"`
+	// NoPoll is set for an entry stored with FDPOLL=0.
+	NoPoll bool `json:"no_poll,omitempty"`
 }
 
 // SavedProcess is a running service process.
@@ -245,7 +247,7 @@ func (u *Unit) save(instances func() ([]SavedInstance, error)) (s *Saved, err er
 		s.Listeners = append(s.Listeners, SavedListener{Addr: l.Spec().Address.String(), FD: fd})
 	}
 	for _, e := range u.fdstore.entries {
-		s.FDStore = append(s.FDStore, SavedFD{Name: e.info.Name, FD: e.fd})
+		s.FDStore = append(s.FDStore, SavedFD{Name: e.info.Name, FD: e.fd, NoPoll: !e.poll})
 	}
 	if u.main != nil && !u.main.exited {
 		m, err := saveProcess(u.main.proc, u.main.started, u.main.notify)
@@ -294,8 +296,9 @@ func Restore(cfg *units.Unit, listeners []*activation.Listener, deps Deps, s *Sa
 	u := New(cfg, listeners, deps)
 	for _, e := range s.FDStore {
 		unix.CloseOnExec(e.FD)
-		u.fdstore.add([]int{e.FD}, e.Name, max(cfg.Service.FileDescriptorStoreMax, len(s.FDStore)))
+		u.fdstore.add([]int{e.FD}, e.Name, max(cfg.Service.FileDescriptorStoreMax, len(s.FDStore)), !e.NoPoll)
 	}
+	u.pollStored(u.fdstore.entries)
 	u.publishFDStore()
 	u.mu.Lock()
 	u.status.Activations, u.status.Restarts = s.Counters.Activations, s.Counters.Restarts

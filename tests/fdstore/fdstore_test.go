@@ -228,3 +228,29 @@ func waitLog(t *testing.T, s *e2e.Sockd, text string) {
 	}
 	t.Fatalf("sockd never logged %q; its log:\n%s", text, s.LogText())
 }
+
+// TestHungUpEntriesAreDropped: as in systemd, a stored connection whose
+// peer went away is dropped from the fd store (FDPOLL), unless it was
+// stored with FDPOLL=0.
+func TestHungUpEntriesAreDropped(t *testing.T) {
+	s := e2e.Start(t, e2e.Options{Binary: filepath.Join(binDir, "sockd"), Args: []string{"--log-level", "debug"}}, units(4, "poll"))
+	for range 2 {
+		c := dial(t, s)
+		if got := readLine(t, c, bufio.NewReader(c)); got != "stored" {
+			t.Fatalf("read %q, want \"stored\"", got)
+		}
+		c.Close()
+	}
+	var out string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		out = sockctl(t, s, "status", "store.service")
+		if strings.Contains(out, "FD Store: 1 ") && strings.Contains(out, "unpolled") {
+			break
+		}
+	}
+	t.Logf("status:\n%s", out)
+	if !strings.Contains(out, "FD Store: 1 ") || !strings.Contains(out, "unpolled sock") {
+		t.Fatalf("after both peers closed, want only the FDPOLL=0 entry \"unpolled\" left:\n%s", out)
+	}
+	waitLog(t, s, "removed a hung-up fd from the fd store")
+}

@@ -9,6 +9,10 @@
 // to the client and kills itself with SIGKILL — or, with a second
 // argument "hold", waits for the test to kill it.
 //
+// With a second argument "poll", it instead accepts two connections,
+// stores the first as "polled" (FDPOLL left on) and the second as
+// "unpolled" (FDPOLL=0), writes "stored\n" to each and waits.
+//
 // Started with stored fds, it reads the memfd back into the report,
 // writes "hello from gen 2\n" to the stored connection, sends
 // FDSTOREREMOVE=1 FDNAME=conn and READY=1, and waits to be stopped.
@@ -25,7 +29,17 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1], len(os.Args) > 2 && os.Args[2] == "hold"); err != nil {
+	mode := ""
+	if len(os.Args) > 2 {
+		mode = os.Args[2]
+	}
+	var err error
+	if mode == "poll" {
+		err = pollStart()
+	} else {
+		err = run(os.Args[1], mode == "hold")
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "svc:", err)
 		os.Exit(1)
 	}
@@ -144,4 +158,27 @@ func appendFile(path, line string) error {
 	defer f.Close()
 	_, err = f.WriteString(line)
 	return err
+}
+
+// pollStart is the "poll" mode (see the package doc).
+func pollStart() error {
+	if err := notify("READY=1"); err != nil {
+		return err
+	}
+	for _, msg := range []string{"FDSTORE=1\nFDNAME=polled", "FDSTORE=1\nFDNAME=unpolled\nFDPOLL=0"} {
+		conn, _, err := unix.Accept4(3, unix.SOCK_CLOEXEC)
+		if err != nil {
+			return fmt.Errorf("accept: %w", err)
+		}
+		if err := notify(msg, conn); err != nil {
+			return err
+		}
+		if _, err := unix.Write(conn, []byte("stored\n")); err != nil {
+			return fmt.Errorf("writing to the client: %w", err)
+		}
+		unix.Close(conn)
+	}
+	for {
+		time.Sleep(time.Hour) // until SIGTERM
+	}
 }
