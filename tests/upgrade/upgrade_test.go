@@ -273,7 +273,16 @@ func TestTakeoverUnderLoad(t *testing.T) {
 	if code := s.ExitCode(); code != 0 {
 		t.Errorf("the old sockd exited with %d, want 0", code)
 	}
-	info := daemonInfo(t, s.RuntimeDir)
+	// The new sockd opens its control socket right after the old one
+	// let go, which may be after the old one exited.
+	var info control.Daemon
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		c := control.NewClient(filepath.Join(s.RuntimeDir, control.SocketName))
+		if d, err := c.Daemon(context.Background()); err == nil {
+			info = d
+			break
+		}
+	}
 	if info.PID != next.Process.Pid || info.Generation != 2 || info.Version != "v2" {
 		t.Errorf("after the takeover: %+v; want pid %d, generation 2, version v2", info, next.Process.Pid)
 	}
