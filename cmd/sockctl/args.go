@@ -54,26 +54,24 @@ func parseArgs(args []string) (options, error) {
 			*p = true
 			return nil
 		}
+		// stringFlag takes the value after "=" or the next argument.
+		stringFlag := func(p *string) error {
+			if !hasValue {
+				if i+1 >= len(args) {
+					return usagef("flag %s needs a value", name)
+				}
+				i++
+				value = args[i]
+			}
+			*p = value
+			return nil
+		}
 		var err error
 		switch name {
 		case "--runtime-dir":
-			if !hasValue {
-				if i+1 >= len(args) {
-					return o, usagef("flag --runtime-dir needs a value")
-				}
-				i++
-				value = args[i]
-			}
-			o.runtimeDir = value
+			err = stringFlag(&o.runtimeDir)
 		case "--binary":
-			if !hasValue {
-				if i+1 >= len(args) {
-					return o, usagef("flag --binary needs a value")
-				}
-				i++
-				value = args[i]
-			}
-			o.binary = value
+			err = stringFlag(&o.binary)
 		case "--json":
 			err = boolFlag(&o.json)
 		case "-a", "--all":

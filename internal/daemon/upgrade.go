@@ -429,12 +429,8 @@ func (d *Daemon) restoreUnit(u *units.Unit, s *supervise.Saved) error {
 // dropSaved stops the processes of a saved unit that this generation
 // does not run, and closes its fds.
 func (d *Daemon) dropSaved(name string, s *supervise.Saved) {
-	procs := []*supervise.SavedProcess{s.Main}
-	for i := range s.Instances {
-		procs = append(procs, &s.Instances[i].SavedProcess)
-	}
-	for _, p := range procs {
-		if p != nil && p.Exited == nil {
+	for _, p := range s.Processes() {
+		if p.Exited == nil {
 			d.log.Warn("stopping a service of a unit this sockd does not run any more", "unit", name+".socket", "pid", p.PID)
 			syscall.Kill(-p.PID, syscall.SIGTERM)
 		}

@@ -92,23 +92,23 @@ type SavedInstance struct {
 	Env      []string  `json:"env"` // REMOTE_ADDR, REMOTE_PORT
 }
 
-// FDs returns every fd of s.
-func (s *Saved) FDs() []int {
-	var fds []int
-	for _, l := range s.Listeners {
-		fds = append(fds, l.FD)
+// Processes returns the running processes of s: the main process and
+// the instances.
+func (s *Saved) Processes() []*SavedProcess {
+	var procs []*SavedProcess
+	if s.Main != nil {
+		procs = append(procs, s.Main)
 	}
-	for _, e := range s.FDStore {
-		fds = append(fds, e.FD)
-	}
-	procs := []*SavedProcess{s.Main}
 	for i := range s.Instances {
 		procs = append(procs, &s.Instances[i].SavedProcess)
 	}
-	for _, p := range procs {
-		if p == nil {
-			continue
-		}
+	return procs
+}
+
+// FDs returns every fd of s.
+func (s *Saved) FDs() []int {
+	fds := s.shared()
+	for _, p := range s.Processes() {
 		if p.NotifyFD > 0 {
 			fds = append(fds, p.NotifyFD)
 		}
@@ -132,14 +132,8 @@ func (s *Saved) release() {
 	for _, fd := range s.shared() {
 		unix.CloseOnExec(fd)
 	}
-	procs := []*SavedProcess{s.Main}
-	for i := range s.Instances {
-		procs = append(procs, &s.Instances[i].SavedProcess)
-	}
-	for _, p := range procs {
-		if p != nil {
-			closeSavedProcess(p)
-		}
+	for _, p := range s.Processes() {
+		closeSavedProcess(p)
 	}
 }
 

@@ -11,18 +11,9 @@ import (
 	"sync"
 	"testing"
 	"time"
-)
 
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+	"github.com/sockd/sockd/tests/internal/e2e"
+)
 
 // clientLoop sends HTTP requests to url until stop is closed and counts
 // every failure: refused, reset, timed out or a wrong answer.
@@ -58,7 +49,7 @@ func clientLoop(url string, stop <-chan struct{}) (ok, failed int, firstErr erro
 // and an invalid one changes nothing and reports path:line, while a
 // client of the unchanged listener never sees a failure.
 func TestReload(t *testing.T) {
-	port := freePort(t)
+	port := e2e.FreePort(t)
 	e := startSockd(t, map[string]string{
 		"web.socket":  fmt.Sprintf("[Socket]\nListenStream=127.0.0.1:%d\n", port),
 		"web.service": "[Service]\nType=notify\nExecStart=" + filepath.Join(binDir, "hello-http") + "\n",

@@ -41,16 +41,8 @@ func TestMain(m *testing.M) {
 	e2e.Main(m, &binDir, "../../cmd/sockd", "../../cmd/sockctl", "../../examples/hello-http")
 }
 
-// freePort returns a TCP port free on 127.0.0.1.
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
+// freePort returns an address of 127.0.0.1 with a free port.
+func freePort(t *testing.T) string { return fmt.Sprintf("127.0.0.1:%d", e2e.FreePort(t)) }
 
 // helloUnits are the units of the example HTTP service on addr.
 func helloUnits(addr string) map[string]string {

@@ -190,3 +190,14 @@ func Main(m *testing.M, dir *string, pkgs ...string) {
 	os.RemoveAll(d)
 	os.Exit(code)
 }
+
+// FreePort returns a TCP port of 127.0.0.1 that was free a moment ago.
+func FreePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
