@@ -37,6 +37,7 @@ const (
 	DefaultTimeout        = 90 * time.Second
 	DefaultRestartSec     = 100 * time.Millisecond
 	DefaultTriggerLimit   = 2 * time.Second
+	DefaultGracefulReady  = time.Second // GracefulReadySec=, sockd's own
 )
 
 func defaultUnit(name string) Unit {
@@ -58,6 +59,7 @@ func defaultUnit(name string) Unit {
 			RestartSec:    DefaultRestartSec,
 			TimeoutStart:  DefaultTimeout,
 			TimeoutStop:   DefaultTimeout,
+			GracefulReady: DefaultGracefulReady,
 			KillMode:      KillControlGroup,
 			KillSignal:    syscall.SIGTERM,
 			SendSIGKILL:   true,

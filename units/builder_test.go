@@ -52,6 +52,7 @@ func TestBuilderDefaults(t *testing.T) {
 		{"StandardOutput", u.Service.StandardOutput, StdOutput{Kind: OutJournal}},
 		{"StandardError", u.Service.StandardError, StdOutput{Kind: OutInherit}},
 		{"FileDescriptorStoreMax", u.Service.FileDescriptorStoreMax, 0},
+		{"GracefulReady", u.Service.GracefulReady, time.Second},
 		{"Files", u.Files, []string{testSocketFile, testServiceFile}},
 	}
 	for _, c := range checks {

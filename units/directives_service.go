@@ -69,6 +69,7 @@ func serviceDirectives() []directive {
 		svc("StandardOutput", KindString, func(s *Service) *StdOutput { return &s.StandardOutput }, outputSet),
 		svc("StandardError", KindString, func(s *Service) *StdOutput { return &s.StandardError }, outputSet),
 		svc("FileDescriptorStoreMax", KindInt, func(s *Service) *int { return &s.FileDescriptorStoreMax }, intSet(0, 4096)),
+		svc("GracefulReadySec", KindTimespan, func(s *Service) *time.Duration { return &s.GracefulReady }, durationSet(false)),
 	}
 }
 

@@ -179,6 +179,8 @@ var directiveCases = []directiveCase{
 		"truncate:log", `path "log" is not absolute`},
 	{"Service", "FileDescriptorStoreMax", "16", func(u *Unit) any { return u.Service.FileDescriptorStoreMax }, 16,
 		"4097", "4097 out of range 0…4096"},
+	{"Service", "GracefulReadySec", "2.5s", func(u *Unit) any { return u.Service.GracefulReady }, 2500 * time.Millisecond,
+		"infinity", "infinity is not allowed here"},
 }
 
 func TestDirectivesCovered(t *testing.T) {
@@ -278,6 +280,8 @@ func TestDirectiveValues(t *testing.T) {
 		{"Service", "LimitNOFILE", "infinity", func(u *Unit) any { return *u.Service.LimitNOFILE }, Rlimit{Soft: Infinity, Hard: Infinity}},
 		{"Service", "LimitNOFILE", "1024:infinity", func(u *Unit) any { return *u.Service.LimitNOFILE }, Rlimit{Soft: 1024, Hard: Infinity}},
 		{"Service", "TimeoutStopSec", "0", func(u *Unit) any { return u.Service.TimeoutStop }, time.Duration(0)},
+		{"Service", "GracefulReadySec", "0", func(u *Unit) any { return u.Service.GracefulReady }, time.Duration(0)},
+		{"Service", "GracefulReadySec", "1min", func(u *Unit) any { return u.Service.GracefulReady }, time.Minute},
 		{"Service", "TimeoutSec", "infinity", func(u *Unit) any { return u.Service.TimeoutStop }, time.Duration(0)},
 		{"Service", "KillSignal", "9", func(u *Unit) any { return u.Service.KillSignal }, syscall.SIGKILL},
 		{"Service", "StandardOutput", "inherit", func(u *Unit) any { return u.Service.StandardOutput }, StdOutput{Kind: OutInherit}},
@@ -318,6 +322,8 @@ func TestDirectiveValues(t *testing.T) {
 		{"Service", "LimitNOFILE", "infinity:5", "soft limit infinity is above the hard limit 5"},
 		{"Service", "Environment", "PATH", `invalid environment assignment "PATH", want NAME=VALUE`},
 		{"Service", "Environment", "A-B=1", `invalid environment assignment "A-B=1", want NAME=VALUE`},
+		{"Service", "GracefulReadySec", "soon", `invalid time span "soon"`},
+		{"Service", "GracefulReadySec", "-1s", `invalid time span "-1s"`},
 	}
 	for _, c := range bad {
 		_, err := build(at(c.section, c.name, c.value, 3))

@@ -133,6 +133,13 @@ type Service struct {
 	StandardError  StdOutput // StandardError=
 
 	FileDescriptorStoreMax int // FileDescriptorStoreMax=; default 0
+
+	// GracefulReady is GracefulReadySec= (sockd's own): how long the new
+	// instance of a Type=simple or Type=exec service started by a
+	// graceful restart must have run after its exec before it counts as
+	// ready and the old instance is stopped; default 1s. Type=notify
+	// ignores it: READY=1 decides.
+	GracefulReady time.Duration
 }
 
 // IsTemplate reports whether the service is a template ("name@.service")

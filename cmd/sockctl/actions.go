@@ -6,14 +6,20 @@ import (
 	"github.com/sockd/sockd/internal/control"
 )
 
-// act starts, stops or restarts each unit in turn; it stops at the first
-// failure, as systemctl does.
+// act starts, stops or restarts (with --graceful: gracefully) each unit
+// in turn; it stops at the first failure, as systemctl does.
 func (c *cli) act(a control.Action) int {
 	var views []control.Unit
 	for _, name := range c.o.args {
-		u, err := c.client.Do(c.ctx, name, a)
+		var u control.Unit
+		var err error
+		if c.o.graceful {
+			u, err = c.client.GracefulRestart(c.ctx, name)
+		} else {
+			u, err = c.client.Do(c.ctx, name, a)
+		}
 		if err != nil {
-			if notRunning(err) {
+			if notRunning(err) || c.o.graceful { // a graceful restart's error says what failed
 				return c.fail(err)
 			}
 			return c.fail(fmt.Errorf("%s failed: %w", a, err))

@@ -21,6 +21,7 @@ type options struct {
 	all        bool
 	noLegend   bool
 	quiet      bool
+	graceful   bool // restart --graceful
 	help       bool
 	binary     string // upgrade --binary
 	verb       string
@@ -80,6 +81,8 @@ func parseArgs(args []string) (options, error) {
 			err = boolFlag(&o.noLegend)
 		case "-q", "--quiet":
 			err = boolFlag(&o.quiet)
+		case "--graceful":
+			err = boolFlag(&o.graceful)
 		case "-h", "--help":
 			err = boolFlag(&o.help)
 		case "--no-pager", "--full", "-l":
@@ -94,6 +97,9 @@ func parseArgs(args []string) (options, error) {
 	if len(pos) > 0 {
 		o.verb, o.args = pos[0], pos[1:]
 	}
+	if o.graceful && o.verb != "restart" {
+		return o, usagef("flag --graceful applies to restart only")
+	}
 	return o, nil
 }
 
@@ -104,7 +110,9 @@ Verbs:
   status UNIT...               show a unit's state, files, listeners, PID, last exit and log
   start UNIT...                start a service now (on a failed socket: reset it)
   stop UNIT...                 stop a service; its socket keeps listening
-  restart UNIT...              restart a service; its listeners stay open
+  restart [--graceful] UNIT... restart a service; its listeners stay open.
+                               --graceful: start a new instance, stop the old one
+                               once the new one is ready (Accept=no services)
   reload                       re-read the unit directories
   upgrade [--binary PATH]      re-execute sockd with a new binary (default: the
                                path it was started from), keeping its pid, its

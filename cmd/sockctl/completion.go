@@ -12,7 +12,7 @@ var completionVerbs = [][2]string{
 	{"status", "show a unit's state"},
 	{"start", "start a service, or reset a failed socket"},
 	{"stop", "stop a service"},
-	{"restart", "restart a service"},
+	{"restart", "restart a service (--graceful: without downtime)"},
 	{"reload", "re-read the unit directories"},
 	{"upgrade", "re-execute sockd with a new binary"},
 	{"is-active", "print whether a unit is active"},
@@ -23,7 +23,7 @@ var completionVerbs = [][2]string{
 // unitVerbs take unit names.
 const unitVerbs = "status start stop restart is-active cat"
 
-const flagWords = "--runtime-dir --json --all --no-legend --quiet --help"
+const flagWords = "--runtime-dir --json --all --no-legend --quiet --graceful --help"
 
 func verbNames() string {
 	var names []string
@@ -105,7 +105,7 @@ _sockctl() {
         esac
     done
     if [[ $words[CURRENT] == -* ]]; then
-        compadd -- --runtime-dir --json --all --no-legend --quiet --help
+        compadd -- --runtime-dir --json --all --no-legend --quiet --graceful --help
         return
     fi
     case $verb in
@@ -131,6 +131,7 @@ complete -c sockctl -l json -d 'print JSON'
 complete -c sockctl -s a -l all -d 'list all units'
 complete -c sockctl -l no-legend -d 'no header and footer'
 complete -c sockctl -s q -l quiet -d 'print nothing'
+complete -c sockctl -n "__fish_seen_subcommand_from restart" -l graceful -d 'start a new instance, then stop the old one'
 complete -c sockctl -n "__fish_seen_subcommand_from %s" -a "(sockctl __complete-units 2>/dev/null)"
 `
 

@@ -8,6 +8,7 @@
 //	list [--all] [--no-legend]   the socket units and their listeners
 //	status UNIT...               state, files, listeners, PID, last exit, last log lines
 //	start|stop|restart UNIT...   act on a unit
+//	restart --graceful UNIT...   start a new instance, stop the old one once it is ready
 //	reload                       re-read the unit directories
 //	upgrade [--binary PATH]      re-execute sockd with a new binary, refusing nothing
 //	is-active [--quiet] UNIT...  print the state; exit 0 if active, 3 if not

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -105,6 +106,9 @@ func (c *cli) printStatus(u control.Unit, now time.Time) {
 	if u.MainPID > 0 {
 		field("Main PID", "%d", u.MainPID)
 	}
+	if len(u.DrainingPIDs) > 0 { // old instances a graceful restart is stopping
+		field("Draining", "%s", joinPIDs(u.DrainingPIDs))
+	}
 	if u.StatusText != "" {
 		field("Status", "%q", u.StatusText)
 	}
@@ -165,4 +169,13 @@ func (c *cli) isActive() int {
 		c.printJSON(rows)
 	}
 	return code
+}
+
+// joinPIDs lists pids as "12, 34".
+func joinPIDs(pids []int) string {
+	s := make([]string, len(pids))
+	for i, p := range pids {
+		s[i] = strconv.Itoa(p)
+	}
+	return strings.Join(s, ", ")
 }

@@ -8,16 +8,19 @@
 //	GET  /v1/units/{name}/files          {"files": [File, ...]}, what `sockctl cat` prints
 //	POST /v1/units/{name}/start          Unit after the action
 //	POST /v1/units/{name}/stop           Unit after the action
-//	POST /v1/units/{name}/restart        Unit after the action
+//	POST /v1/units/{name}/restart        Unit after the action; body {"graceful": true}: graceful restart
 //	POST /v1/reload                      {"ok": true} once the unit directories were re-read
 //	GET  /v1/daemon                      Daemon: pid, version, generation, binary
 //	POST /v1/upgrade                     Daemon being replaced; body UpgradeRequest (upgrade.go)
 //
-// A POST body is optional; if present it must be a JSON object (no fields
-// are defined yet, unknown ones are refused). Every error is answered with
-// an Error as JSON. Anyone who can connect may read; changes are allowed to
-// root, to sockd's own user and to members of the configured group, as
-// identified by SO_PEERCRED.
+// A POST body is optional; if present it must be a JSON object with only
+// the fields its request defines (restart: ActionRequest; upgrade:
+// UpgradeRequest; none elsewhere), unknown ones are refused. A graceful
+// restart answers once the new instance is ready, or with an Error saying
+// why it failed and that the old instance was kept. Every error is
+// answered with an Error as JSON. Anyone who can connect may read; changes
+// are allowed to root, to sockd's own user and to members of the
+// configured group, as identified by SO_PEERCRED.
 package control
 
 import (
@@ -72,6 +75,10 @@ type Unit struct {
 	// service gets the fds; FDStoreMax is its FileDescriptorStoreMax=.
 	FDStore    []StoredFD `json:"fdstore,omitempty"`
 	FDStoreMax int        `json:"fdstore_max,omitempty"`
+
+	// DrainingPIDs are old main processes a graceful restart replaced
+	// that are still being stopped, finishing their requests.
+	DrainingPIDs []int `json:"draining_pids,omitempty"`
 
 	// Errors are the problems of a unit sockd could not load
 	// (SubState "bad-setting"), each as path:line: [Section] Directive: …
@@ -130,6 +137,14 @@ const (
 	Stop    Action = "stop"
 	Restart Action = "restart"
 )
+
+// ActionRequest is the body of POST /v1/units/{name}/restart.
+type ActionRequest struct {
+	// Graceful asks for a graceful restart: a new instance is started
+	// beside the running one, which is stopped once the new one is
+	// ready (docs/units.md, "Graceful restart").
+	Graceful bool `json:"graceful,omitempty"`
+}
 
 // Error is the body of every error response, and what the client returns
 // for one.

@@ -76,6 +76,15 @@ func (c *Client) Do(ctx context.Context, name string, a Action) (Unit, error) {
 	return u, err
 }
 
+// GracefulRestart restarts a service gracefully (ActionRequest) and
+// returns the unit once the new instance is ready; if it failed, the
+// error says why and that the old instance was kept.
+func (c *Client) GracefulRestart(ctx context.Context, name string) (Unit, error) {
+	var u Unit
+	err := c.callWith(ctx, http.MethodPost, "/v1/units/"+url.PathEscape(name)+"/"+string(Restart), ActionRequest{Graceful: true}, &u)
+	return u, err
+}
+
 // Reload asks sockd to re-read its unit directories.
 func (c *Client) Reload(ctx context.Context) error {
 	return c.call(ctx, http.MethodPost, "/v1/reload", nil)

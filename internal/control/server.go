@@ -1,12 +1,10 @@
 package control
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -26,6 +24,9 @@ type Backend interface {
 	Unit(ctx context.Context, name string) (Unit, error)
 	// Do performs an action on a unit and returns when it is done.
 	Do(ctx context.Context, name string, a Action) error
+	// GracefulRestart restarts a service gracefully and returns once
+	// the new instance is ready, or why it failed.
+	GracefulRestart(ctx context.Context, name string) error
 	// Reload re-reads the unit directories.
 	Reload(ctx context.Context) error
 	// Files returns the files a unit was loaded from.
@@ -178,7 +179,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.reply(w, map[string]any{"units": us})
 	case len(parts) == 2 && parts[1] == "reload":
-		if !s.method(w, r, http.MethodPost) || !s.body(w, r, "") {
+		if !s.method(w, r, http.MethodPost) || !s.body(w, r, "", &struct{}{}) {
 			return
 		}
 		s.cfg.Log.Info("reload requested", "uid", peer.UID, "pid", peer.PID)
@@ -214,11 +215,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			s.reply(w, map[string]any{"files": fs})
 		case string(Start), string(Stop), string(Restart):
-			if !s.method(w, r, http.MethodPost) || !s.body(w, r, name) {
+			var req ActionRequest
+			var into any = &struct{}{}
+			if sub == string(Restart) {
+				into = &req
+			}
+			if !s.method(w, r, http.MethodPost) || !s.body(w, r, name, into) {
 				return
 			}
-			s.cfg.Log.Info("control request", "action", sub, "unit", name, "uid", peer.UID, "pid", peer.PID)
-			if err := s.cfg.Backend.Do(r.Context(), name, Action(sub)); err != nil {
+			s.cfg.Log.Info("control request", "action", sub, "unit", name, "graceful", req.Graceful, "uid", peer.UID, "pid", peer.PID)
+			var err error
+			if req.Graceful {
+				err = s.cfg.Backend.GracefulRestart(r.Context(), name)
+			} else {
+				err = s.cfg.Backend.Do(r.Context(), name, Action(sub))
+			}
+			if err != nil {
 				s.fail(w, withUnit(err, name))
 				return
 			}
@@ -257,31 +269,11 @@ func (s *Server) method(w http.ResponseWriter, r *http.Request, want string) boo
 	return false
 }
 
-// body checks an action's optional body: nothing, or a JSON object with
-// no fields (none are defined yet).
-func (s *Server) body(w http.ResponseWriter, r *http.Request, unit string) bool {
-	data, err := io.ReadAll(r.Body)
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			s.fail(w, Errorf(http.StatusRequestEntityTooLarge, unit, "request body larger than %d bytes", tooBig.Limit))
-		} else {
-			s.fail(w, Errorf(http.StatusBadRequest, unit, "reading request body: %v", err))
-		}
-		return false
-	}
-	if len(bytes.TrimSpace(data)) == 0 {
-		return true
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	var req struct{}
-	if err := dec.Decode(&req); err != nil {
-		s.fail(w, Errorf(http.StatusBadRequest, unit, "malformed request body: %v", err))
-		return false
-	}
-	if dec.More() {
-		s.fail(w, Errorf(http.StatusBadRequest, unit, "malformed request body: data after the JSON object"))
+// body reads an action's optional body into into: nothing, or a JSON
+// object with only the fields into has (decodeBody).
+func (s *Server) body(w http.ResponseWriter, r *http.Request, unit string, into any) bool {
+	if err := decodeBody(r.Body, into); err != nil {
+		s.fail(w, withUnit(err, unit))
 		return false
 	}
 	return true

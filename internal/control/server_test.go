@@ -29,6 +29,8 @@ type fakeBackend struct {
 	units   map[string]Unit
 	reload  error
 	blockDo chan struct{} // if set, Do waits on it or ctx
+	// graceful is what GracefulRestart returns.
+	graceful error
 }
 
 func newFake() *fakeBackend {
@@ -68,6 +70,16 @@ func (f *fakeBackend) Do(ctx context.Context, name string, a Action) error {
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, string(a)+" "+name)
 	return nil
+}
+
+func (f *fakeBackend) GracefulRestart(ctx context.Context, name string) error {
+	if _, ok := f.units[name]; !ok {
+		return NoSuchUnit(name)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "graceful-restart "+name)
+	return f.graceful
 }
 
 func (f *fakeBackend) Reload(ctx context.Context) error {
@@ -345,6 +357,11 @@ func TestMalformedRequestsChangeNothing(t *testing.T) {
 		{"POST", "/v1/units/web.service/stop", "[1]", 400},
 		{"POST", "/v1/units/web.service/stop", `{"force":true}`, 400},
 		{"POST", "/v1/units/web.service/stop", `{} {}`, 400},
+		{"POST", "/v1/units/web.service/stop", `{"graceful":true}`, 400},
+		{"POST", "/v1/units/web.service/start", `{"graceful":true}`, 400},
+		{"POST", "/v1/units/web.service/restart", `{"graceful":"yes"}`, 400},
+		{"POST", "/v1/units/web.service/restart", `{"graceful":true,"force":true}`, 400},
+		{"POST", "/v1/reload", `{"graceful":true}`, 400},
 		{"POST", "/v1/units/web.service/stop", strings.Repeat(" ", MaxBodyBytes+1) + "{}", 413},
 		{"POST", "/v1/reload", "nope", 400},
 		{"POST", "/v1/units/web.service/explode", "", 404},
@@ -368,6 +385,37 @@ func TestMalformedRequestsChangeNothing(t *testing.T) {
 	// The same request well formed goes through.
 	if code, body := raw(t, ts.Path(), "POST", "/v1/units/web.service/stop", "{}"); code != 200 || body["name"] != "web.service" {
 		t.Errorf("well formed stop: %d %v", code, body)
+	}
+}
+
+// TestGracefulRestartRequest: restart with {"graceful": true} asks the
+// backend for a graceful restart and answers the unit, or the backend's
+// error; without it, or with false, it is a plain restart.
+func TestGracefulRestartRequest(t *testing.T) {
+	ts := startServer(t, "", nil)
+	c := NewClient(ts.Path())
+	ctx := context.Background()
+	if u, err := c.GracefulRestart(ctx, "web.service"); err != nil || u.Name != "web.service" {
+		t.Errorf("GracefulRestart = %+v, %v", u, err)
+	}
+	if code, body := raw(t, ts.Path(), "POST", "/v1/units/web.service/restart", `{"graceful": false}`); code != 200 || body["name"] != "web.service" {
+		t.Errorf("restart with graceful false: %d %v", code, body)
+	}
+	if code, _ := raw(t, ts.Path(), "POST", "/v1/units/web.service/restart", `{"graceful": true}`); code != 200 {
+		t.Errorf("raw graceful restart: %d", code)
+	}
+	if got, want := fmt.Sprint(ts.fake.Calls()), "[graceful-restart web.service restart web.service graceful-restart web.service]"; got != want {
+		t.Errorf("calls = %s, want %s", got, want)
+	}
+
+	ts.fake.graceful = errors.New("graceful restart of web.service failed: new instance (pid 2) exited with code=exited, status=1/FAILURE; old instance (pid 1) keeps serving")
+	_, err := c.GracefulRestart(ctx, "web.service")
+	var e *Error
+	if !errors.As(err, &e) || e.Status != 500 || e.Unit != "web.service" || e.Message != ts.fake.graceful.Error() {
+		t.Errorf("failed graceful restart: %#v; want status 500 with the backend's message", err)
+	}
+	if _, err := c.GracefulRestart(ctx, "nope.service"); !IsNoSuchUnit(err) {
+		t.Errorf("graceful restart of a missing unit: %v", err)
 	}
 }
 

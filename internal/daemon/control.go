@@ -222,6 +222,7 @@ func (b *controlBackend) view(u *supervise.Unit, kind string, withLog bool) cont
 	if st.State == supervise.StateStarting || st.State == supervise.StateRunning || st.State == supervise.StateStopping {
 		v.MainPID = st.MainPID
 	}
+	v.DrainingPIDs = st.DrainingPIDs // graceful.go
 	if e := st.LastExit; e != nil {
 		v.LastExit = &control.Exit{Code: e.Code, Status: e.Status, Text: e.String()}
 	}

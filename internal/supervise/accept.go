@@ -282,6 +282,8 @@ func (a *acceptor) handle(ctx context.Context, req request) error {
 		a.stopInstances()
 	case OpStart, OpRestart:
 		return fmt.Errorf("%s is a template: sockd starts an instance of it per connection", u.cfg.Service.Name)
+	case OpGracefulRestart:
+		return gracefulAcceptError(u.cfg.Service.Name)
 	case OpReset:
 		if u.state == StateFailed {
 			u.triggers.reset()

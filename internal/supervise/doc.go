@@ -5,7 +5,9 @@
 // systemd.socket(5) define it: Type=simple, exec and notify, ExecStartPre=,
 // ExecStartPost=, ExecStop=, Restart= and RestartSec=,
 // TriggerLimitIntervalSec=/TriggerLimitBurst=, and stopping with KillMode=,
-// KillSignal=, TimeoutStopSec= and SIGKILL.
+// KillSignal=, TimeoutStopSec= and SIGKILL. A graceful restart
+// (graceful.go) starts a new instance beside the running one and stops
+// the old one once the new one is ready.
 //
 // With Accept=yes the unit runs an accept loop instead (accept.go): one
 // instance of the template service per connection, MaxConnections= and

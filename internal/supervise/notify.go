@@ -72,14 +72,20 @@ func (n *notifySocket) close() {
 // main process or a member of its session (each service is its own
 // session, see activation/spawn).
 func (u *Unit) fromService(pid int) bool {
-	if u.main == nil || pid <= 0 {
+	return u.main != nil && inSession(pid, u.main.pid)
+}
+
+// inSession reports whether pid is the process leader or a member of
+// its session.
+func inSession(pid, leader int) bool {
+	if pid <= 0 {
 		return false
 	}
-	if pid == u.main.pid {
+	if pid == leader {
 		return true
 	}
 	sid, err := unix.Getsid(pid)
-	return err == nil && sid == u.main.pid
+	return err == nil && sid == leader
 }
 
 // notified applies a notify message from the service.

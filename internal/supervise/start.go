@@ -75,44 +75,62 @@ func (u *Unit) startFailed(err error, result string) {
 
 // spawnMain starts the main process with the listeners.
 func (u *Unit) spawnMain(svc *units.Service) error {
+	p, err := u.spawnProcess(svc, true)
+	if err != nil {
+		return err
+	}
+	u.main = p
+	u.mu.Lock()
+	u.status.MainPID, u.status.StatusText = p.pid, ""
+	u.mu.Unlock()
+	return nil
+}
+
+// spawnProcess starts a main process of svc with the listeners, the fd
+// store and, for Type=notify, a NOTIFY_SOCKET of its own. resetFlags
+// clears O_NONBLOCK on the listeners first (setBlocking); a graceful
+// restart leaves it alone, since the running instance shares the
+// listeners' open file descriptions.
+func (u *Unit) spawnProcess(svc *units.Service, resetFlags bool) (_ *process, err error) {
 	var extra []string
 	var ns *notifySocket
 	if svc.Type == units.TypeNotify {
-		var err error
-		ns, err = u.openNotify()
-		if err != nil {
-			return err
+		if ns, err = u.openNotify(); err != nil {
+			return nil, err
 		}
+		defer func() {
+			if err != nil {
+				ns.close()
+			}
+		}()
 		extra = append(extra, "NOTIFY_SOCKET="+ns.path)
 	}
 	stored, storedNames, storeEnv := u.storedFiles(svc) // fdstore.go
 	extra = append(extra, storeEnv...)
 	env, err := u.serviceEnv(svc, extra...)
-	if err == nil {
-		var spec *spawn.Spec
-		fds, names := u.listenerFDs()
+	if err != nil {
+		return nil, err
+	}
+	fds, names := u.listenerFDs()
+	if resetFlags {
 		if err = setBlocking(fds); err != nil {
-			err = fmt.Errorf("passing the listeners: %w", err)
-		} else if spec, err = u.mainSpec(svc, env, fds, names); err == nil {
-			if svc.StandardInput != units.StdinSocket || len(fds) != 1 {
-				// The stored fds follow the listeners, flags unchanged.
-				spec.Files = append(append([]int(nil), spec.Files...), stored...)
-				spec.Names = append(append([]string(nil), spec.Names...), storedNames...)
-			}
-			var p *spawn.Process
-			if p, err = spawn.Spawn(u.deps.Reaper, spec); err == nil {
-				u.main = &process{proc: p, pid: p.Pid, started: time.Now(), notify: ns}
-				u.mu.Lock()
-				u.status.MainPID, u.status.StatusText = p.Pid, ""
-				u.mu.Unlock()
-				return nil
-			}
+			return nil, fmt.Errorf("passing the listeners: %w", err)
 		}
 	}
-	if ns != nil {
-		ns.close()
+	spec, err := u.mainSpec(svc, env, fds, names)
+	if err != nil {
+		return nil, err
 	}
-	return err
+	if svc.StandardInput != units.StdinSocket || len(fds) != 1 {
+		// The stored fds follow the listeners, flags unchanged.
+		spec.Files = append(append([]int(nil), spec.Files...), stored...)
+		spec.Names = append(append([]string(nil), spec.Names...), storedNames...)
+	}
+	p, err := spawn.Spawn(u.deps.Reaper, spec)
+	if err != nil {
+		return nil, err
+	}
+	return &process{proc: p, pid: p.Pid, started: time.Now(), notify: ns}, nil
 }
 
 // setBlocking clears O_NONBLOCK on the fds to pass, as systemd does for

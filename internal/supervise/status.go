@@ -35,6 +35,10 @@ type Status struct {
 	// FDStore lists the fd store (FDSTORE=1, fdstore.go) in insertion
 	// order, the order the service gets the fds in.
 	FDStore []StoredFD
+
+	// DrainingPIDs are the old main processes that a graceful restart
+	// replaced and that are being stopped (graceful.go), oldest first.
+	DrainingPIDs []int
 }
 
 // Status returns a snapshot of the unit's state.
@@ -47,6 +51,7 @@ func (u *Unit) Status() Status {
 		s.LastExit = &e
 	}
 	s.FDStore = append([]StoredFD(nil), s.FDStore...)
+	s.DrainingPIDs = append([]int(nil), s.DrainingPIDs...)
 	return s
 }
 
@@ -59,6 +64,11 @@ const (
 	OpStop              // stop the service; the listeners stay open and watched
 	OpRestart           // stop, then start; the listeners stay open throughout
 	OpReset             // clear a failed state and watch the listeners again
+	// OpGracefulRestart starts a new instance beside the running one and
+	// stops the old one once the new one is ready (graceful.go); Do
+	// returns an error if the new instance failed and the old one was
+	// kept.
+	OpGracefulRestart
 )
 
 // opReconfigure replaces the unit's settings (see Reconfigure).
@@ -124,6 +134,7 @@ func (u *Unit) handle(ctx context.Context, req request) error {
 		} else if u.state == StateAutoRestart {
 			u.goListening()
 		}
+		u.waitDrained()
 	case OpRestart:
 		u.stopTimer()
 		if u.main != nil {
@@ -141,6 +152,8 @@ func (u *Unit) handle(ctx context.Context, req request) error {
 			u.starts.reset()
 			u.goListening()
 		}
+	case OpGracefulRestart:
+		return u.gracefulRestart(ctx)
 	}
 	return nil
 }
@@ -151,7 +164,12 @@ func (u *Unit) applyPending() {
 	if u.pending == nil || u.main != nil || u.state == StateStarting || u.state == StateStopping {
 		return
 	}
-	u.cfg, u.pending = u.pending, nil
+	u.useConfig(u.pending)
+}
+
+// useConfig switches to cfg, the settings given last (see Reconfigure).
+func (u *Unit) useConfig(cfg *units.Unit) {
+	u.cfg, u.pending = cfg, nil
 	u.triggers.interval, u.triggers.burst = u.cfg.Socket.TriggerLimitInterval, u.cfg.Socket.TriggerLimitBurst
 	u.mu.Lock()
 	u.status.Service = u.cfg.Service.Name

@@ -54,12 +54,7 @@ func (u *Unit) finishMain(exit Exit) {
 	if u.main == nil {
 		return
 	}
-	switch u.cfg.Service.KillMode {
-	case units.KillControlGroup:
-		killGroup(u.main.pid, u.cfg.Service.KillSignal)
-	case units.KillMixed:
-		killGroup(u.main.pid, syscall.SIGKILL)
-	}
+	killRest(&u.cfg.Service, u.main.pid)
 	u.drainNotify() // fdstore.go: an FDSTORE=1 sent just before the exit is kept
 	u.main.exited = true
 	u.main.close()
@@ -68,6 +63,18 @@ func (u *Unit) finishMain(exit Exit) {
 	u.status.MainPID = 0
 	u.status.LastExit = &exit
 	u.mu.Unlock()
+}
+
+// killRest signals what remains of the process group of svc's process
+// pid once that process has exited: KillSignal= with
+// KillMode=control-group, SIGKILL with KillMode=mixed.
+func killRest(svc *units.Service, pid int) {
+	switch svc.KillMode {
+	case units.KillControlGroup:
+		killGroup(pid, svc.KillSignal)
+	case units.KillMixed:
+		killGroup(pid, syscall.SIGKILL)
+	}
 }
 
 func resultOf(e Exit) string {

@@ -66,6 +66,9 @@ type Unit struct {
 	// adopted are the Accept=yes instances a previous image of sockd
 	// started (Restore), taken over by the accept loop when it starts.
 	adopted []SavedInstance
+	// draining counts the goroutines stopping old main processes after a
+	// graceful restart (graceful.go); Run waits for them.
+	draining sync.WaitGroup
 
 	mu     sync.Mutex
 	status Status
@@ -131,12 +134,14 @@ func (u *Unit) Trigger() {
 }
 
 // Run supervises the unit until ctx is done, then stops the service (if
-// it runs) gracefully and returns. The listeners stay open: the caller
+// it runs) gracefully, waits for old instances a graceful restart left
+// draining, and returns. The listeners stay open: the caller
 // closes them (Close) or hands them on. An Accept=yes unit runs the
 // accept loop (runAccept, accept.go) instead of the Accept=no one; a
 // reload that switches Accept= switches loops.
 func (u *Unit) Run(ctx context.Context) {
 	defer u.markDone()
+	defer u.waitDrained()
 	u.watch()
 	defer u.unwatch()
 	for ctx.Err() == nil {

@@ -227,6 +227,9 @@ func (u *Unit) park(ctx context.Context, req request, instances func() ([]SavedI
 
 // save describes the unit with inheritable duplicates of its fds.
 func (u *Unit) save(instances func() ([]SavedInstance, error)) (s *Saved, err error) {
+	if err := u.drainingErr(); err != nil { // graceful.go
+		return nil, err
+	}
 	s = &Saved{}
 	defer func() {
 		if err != nil {

@@ -61,6 +61,7 @@ func TestKeySpelling(t *testing.T) {
 		{"Service", "UMask", "umask"},
 		{"Service", "NoNewPrivileges", "no_new_privileges"},
 		{"Service", "FileDescriptorStoreMax", "file_descriptor_store_max"},
+		{"Service", "GracefulReadySec", "graceful_ready_sec"},
 		{"Unit", "Description", "description"},
 		{"Unit", "Documentation", "documentation"},
 		{"Service", "PrivateTmp", ""}, // not supported: no key

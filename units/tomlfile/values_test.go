@@ -63,13 +63,14 @@ trigger_limit_interval_sec = 0
 [service]
 restart_sec = "500ms"
 timeout_stop_sec = "infinity"
-timeout_start_sec = 20`,
+timeout_start_sec = 20
+graceful_ready_sec = "250ms"`,
 		socket:  "KeepAliveTimeSec=1min 30s\nDeferAcceptSec=5\nTriggerLimitIntervalSec=0",
-		service: "RestartSec=500ms\nTimeoutStopSec=infinity\nTimeoutStartSec=20",
+		service: "RestartSec=500ms\nTimeoutStopSec=infinity\nTimeoutStartSec=20\nGracefulReadySec=250ms",
 		check: func(u *units.Unit) any {
-			return []time.Duration{u.Socket.KeepAliveTime, u.Socket.DeferAccept, u.Service.RestartSec, u.Service.TimeoutStart}
+			return []time.Duration{u.Socket.KeepAliveTime, u.Socket.DeferAccept, u.Service.RestartSec, u.Service.TimeoutStart, u.Service.GracefulReady}
 		},
-		want: []time.Duration{90 * time.Second, 5 * time.Second, 500 * time.Millisecond, 20 * time.Second},
+		want: []time.Duration{90 * time.Second, 5 * time.Second, 500 * time.Millisecond, 20 * time.Second, 250 * time.Millisecond},
 	},
 	{
 		name: "modes",
