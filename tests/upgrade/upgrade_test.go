@@ -179,6 +179,58 @@ func TestUpgradesUnderLoad(t *testing.T) {
 	}
 }
 
+// TestRestartsAndUpgradesUnderLoad is the acceptance run: under
+// one continuous load (new connections and keep-alive requests), 20
+// graceful restarts of the service and 5 upgrades of sockd, interleaved;
+// every restart gives a new main pid, every upgrade keeps sockd's pid and
+// the service's, and no connection or request fails.
+func TestRestartsAndUpgradesUnderLoad(t *testing.T) {
+	addr := freePort(t)
+	s := startSockd(t, helloUnits(addr))
+	stop := load(t, addr)
+	time.Sleep(300 * time.Millisecond)
+	svc := mainPID(t, s.RuntimeDir, "hello.service")
+	restarts, upgrades := 0, 0
+	for restarts < 20 {
+		if out, err := sockctl(s.RuntimeDir, "restart", "--graceful", "hello.service"); err != nil {
+			t.Fatalf("graceful restart %d: %v\n%s\nlog:\n%s", restarts+1, err, out, s.LogText())
+		}
+		restarts++
+		next := mainPID(t, s.RuntimeDir, "hello.service")
+		if next == svc || next == 0 {
+			t.Errorf("graceful restart %d: main pid %d, want a new one (was %d)", restarts, next, svc)
+		}
+		svc = next
+		time.Sleep(100 * time.Millisecond)
+		if restarts%4 == 0 {
+			binary := filepath.Join(binDir, "sockd")
+			if upgrades%2 == 0 {
+				binary = filepath.Join(bin2Dir, "sockd")
+			}
+			if out, err := sockctl(s.RuntimeDir, "upgrade", "--binary", binary); err != nil {
+				t.Fatalf("upgrade %d: %v\n%s\nlog:\n%s", upgrades+1, err, out, s.LogText())
+			}
+			upgrades++
+			if info := daemonInfo(t, s.RuntimeDir); info.PID != s.Pid() || info.Generation != upgrades+1 {
+				t.Errorf("after upgrade %d: %+v, want pid %d generation %d", upgrades, info, s.Pid(), upgrades+1)
+			}
+			if got := mainPID(t, s.RuntimeDir, "hello.service"); got != svc {
+				t.Errorf("upgrade %d restarted the service: main pid %d, want %d", upgrades, got, svc)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	r := stop()
+	t.Logf("%d graceful restarts and %d upgrades under load", restarts, upgrades)
+	checkLoad(t, r, 500)
+	if upgrades != 5 {
+		t.Errorf("%d upgrades, want 5", upgrades)
+	}
+	if z := zombieChildren(t, s.Pid()); len(z) > 0 {
+		t.Errorf("zombie children of sockd: %v", z)
+	}
+}
+
 // TestUpgradeRollback: upgrades to a binary that exits at once, to one
 // that fails, and with a unit that does not validate are refused with the
 // reason; sockd keeps its pid and generation and serves on without a
