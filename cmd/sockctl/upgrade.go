@@ -41,7 +41,7 @@ func (c *cli) upgrade() int {
 	deadline := time.Now().Add(upgradeWait)
 	for {
 		after, err := c.client.Daemon(c.ctx)
-		if err == nil && after.Generation > before.Generation {
+		if err == nil && after.Generation > before.Generation && after.Ready {
 			if c.o.json {
 				c.printJSON(after)
 			} else {

@@ -21,6 +21,9 @@ type Daemon struct {
 	Started    time.Time `json:"started"` // when generation 1 started
 	// Upgraded is when this generation took over (zero for generation 1).
 	Upgraded time.Time `json:"upgraded,omitzero"`
+	// Ready is true once the units are loaded and supervised; the
+	// control socket answers earlier.
+	Ready bool `json:"ready"`
 }
 
 // UpgradeRequest is the body of POST /v1/upgrade.

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sockd/sockd/activation"
@@ -59,7 +60,8 @@ type Daemon struct {
 	execC      chan execRequest // Upgrade's commit to Run
 	runDone    chan struct{}    // closed when Run returns
 	cancelRun  context.CancelFunc
-	takenOver  bool // a new sockd took over: leave the socket nodes
+	takenOver  bool        // a new sockd took over: leave the socket nodes
+	ready      atomic.Bool // Run supervises the units
 	// stopControl stops the control server (set by ServeControl).
 	stopControl func()
 }
@@ -230,6 +232,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			r.start(ctx)
 		}
 	}
+	d.ready.Store(true)
 	d.log.Info("sockd ready", "units", len(d.units), "runtime_dir", d.cfg.RuntimeDir, "generation", d.generation, "pid", os.Getpid())
 	d.mu.Unlock()
 	for ctx.Err() == nil {

@@ -115,7 +115,7 @@ func (h *Handover) close() {
 func (d *Daemon) Info() control.Daemon {
 	return control.Daemon{
 		PID: os.Getpid(), Version: d.cfg.Version, Generation: d.generation,
-		Binary: d.binary, Started: d.started, Upgraded: d.upgraded,
+		Binary: d.binary, Started: d.started, Upgraded: d.upgraded, Ready: d.ready.Load(),
 	}
 }
 
