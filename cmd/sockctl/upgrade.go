@@ -9,8 +9,13 @@ import (
 	"github.com/sockd/sockd/internal/control"
 )
 
-// upgradeWait bounds how long upgrade waits for the new generation.
-const upgradeWait = 2 * time.Minute
+// upgradeWait bounds how long upgrade waits for the new generation, and
+// goneWait how long sockd may not answer at all before upgrade says it
+// is gone (re-executing takes milliseconds).
+const (
+	upgradeWait = 2 * time.Minute
+	goneWait    = 10 * time.Second
+)
 
 // upgrade re-executes sockd with a new binary (default: the one it was
 // started from) and waits until the new generation answers. sockd checks
@@ -39,8 +44,17 @@ func (c *cli) upgrade() int {
 		// generation below.
 	}
 	deadline := time.Now().Add(upgradeWait)
+	var goneSince time.Time
 	for {
 		after, err := c.client.Daemon(c.ctx)
+		switch {
+		case err == nil || !notRunning(err):
+			goneSince = time.Time{}
+		case goneSince.IsZero():
+			goneSince = time.Now()
+		case time.Since(goneSince) > goneWait:
+			return c.fail(fmt.Errorf("upgrade: sockd stopped answering during the upgrade (%v); see its log", err))
+		}
 		if err == nil && after.Generation > before.Generation && after.Ready {
 			if c.o.json {
 				c.printJSON(after)

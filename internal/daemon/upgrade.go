@@ -173,35 +173,48 @@ func (d *Daemon) Upgrade(ctx context.Context, binary string) (control.Daemon, fu
 	return info, commit, nil
 }
 
-// parkAll parks every running unit; units busy starting or stopping are
-// waited for, up to parkTimeout. On error the parked ones resume. d.mu
-// is held.
+// parkAll parks every running unit. If one is busy starting or stopping,
+// the ones already parked resume and the whole round is tried again a
+// little later (for parkTimeout at most), so that no unit stays parked
+// while another is waited for. On error every unit is running again.
+// d.mu is held.
 func (d *Daemon) parkAll(ctx context.Context) (map[string]*supervise.Parked, error) {
 	ctx, cancel := context.WithTimeout(ctx, parkTimeout)
 	defer cancel()
+	for {
+		parked, busy, err := d.parkRound(ctx)
+		if err == nil {
+			return parked, nil
+		}
+		if !busy || ctx.Err() != nil {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// parkRound tries to park every running unit once; on failure it resumes
+// the ones it parked and says whether the unit that failed was busy.
+func (d *Daemon) parkRound(ctx context.Context) (map[string]*supervise.Parked, bool, error) {
 	parked := map[string]*supervise.Parked{}
 	for name, r := range d.units {
 		if r.stopped() {
 			continue
 		}
-		var p *supervise.Parked
-		var err error
-		for {
-			p, err = r.sup.Park(ctx)
-			if err == nil || !strings.Contains(err.Error(), "busy") || ctx.Err() != nil {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		p, err := r.sup.Park(ctx)
 		if err != nil {
 			for _, p := range parked {
 				p.Resume()
 			}
-			return nil, fmt.Errorf("upgrade: parking unit %s.socket: %w", name, err)
+			return nil, errors.Is(err, supervise.ErrBusy), fmt.Errorf("upgrade: parking unit %s.socket: %w", name, err)
 		}
 		parked[name] = p
 	}
-	return parked, nil
+	return parked, false, nil
 }
 
 // execUpgrade re-executes sockd (step 3). It returns only if the execve

@@ -251,16 +251,13 @@ func (u *Unit) stopOld(svc *units.Service, p *process) Exit {
 	return exit
 }
 
-// errDraining is Park's error while old instances of a graceful restart
+// drainingErr is Park's error while old instances of a graceful restart
 // are being stopped: a Saved has no room for them, and the goroutines
-// that stop them would not cross the execve. It says "busy", like
-// errBusy, so that an upgrade waits and tries again.
-var errDraining = errors.New("busy stopping the old instances of a graceful restart; try again")
-
-// drainingErr returns errDraining while an old instance is draining.
+// that stop them would not cross the execve. It wraps ErrBusy, so that an
+// upgrade waits and tries again.
 func (u *Unit) drainingErr() error {
-	if len(u.Status().DrainingPIDs) > 0 {
-		return errDraining
+	if pids := u.Status().DrainingPIDs; len(pids) > 0 {
+		return fmt.Errorf("%w: draining %v after a graceful restart", ErrBusy, pids)
 	}
 	return nil
 }

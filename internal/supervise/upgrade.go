@@ -156,8 +156,9 @@ type Parked struct {
 	resume chan struct{}
 }
 
-// errBusy is Park's error while the unit is between states.
-var errBusy = errors.New("busy starting an instance; try again")
+// ErrBusy is Park's error while the unit is starting an instance or
+// draining an old one: try again.
+var ErrBusy = errors.New("busy starting an instance or draining an old one; try again")
 
 // Park parks the unit (see the comment at the top of this file). It
 // waits until the unit's goroutine takes the request, which it does only
@@ -226,11 +227,11 @@ func (u *Unit) park(ctx context.Context, req request, instances func() ([]SavedI
 }
 
 // save describes the unit with inheritable duplicates of its fds.
-func (u *Unit) save(instances func() ([]SavedInstance, error)) (s *Saved, err error) {
+func (u *Unit) save(instances func() ([]SavedInstance, error)) (_ *Saved, err error) {
 	if err := u.drainingErr(); err != nil { // graceful.go
 		return nil, err
 	}
-	s = &Saved{}
+	s := &Saved{} // not the result, which a failure sets to nil
 	defer func() {
 		if err != nil {
 			s.release()
@@ -363,7 +364,7 @@ func (u *Unit) adoptNotify(path string, fd int) (*notifySocket, error) {
 }
 
 // saveInstances saves the live instances of an Accept=yes unit; it fails
-// with errBusy while one is still being started.
+// with ErrBusy while one is still being started.
 func (a *acceptor) saveInstances() ([]SavedInstance, error) {
 	u := a.u
 	u.mu.Lock()
@@ -373,7 +374,7 @@ func (a *acceptor) saveInstances() ([]SavedInstance, error) {
 		var err error
 		var p *SavedProcess
 		if inst.proc == nil {
-			err = errBusy
+			err = ErrBusy
 		} else {
 			p, err = saveProcess(inst.proc, inst.Since, nil)
 		}

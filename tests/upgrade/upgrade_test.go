@@ -467,3 +467,58 @@ func openFDs(t *testing.T, pid int) []string {
 	sort.Strings(out)
 	return out
 }
+
+// TestUpgradesWhileInstancesStart: upgrades while an Accept=yes unit
+// starts an instance for every connection of a client loop. Parking must
+// wait for instances being started (it once crashed sockd there), and
+// every connection is served.
+func TestUpgradesWhileInstancesStart(t *testing.T) {
+	addr := freePort(t)
+	s := startSockd(t, map[string]string{
+		"hi.socket":   "[Socket]\nListenStream=" + addr + "\nAccept=yes\n",
+		"hi@.service": "[Service]\nExecStart=/bin/echo hi\nStandardInput=socket\n",
+	})
+	stop := make(chan struct{})
+	type result struct{ ok, failed int }
+	done := make(chan result)
+	go func() {
+		var r result
+		for {
+			select {
+			case <-stop:
+				done <- r
+				return
+			default:
+			}
+			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			if err != nil {
+				r.failed++
+				continue
+			}
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			if l, _ := bufio.NewReader(c).ReadString('\n'); l == "hi\n" {
+				r.ok++
+			} else {
+				r.failed++
+			}
+			c.Close()
+		}
+	}()
+	for i := 1; i <= 10; i++ {
+		if out, err := sockctl(s.RuntimeDir, "upgrade"); err != nil {
+			close(stop)
+			<-done
+			t.Fatalf("upgrade %d: %v\n%s\nlog:\n%s", i, err, out, s.LogText())
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	close(stop)
+	r := <-done
+	t.Logf("10 upgrades; connections: %d served, %d failed", r.ok, r.failed)
+	if r.failed > 0 || r.ok == 0 {
+		t.Errorf("%d connections failed, %d served", r.failed, r.ok)
+	}
+	if info := daemonInfo(t, s.RuntimeDir); info.PID != s.Pid() || info.Generation != 11 {
+		t.Errorf("after 10 upgrades: %+v; want pid %d, generation 11", info, s.Pid())
+	}
+}
