@@ -62,6 +62,9 @@ type Daemon struct {
 	cancelRun  context.CancelFunc
 	takenOver  bool        // a new sockd took over: leave the socket nodes
 	ready      atomic.Bool // Run supervises the units
+	// unread is set when Load restored the units from the handover's
+	// settings: Run then reads the unit files (reloadAfterUpgrade).
+	unread bool
 	// stopControl stops the control server (set by ServeControl).
 	stopControl func()
 }
@@ -148,6 +151,9 @@ func (d *Daemon) notifyDir() string { return fmt.Sprintf("@sockd.%d/notify", os.
 func (d *Daemon) Load() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.restoreSaved() { // upgrade.go: the files are read after Run started
+		return
+	}
 	res := unitdir.Load(d.cfg.UnitDirs, units.DefaultSpecifierEnv())
 	for _, err := range units.Errors(res.Err()) {
 		d.log.Error("invalid unit", "err", err)
@@ -233,6 +239,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 	d.ready.Store(true)
+	reloaded := d.reloadAfterUpgrade(ctx) // upgrade.go
+	defer func() { <-reloaded }()
 	d.log.Info("sockd ready", "units", len(d.units), "runtime_dir", d.cfg.RuntimeDir, "generation", d.generation, "pid", os.Getpid())
 	d.mu.Unlock()
 	for ctx.Err() == nil {

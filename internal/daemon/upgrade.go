@@ -478,3 +478,48 @@ func (d *Daemon) dropHandover(h *Handover) {
 	}
 	h.Units = nil
 }
+
+// restoreSaved is Load after an upgrade in place, when the previous image
+// saved every unit's settings: the units are restored from them without
+// reading the unit files, which at 10,000 units took most of the time the
+// listeners were not watched; Run reads the files next and applies what
+// changed as a reload does (reloadAfterUpgrade). It reports whether it
+// did. d.mu is held.
+func (d *Daemon) restoreSaved() bool {
+	h := d.cfg.Handover
+	if h == nil || h.takeover != nil || len(h.Stopped) > 0 {
+		return false
+	}
+	for _, s := range h.Units {
+		if s.Config == nil {
+			return false
+		}
+	}
+	d.log.Info("taking over from the previous sockd", "previous_generation", h.Generation, "previous_binary", h.Binary, "previous_version", h.Version, "units", len(h.Units))
+	for name, s := range h.Units {
+		delete(h.Units, name)
+		if err := d.restoreUnit(s.Config, s); err != nil {
+			d.log.Error("unit failed", "unit", name+".socket", "err", err)
+		}
+	}
+	d.unread = true
+	return true
+}
+
+// reloadAfterUpgrade reads the unit files once Run supervises the units
+// restored by restoreSaved, and applies the differences as a reload. The
+// returned channel is closed when that is done.
+func (d *Daemon) reloadAfterUpgrade(ctx context.Context) <-chan struct{} {
+	done := make(chan struct{})
+	if !d.unread {
+		close(done)
+		return done
+	}
+	go func() {
+		defer close(done)
+		if err := d.Reload(ctx); err != nil {
+			d.log.Error("reading the unit files after the upgrade", "err", err)
+		}
+	}()
+	return done
+}

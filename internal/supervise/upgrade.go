@@ -32,6 +32,10 @@ import (
 // fd per listener), and the other fds are inheritable duplicates. In the
 // new image the Saved owns every fd until Restore takes them.
 type Saved struct {
+	// Config is the unit's settings, so that the new image can watch the
+	// listeners again before it has read the unit files (it reloads
+	// them next, as a reload does); nil from a takeover.
+	Config    *units.Unit     `json:"config,omitempty"`
 	Listeners []SavedListener `json:"listeners"`
 	FDStore   []SavedFD       `json:"fdstore,omitempty"`
 	// Main is the running main process of an Accept=no unit.
@@ -231,7 +235,7 @@ func (u *Unit) save(instances func() ([]SavedInstance, error)) (_ *Saved, err er
 	if err := u.drainingErr(); err != nil { // graceful.go
 		return nil, err
 	}
-	s := &Saved{} // not the result, which a failure sets to nil
+	s := &Saved{Config: u.Config()} // not the result, which a failure sets to nil
 	defer func() {
 		if err != nil {
 			s.release()

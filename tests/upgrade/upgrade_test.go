@@ -522,3 +522,34 @@ func TestUpgradesWhileInstancesStart(t *testing.T) {
 		t.Errorf("after 10 upgrades: %+v; want pid %d, generation 11", info, s.Pid())
 	}
 }
+
+// TestUpgradeReadsTheUnitFiles: the new image starts from the settings
+// the old one saved, then reads the unit files as a reload does: a unit
+// added before the upgrade is served after it, and the running service
+// of an unchanged unit is left alone.
+func TestUpgradeReadsTheUnitFiles(t *testing.T) {
+	addr, addr2 := freePort(t), freePort(t)
+	s := startSockd(t, helloUnits(addr))
+	if _, err := get(addr); err != nil {
+		t.Fatal(err)
+	}
+	svc := mainPID(t, s.RuntimeDir, "hello.service")
+	for name, content := range map[string]string{
+		"second.socket":  "[Socket]\nListenStream=" + addr2 + "\n",
+		"second.service": "[Service]\nType=notify\nExecStart=" + filepath.Join(binDir, "hello-http") + "\n",
+	} {
+		if err := os.WriteFile(filepath.Join(s.Work, "units", name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := sockctl(s.RuntimeDir, "upgrade"); err != nil {
+		t.Fatalf("upgrade: %v\n%s", err, out)
+	}
+	waitFor(t, s, "the reload after the upgrade", func() bool { return strings.Contains(s.LogText(), "msg=reloaded added=1 removed=0 changed=0") })
+	if out, err := get(addr2); err != nil || !strings.Contains(out, "hello from pid") {
+		t.Errorf("the unit added before the upgrade does not serve: %q, %v", out, err)
+	}
+	if got := mainPID(t, s.RuntimeDir, "hello.service"); got != svc {
+		t.Errorf("the unchanged unit's service was restarted: pid %d, want %d", got, svc)
+	}
+}
