@@ -218,8 +218,15 @@ func checkKinds(metas []fileMeta, fds []int) error {
 }
 
 func checkKind(kind string, fd int) error {
-	want := map[string]int{KindStream: unix.SOCK_STREAM, KindDatagram: unix.SOCK_DGRAM, KindSequentialPacket: unix.SOCK_SEQPACKET}
-	if kind == KindFIFO {
+	var typ int
+	switch kind {
+	case KindStream:
+		typ = unix.SOCK_STREAM
+	case KindDatagram:
+		typ = unix.SOCK_DGRAM
+	case KindSequentialPacket:
+		typ = unix.SOCK_SEQPACKET
+	case KindFIFO:
 		var st unix.Stat_t
 		if err := unix.Fstat(fd, &st); err != nil {
 			return os.NewSyscallError("fstat", err)
@@ -228,9 +235,7 @@ func checkKind(kind string, fd int) error {
 			return fmt.Errorf("kind %s but the fd is not a FIFO (mode %#o)", kind, st.Mode)
 		}
 		return nil
-	}
-	typ, ok := want[kind]
-	if !ok {
+	default:
 		return nil
 	}
 	got, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
