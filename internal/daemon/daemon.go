@@ -39,33 +39,20 @@ type Daemon struct {
 	runCtx  context.Context    // set by Run; nil before and after
 }
 
-// running is one unit's supervisor and its goroutine.
+// running is one unit's supervisor.
 type running struct {
-	sup    *supervise.Unit
-	cancel context.CancelFunc
-	done   chan struct{}
+	sup *supervise.Unit
 }
 
-// start runs r's supervisor under parent until r.stop.
-func (r *running) start(parent context.Context) {
-	ctx, cancel := context.WithCancel(parent)
-	r.cancel, r.done = cancel, make(chan struct{})
-	go func() {
-		defer close(r.done)
-		r.sup.Run(ctx)
-	}()
-}
+// start supervises r's unit under parent until r.stop. An idle unit
+// holds no goroutine (see supervise.Unit.Start).
+func (r *running) start(parent context.Context) { r.sup.Start(parent) }
 
 // stopped reports whether the unit's socket was stopped (StopSocket).
 func (r *running) stopped() bool { return r.sup.Status().State == supervise.StateStopped }
 
 // stop stops the supervisor (and its service) and waits for it.
-func (r *running) stop() {
-	if r.cancel != nil {
-		r.cancel()
-		<-r.done
-	}
-}
+func (r *running) stop() { r.sup.Stop() }
 
 // New prepares the runtime directory and starts the reaper and the
 // listener watcher. Load then loads the units.

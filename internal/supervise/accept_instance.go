@@ -56,8 +56,8 @@ func (a *acceptor) run(ctx context.Context, job instanceJob) {
 	a.u.log.Debug("instance exited", "service", svc.Name, "status", exit.String())
 }
 
-// end forgets the instance, and wakes the accept loop if it waits for
-// the last instance to end.
+// end forgets the instance, and wakes the accept loop when the last
+// instance has ended (it may switch to Accept=no, or sleep).
 func (a *acceptor) end(job instanceJob) {
 	u := a.u
 	u.mu.Lock()
@@ -67,7 +67,7 @@ func (a *acceptor) end(job instanceJob) {
 	u.mu.Unlock()
 	job.inst.stop()
 	close(job.inst.done)
-	if live == 0 && a.draining.Load() {
+	if live == 0 {
 		select {
 		case a.ended <- struct{}{}:
 		default:

@@ -17,7 +17,7 @@ import (
 // FDNAME=): fds the service hands to sockd to get them back at its next
 // start.
 //
-// Lifetime: the store belongs to the unit's Run goroutine. It survives
+// Lifetime: the store belongs to the unit's goroutine. It survives
 // the service's exits, crashes, automatic restarts, re-activation by
 // traffic and `sockctl restart`; it is emptied when the unit's socket is
 // stopped (Unit.Close, which sockd calls when it stops or a reload drops
@@ -53,7 +53,7 @@ type fdEntry struct {
 	info StoredFD
 }
 
-// fdStore is the fd store of one unit; owned by the Run goroutine.
+// fdStore is the fd store of one unit; owned by the unit's goroutine.
 type fdStore struct {
 	entries []fdEntry
 }
