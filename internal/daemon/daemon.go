@@ -103,13 +103,13 @@ func (d *Daemon) Load() {
 	d.invalid = res.Invalid
 	inherited := inheritedFDs(d.log)
 	defer inherited.closeUnused(d.log)
-	for _, u := range res.Units {
-		ls, err := inherited.adoptOrBind(u)
-		if err != nil {
-			d.log.Error("unit failed", "unit", u.Name+".socket", "err", err)
+	ls, errs := inherited.bindAll(res.Units)
+	for i, u := range res.Units {
+		if errs[i] != nil {
+			d.log.Error("unit failed", "unit", u.Name+".socket", "err", errs[i])
 			continue
 		}
-		d.units[u.Name] = &running{sup: d.supervisor(u, ls)}
+		d.units[u.Name] = &running{sup: d.supervisor(u, ls[i])}
 	}
 }
 
