@@ -130,12 +130,30 @@ func BenchmarkBindTCP1000(b *testing.B) {
 // live is the memory in use while the daemon is up.
 type live struct{ heap, stack uint64 }
 
-// runDaemon brings up the daemon on dir (load, bind, one supervisor per
-// unit), then stops it. With measure, it returns the live heap and stack
+// readyHandler discards records and closes ready at "sockd ready".
+type readyHandler struct {
+	slog.Handler
+	ready chan struct{}
+}
+
+func (h readyHandler) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "sockd ready" {
+		close(h.ready)
+	}
+	return nil
+}
+
+func (h readyHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return readyHandler{h.Handler.WithAttrs(as), h.ready}
+}
+
+// runDaemon brings up the daemon on dir (load, bind, a supervisor per
+// unit), waits until it is ready, then stops it. With measure, it returns the live heap and stack
 // with the daemon up, and writes a heap profile to
 // $SOCKD_BENCH_HEAPPROFILE if that is set.
 func runDaemon(tb testing.TB, dir string, n int, measure bool) live {
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ready := make(chan struct{})
+	log := slog.New(readyHandler{slog.NewTextHandler(io.Discard, nil), ready})
 	d, err := daemon.New(daemon.Config{UnitDirs: []string{dir}, RuntimeDir: filepath.Join(filepath.Dir(dir), "run"), Log: log})
 	if err != nil {
 		tb.Fatal(err)
@@ -147,11 +165,9 @@ func runDaemon(tb testing.TB, dir string, n int, measure bool) live {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
+	<-ready
 	var l live
 	if measure {
-		for len(d.Units()) != n || runtime.NumGoroutine() < n { // let every supervisor start
-			runtime.Gosched()
-		}
 		l = liveNow()
 		if path := os.Getenv("SOCKD_BENCH_HEAPPROFILE"); path != "" {
 			f, err := os.Create(path)

@@ -23,8 +23,7 @@ type Assignment struct {
 // systemd applies a unit file and then its drop-ins. It collects every
 // problem instead of stopping at the first.
 type Builder struct {
-	unit     Unit
-	defaults Unit
+	unit     *Unit // what Finish returns: built in place, never copied
 	env      SpecifierEnv
 	errs     ErrorList
 	burstSet bool
@@ -72,7 +71,8 @@ func defaultUnit(name string) Unit {
 // NewBuilder starts a unit named name (the socket unit's name without
 // ".socket") with systemd's defaults.
 func NewBuilder(name string, env SpecifierEnv) *Builder {
-	return &Builder{unit: defaultUnit(name), defaults: defaultUnit(name), env: env}
+	u := defaultUnit(name)
+	return &Builder{unit: &u, env: env}
 }
 
 // Socket returns the socket settings applied so far; after the socket file
@@ -119,7 +119,8 @@ func (b *Builder) apply(unitFile string, a Assignment) error {
 		return b.applyDescription(kind, a.Directive, value)
 	}
 	if value == "" {
-		dir.reset(&b.unit, &b.defaults)
+		def := defaultUnit(b.unit.Name) // made here: resets are rare, and a Unit is large
+		dir.reset(b.unit, &def)
 		b.forget(dir, a.Pos)
 		return nil
 	}
@@ -127,7 +128,7 @@ func (b *Builder) apply(unitFile string, a Assignment) error {
 		b.burstSet = true
 	}
 	before := b.elements(dir)
-	if err := dir.set(&b.unit, value); err != nil {
+	if err := dir.set(b.unit, value); err != nil {
 		return err
 	}
 	b.record(dir, a.Pos, before)
@@ -246,9 +247,10 @@ func (s *Socket) ServiceName(name string) string {
 
 // Finish applies the defaults that depend on other settings. It returns
 // the unit and every problem found while building it (an ErrorList), or a
-// nil error. Validate checks the finished unit as a whole.
+// nil error. Validate checks the finished unit as a whole. Finish is the
+// Builder's last call: the unit it returns is the one it built.
 func (b *Builder) Finish() (*Unit, error) {
-	u := &b.unit
+	u := b.unit
 	sockPos := func(directive string) Position { return b.pos("Socket", directive) }
 	if u.Socket.Accept && !b.burstSet {
 		u.Socket.TriggerLimitBurst = 200
@@ -266,13 +268,12 @@ func (b *Builder) Finish() (*Unit, error) {
 	if u.Service.StandardError.Kind == "" {
 		u.Service.StandardError.Kind = OutInherit
 	}
-	out := *u // a copy: the Builder (and its defaults) need not outlive the unit
-	return &out, b.errs.Err()
+	return u, b.errs.Err()
 }
 
 // pos returns where a directive was set, or the unit's first file.
 func (b *Builder) pos(section, directive string) Position {
-	return positionOf(&b.unit, section, directive)
+	return positionOf(b.unit, section, directive)
 }
 
 func positionOf(u *Unit, section, directive string) Position {

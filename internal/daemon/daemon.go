@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -69,33 +70,20 @@ type Daemon struct {
 	stopControl func()
 }
 
-// running is one unit's supervisor and its goroutine.
+// running is one unit's supervisor.
 type running struct {
-	sup    *supervise.Unit
-	cancel context.CancelFunc
-	done   chan struct{}
+	sup *supervise.Unit
 }
 
-// start runs r's supervisor under parent until r.stop.
-func (r *running) start(parent context.Context) {
-	ctx, cancel := context.WithCancel(parent)
-	r.cancel, r.done = cancel, make(chan struct{})
-	go func() {
-		defer close(r.done)
-		r.sup.Run(ctx)
-	}()
-}
+// start supervises r's unit under parent until r.stop. An idle unit
+// holds no goroutine (see supervise.Unit.Start).
+func (r *running) start(parent context.Context) { r.sup.Start(parent) }
 
 // stopped reports whether the unit's socket was stopped (StopSocket).
 func (r *running) stopped() bool { return r.sup.Status().State == supervise.StateStopped }
 
 // stop stops the supervisor (and its service) and waits for it.
-func (r *running) stop() {
-	if r.cancel != nil {
-		r.cancel()
-		<-r.done
-	}
-}
+func (r *running) stop() { r.sup.Stop() }
 
 // New prepares the runtime directory and starts the reaper and the
 // listener watcher. Load then loads the units.
@@ -165,6 +153,7 @@ func (d *Daemon) Load() {
 		d.log.Info("taking over from the previous sockd", "previous_generation", h.Generation, "previous_binary", h.Binary, "previous_version", h.Version, "units", len(h.Units))
 		defer d.dropHandover(h)
 	}
+	var fresh []*units.Unit
 	for _, u := range res.Units {
 		if done, err := d.restore(u); done {
 			if err != nil {
@@ -172,12 +161,15 @@ func (d *Daemon) Load() {
 			}
 			continue
 		}
-		ls, err := inherited.adoptOrBind(u)
-		if err != nil {
-			d.log.Error("unit failed", "unit", u.Name+".socket", "err", err)
+		fresh = append(fresh, u)
+	}
+	ls, errs := inherited.bindAll(fresh)
+	for i, u := range fresh {
+		if errs[i] != nil {
+			d.log.Error("unit failed", "unit", u.Name+".socket", "err", errs[i])
 			continue
 		}
-		d.units[u.Name] = &running{sup: d.supervisor(u, ls)}
+		d.units[u.Name] = &running{sup: d.supervisor(u, ls[i])}
 	}
 }
 
@@ -243,6 +235,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer func() { <-reloaded }()
 	d.log.Info("sockd ready", "units", len(d.units), "runtime_dir", d.cfg.RuntimeDir, "generation", d.generation, "pid", os.Getpid())
 	d.mu.Unlock()
+	// Loading the units made several times more garbage than what stays
+	// (about 10 KB per unit against 2.3), and the heap grew to hold it.
+	// Return that memory to the system once, now, rather than keep about
+	// twice the live heap resident while idle: with 10,000 units, RSS 54-58
+	// → 40 MB. It is a full GC, about 20-40 ms, after "ready" so that it
+	// does not delay the listeners.
+	debug.FreeOSMemory()
 	for ctx.Err() == nil {
 		select {
 		case <-ctx.Done():

@@ -3,7 +3,10 @@ package daemon
 import (
 	"log/slog"
 	"os"
+	"runtime"
 	"strconv"
+	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -15,6 +18,7 @@ import (
 // service manager socket-activates sockd), to adopt instead of binding.
 type inherited struct {
 	fds  []int
+	mu   sync.Mutex // guards used: bindAll adopts from several goroutines
 	used map[int]bool
 }
 
@@ -49,6 +53,8 @@ func (in *inherited) adoptOrBind(u *units.Unit) ([]*activation.Listener, error) 
 		return activation.Bind(u.Name+".socket", &u.Socket)
 	}
 	return activation.BindWith(u.Name+".socket", &u.Socket, func(l units.Listener) int {
+		in.mu.Lock()
+		defer in.mu.Unlock()
 		for _, fd := range in.fds {
 			if in.used[fd] {
 				continue
@@ -60,6 +66,25 @@ func (in *inherited) adoptOrBind(u *units.Unit) ([]*activation.Listener, error) 
 		}
 		return -1
 	})
+}
+
+// bindAll returns each unit's listeners (adoptOrBind), or why it has
+// none, binding on every CPU: with thousands of units, binding (four
+// system calls a listener) is a good part of start-up, after parsing.
+func (in *inherited) bindAll(us []*units.Unit) ([][]*activation.Listener, []error) {
+	ls := make([][]*activation.Listener, len(us))
+	errs := make([]error, len(us))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(us)) {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < len(us); i = int(next.Add(1)) - 1 {
+				ls[i], errs[i] = in.adoptOrBind(us[i])
+			}
+		})
+	}
+	wg.Wait()
+	return ls, errs
 }
 
 // closeUnused closes the inherited fds no unit adopted.

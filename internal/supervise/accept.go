@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -17,10 +16,10 @@ import (
 // Accept=yes (systemd.socket(5)): sockd accepts every connection itself
 // and starts one instance of the template service NAME@.service per
 // connection, with the connection as its only socket. The accept loop
-// runs in the unit's Run goroutine; each instance is started, watched and
-// stopped by a goroutine of its own, which the loop owns: it cancels them
-// and waits for them when it ends. Nothing per connection outlives the
-// connection's instance.
+// runs in the unit's goroutine (wake.go); each instance is started,
+// watched and stopped by a goroutine of its own, which the loop owns: it
+// cancels them and waits for them when it ends. Nothing per connection
+// outlives the connection's instance.
 
 // acceptBatch bounds the connections taken from one listener per wake-up,
 // so that a flood cannot keep the loop from its other work (control
@@ -44,16 +43,16 @@ const acceptRetry = 100 * time.Millisecond
 // token stays. It is taken only around the fork.
 var spawnSlot = make(chan struct{}, 1)
 
-// acceptor is the state of the accept loop, owned by the Run goroutine.
+// acceptor is the state of the accept loop, owned by the unit's goroutine
+// (kept in Unit.acc while it sleeps).
 type acceptor struct {
 	u      *Unit
 	ctx    context.Context // the instances' parent: cancelled to stop them all
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // one per instance goroutine
-	// draining is set while a reload that turned Accept= off waits for
-	// the last instance; ended then wakes the loop when it has ended.
-	draining atomic.Bool
-	ended    chan struct{} // 1-buffered wake-up
+	// ended wakes the loop when the last instance has ended: to switch
+	// to Accept=no after a reload turned Accept= off, or to sleep.
+	ended chan struct{} // 1-buffered
 
 	accepted uint64 // connections given an instance (systemd's n_accepted)
 	resting  map[int]bool
@@ -62,17 +61,31 @@ type acceptor struct {
 	failures *logLimiter // instances that failed to start or exited uncleanly
 }
 
-// runAccept is Run for an Accept=yes unit. It returns when ctx is done,
-// after stopping every instance, or when a reload turned Accept= off and
-// the last instance has ended; the listeners are then blocking again and
+// runAccept is the unit's goroutine for an Accept=yes unit. It returns
+// true when the goroutine went to sleep (wake.go), keeping the loop's
+// state in u.acc for the next wake; false when ctx is done, after
+// stopping every instance, or when a reload turned Accept= off and the
+// last instance has ended; the listeners are then blocking again and
 // watched, ready for the Accept=no loop.
-func (u *Unit) runAccept(ctx context.Context) {
-	a := u.newAcceptor()
-	defer a.close()
+func (u *Unit) runAccept(ctx context.Context) (asleep bool) {
+	a := u.acc
+	if a == nil {
+		a = u.newAcceptor()
+		u.acc = a
+	}
+	defer func() {
+		if !asleep {
+			u.acc = nil
+			a.close()
+		}
+	}()
 	for u.cfg.Socket.Accept || a.live() > 0 {
+		if u.sleep(a.idle()) {
+			return true
+		}
 		select {
 		case <-ctx.Done():
-			return
+			return false
 		case <-u.triggerC:
 			a.acceptAll()
 		case <-a.ended:
@@ -82,14 +95,18 @@ func (u *Unit) runAccept(ctx context.Context) {
 			a.failures.Flush()
 		case <-a.retry.C:
 			a.wake()
-		case req := <-u.reqC:
-			if req.op == opPark {
-				u.park(ctx, req, a.saveInstances)
-				continue
-			}
-			req.reply <- a.handle(ctx, req)
+		case <-u.reqC:
+			u.serveRequest(ctx, a.handle, a.saveInstances)
 		}
 	}
+	return false
+}
+
+// idle reports whether the loop waits for nothing but connections and
+// requests: no live instance, no resting listener, no log record held
+// back.
+func (a *acceptor) idle() bool {
+	return a.live() == 0 && len(a.resting) == 0 && !a.refusals.holding() && !a.failures.holding()
 }
 
 func (u *Unit) newAcceptor() *acceptor {
@@ -306,7 +323,6 @@ func (a *acceptor) reconfigure(cfg *units.Unit) {
 	u.mu.Lock()
 	u.status.Service = cfg.Service.Name
 	u.mu.Unlock()
-	a.draining.Store(!cfg.Socket.Accept)
 	if !cfg.Socket.Accept {
 		u.log.Info("Accept=no takes effect once the live instances have ended", "instances", a.live())
 		return

@@ -61,8 +61,8 @@ func (a *acceptor) logExit(svc *units.Service, job instanceJob, exit Exit) {
 	a.u.log.Debug("instance exited", "service", svc.Name, "status", exit.String())
 }
 
-// end forgets the instance, and wakes the accept loop if it waits for
-// the last instance to end.
+// end forgets the instance, and wakes the accept loop when the last
+// instance has ended (it may switch to Accept=no, or sleep).
 func (a *acceptor) end(job instanceJob) {
 	u := a.u
 	u.mu.Lock()
@@ -72,7 +72,7 @@ func (a *acceptor) end(job instanceJob) {
 	u.mu.Unlock()
 	job.inst.stop()
 	close(job.inst.done)
-	if live == 0 && a.draining.Load() {
+	if live == 0 {
 		select {
 		case a.ended <- struct{}{}:
 		default:

@@ -54,6 +54,13 @@ func (l *logLimiter) Note(msg string, args ...any) {
 // C fires when held-back records are due; call Flush then.
 func (l *logLimiter) C() <-chan time.Time { return l.timer.C }
 
+// holding reports whether records are held back (C will fire).
+func (l *logLimiter) holding() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.pending
+}
+
 // Flush writes the last record held back, if any, with the count of the
 // others.
 func (l *logLimiter) Flush() {

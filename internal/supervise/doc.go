@@ -14,9 +14,10 @@
 // MaxConnectionsPerSource= enforced, each instance owned by a goroutine
 // of the loop.
 //
-// Each Unit is a state machine owned by one goroutine (Run); the listener
-// watcher, the reaper and the notify receiver talk to it by message, and
-// Status returns a snapshot. The listeners are never closed while the
+// Each Unit is a state machine owned by one goroutine, which runs only
+// while the unit has work (wake.go): an idle unit holds no goroutine. The
+// listener watcher, the reaper, the notify receiver and the control API
+// talk to it by message, and Status returns a snapshot. The listeners are never closed while the
 // unit is loaded, whatever the service does: a crashing service never
 // refuses a connection, it only delays it until the next start.
 package supervise

@@ -18,7 +18,7 @@ import (
 // FDNAME=): fds the service hands to sockd to get them back at its next
 // start.
 //
-// Lifetime: the store belongs to the unit's Run goroutine. It survives
+// Lifetime: the store belongs to the unit's goroutine. It survives
 // the service's exits, crashes, automatic restarts, re-activation by
 // traffic and `sockctl restart`; it is emptied when the unit's socket is
 // stopped (Unit.Close, which sockd calls when it stops or a reload drops
@@ -57,7 +57,7 @@ type fdEntry struct {
 	poll bool // watched for hangups (not FDPOLL=0)
 }
 
-// fdStore is the fd store of one unit; owned by the Run goroutine.
+// fdStore is the fd store of one unit; owned by the unit's goroutine.
 type fdStore struct {
 	entries []fdEntry
 	// unwatch stops watching an fd for hangups before it is closed.
@@ -324,12 +324,18 @@ func sendMarker(path string) error {
 // storeHangup is the watcher key of the unit's fd store entries.
 type storeHangup struct{ u *Unit }
 
-// Trigger tells the unit that an entry of its fd store hung up.
+// Trigger tells the unit that an entry of its fd store hung up, waking
+// its goroutine as Unit.Trigger does (wake.go).
 func (h storeHangup) Trigger() {
+	u := h.u
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.makeChans()
 	select {
-	case h.u.hupC <- struct{}{}:
+	case u.hupC <- struct{}{}:
 	default:
 	}
+	u.wakeLocked()
 }
 
 // pollStored watches entries for hangups (FDPOLL), as systemd does.
@@ -343,7 +349,7 @@ func (u *Unit) pollStored(entries []fdEntry) {
 		}
 		err := u.deps.Watcher.AddHangup(e.fd, storeHangup{u})
 		if err != nil && !errors.Is(err, unix.EPERM) { // EPERM: not pollable, kept until removed
-			u.log.Warn("cannot watch a stored fd for hangups", "fdname", e.info.Name, "err", err)
+			u.logger().Warn("cannot watch a stored fd for hangups", "fdname", e.info.Name, "err", err)
 		}
 	}
 }

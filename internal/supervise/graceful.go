@@ -265,7 +265,7 @@ func (u *Unit) drainingErr() error {
 // waitDrained waits until every old instance being stopped is gone.
 func (u *Unit) waitDrained() {
 	if pids := u.Status().DrainingPIDs; len(pids) > 0 {
-		u.log.Info("waiting for the old instances to stop", "pids", pids)
+		u.logger().Info("waiting for the old instances to stop", "pids", pids)
 	}
 	u.draining.Wait()
 }

@@ -15,7 +15,7 @@ type process struct {
 	started time.Time
 	notify  *notifySocket // nil unless Type=notify
 	// exited is set once the reaper reported the exit; exit channels are
-	// then nil so that Run's select ignores them.
+	// then nil so that the loop's select ignores them.
 	exited bool
 }
 

@@ -83,7 +83,8 @@ type request struct {
 	reply  chan error
 }
 
-// ErrNotRunning is returned by Do once Run has returned.
+// ErrNotRunning is returned by Do once the unit was stopped (Stop, or
+// its context is done).
 var ErrNotRunning = errors.New("unit is not running")
 
 // Do performs op on the unit and waits until it is done.
@@ -102,18 +103,18 @@ func (u *Unit) Reconfigure(ctx context.Context, cfg *units.Unit) error {
 	return u.send(ctx, request{op: opReconfigure, cfg: cfg, reply: make(chan error, 1)})
 }
 
+// send queues req for the unit's goroutine (wake.go) and waits for the
+// reply. If ctx ends first, a request not yet taken is withdrawn; one
+// taken is carried out anyway.
 func (u *Unit) send(ctx context.Context, req request) error {
-	select {
-	case u.reqC <- req:
-	case <-u.done:
+	if !u.queue(req) {
 		return ErrNotRunning
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 	select {
 	case err := <-req.reply:
 		return err
 	case <-ctx.Done():
+		u.withdraw(req)
 		return ctx.Err()
 	}
 }

@@ -39,21 +39,24 @@ const (
 	StateStopped     State = "stopped"      // the socket was stopped: listeners closed
 )
 
-// Unit supervises one unit. Create it with New and run it with Run.
+// Unit supervises one unit. Create it with New, supervise it with Start
+// and Stop (or Run).
 type Unit struct {
-	cfg       *units.Unit // owned by the Run goroutine
-	latest    *units.Unit // the newest settings given (New, Reconfigure); guarded by mu
-	deps      Deps
+	cfg    *units.Unit // owned by the unit's goroutine
+	latest *units.Unit // the newest settings given (New, Reconfigure); guarded by mu
+	deps   Deps
+	// log is made by the first wake (wake.go); code outside the unit's
+	// goroutine uses logger().
 	log       *slog.Logger
 	listeners []*activation.Listener
 
+	// triggerC and reqC (1-buffered: a request was queued) are made by
+	// the first Trigger or request, under mu (wake.go).
 	triggerC chan struct{}
-	hupC     chan struct{} // an fd store entry hung up (fdstore.go)
-	reqC     chan request
-	done     chan struct{} // closed when Run returned or the unit was closed
-	doneOnce sync.Once
+	hupC     chan struct{} // an fd store entry hung up (fdstore.go); made with triggerC
+	reqC     chan struct{}
 
-	// Owned by the Run goroutine.
+	// Owned by the unit's goroutine.
 	state      State
 	main       *process
 	triggers   rateLimit
@@ -66,6 +69,7 @@ type Unit struct {
 	// adopted are the Accept=yes instances a previous image of sockd
 	// started (Restore), taken over by the accept loop when it starts.
 	adopted []SavedInstance
+	acc     *acceptor // the accept loop's state, kept while the goroutine sleeps (accept.go)
 	// draining counts the goroutines stopping old main processes after a
 	// graceful restart (graceful.go); Run waits for them.
 	draining sync.WaitGroup
@@ -75,6 +79,7 @@ type Unit struct {
 	// instances are the live per-connection instances of an Accept=yes
 	// unit (accept_table.go); guarded by mu.
 	instances instanceTable
+	life      lifecycle // the unit's goroutine (wake.go); guarded by mu
 }
 
 // Default start limit of a service (systemd's DefaultStartLimitBurst and
@@ -88,17 +93,11 @@ const (
 // New returns a supervisor for cfg that owns listeners, bound from
 // cfg.Socket in order.
 func New(cfg *units.Unit, listeners []*activation.Listener, deps Deps) *Unit {
-	log := deps.Log.With("unit", cfg.Name+".socket")
 	u := &Unit{
 		cfg:       cfg,
 		latest:    cfg,
 		deps:      deps,
-		log:       log,
 		listeners: listeners,
-		triggerC:  make(chan struct{}, 1),
-		hupC:      make(chan struct{}, 1),
-		reqC:      make(chan request),
-		done:      make(chan struct{}),
 		state:     StateListening,
 		triggers:  rateLimit{interval: cfg.Socket.TriggerLimitInterval, burst: cfg.Socket.TriggerLimitBurst},
 		starts:    rateLimit{interval: startLimitInterval, burst: startLimitBurst},
@@ -127,44 +126,33 @@ func (u *Unit) Listeners() []*activation.Listener { return u.listeners }
 // Trigger tells the unit that one of its listeners became readable. It
 // never blocks; it is what the Watcher's callback calls.
 func (u *Unit) Trigger() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.makeChans()
 	select {
 	case u.triggerC <- struct{}{}:
 	default:
 	}
+	u.wakeLocked()
 }
 
-// Run supervises the unit until ctx is done, then stops the service (if
-// it runs) gracefully, waits for old instances a graceful restart left
-// draining, and returns. The listeners stay open: the caller
-// closes them (Close) or hands them on. An Accept=yes unit runs the
-// accept loop (runAccept, accept.go) instead of the Accept=no one; a
-// reload that switches Accept= switches loops.
-func (u *Unit) Run(ctx context.Context) {
-	defer u.markDone()
-	defer u.waitDrained()
-	u.watch()
-	defer u.unwatch()
-	for ctx.Err() == nil {
-		if u.cfg.Socket.Accept {
-			u.runAccept(ctx)
-		} else {
-			u.runQueue(ctx)
-		}
-	}
-}
-
-// runQueue is Run for an Accept=no unit, whose service takes the
-// connections from the listeners' queues. It returns when ctx is done,
-// after stopping the service, or when new settings with Accept=yes took
-// effect (which happens only while no service process runs).
-func (u *Unit) runQueue(ctx context.Context) {
+// runQueue is the unit's goroutine for an Accept=no unit, whose service
+// takes the connections from the listeners' queues. It returns true when
+// the goroutine went to sleep (wake.go) and must return at once; false
+// when ctx is done, after stopping the service, or when new settings with
+// Accept=yes took effect (which happens only while no service process
+// runs).
+func (u *Unit) runQueue(ctx context.Context) (asleep bool) {
 	for !u.cfg.Socket.Accept {
+		if u.sleep(u.main == nil && u.timer == nil) {
+			return true
+		}
 		select {
 		case <-ctx.Done():
 			if u.main != nil {
 				u.stopService(ctx, "sockd is stopping")
 			}
-			return
+			return false
 		case <-u.triggerC:
 			if u.state == StateListening {
 				u.activate(ctx)
@@ -177,21 +165,18 @@ func (u *Unit) runQueue(ctx context.Context) {
 			u.notified(msg)
 		case <-u.timerC():
 			u.timerFired(ctx)
-		case req := <-u.reqC:
-			if req.op == opPark {
-				u.park(ctx, req, nil)
-				continue
-			}
-			req.reply <- u.handle(ctx, req)
+		case <-u.reqC:
+			u.serveRequest(ctx, u.handle, nil)
 		}
 	}
+	return false
 }
 
 // Close closes the listeners and removes their file system nodes when
 // the unit has RemoveOnStop=, and marks the unit stopped. Call it after
-// Run returned; calling it again does nothing.
+// Stop (or Run) returned; calling it again does nothing.
 func (u *Unit) Close() {
-	u.markDone()
+	u.Stop()         // for a unit never started: requests fail from now on
 	u.clearFDStore() // the socket stops: the fd store goes with it
 	if u.Status().State == StateStopped {
 		return
@@ -199,22 +184,19 @@ func (u *Unit) Close() {
 	u.setState(StateStopped, "")
 	for _, l := range u.listeners {
 		if err := l.Close(); err != nil {
-			u.log.Warn("closing listener", "listen", l.Spec().Address.String(), "err", err)
+			u.logger().Warn("closing listener", "listen", l.Spec().Address.String(), "err", err)
 		}
 		if err := l.Remove(); err != nil {
-			u.log.Warn("removing socket node", "listen", l.Spec().Address.String(), "err", err)
+			u.logger().Warn("removing socket node", "listen", l.Spec().Address.String(), "err", err)
 		}
 	}
 }
-
-// markDone tells Do that requests are no longer served.
-func (u *Unit) markDone() { u.doneOnce.Do(func() { close(u.done) }) }
 
 // watch arms the listeners on the watcher.
 func (u *Unit) watch() {
 	for _, l := range u.listeners {
 		if err := u.deps.Watcher.Add(l.Fd(), u); err != nil {
-			u.log.Error("watching listener", "listen", l.Spec().Address.String(), "err", err)
+			u.logger().Error("watching listener", "listen", l.Spec().Address.String(), "err", err)
 		}
 	}
 }
@@ -223,7 +205,7 @@ func (u *Unit) watch() {
 func (u *Unit) rearm() {
 	for _, l := range u.listeners {
 		if err := u.deps.Watcher.Rearm(l.Fd()); err != nil {
-			u.log.Error("re-arming listener", "listen", l.Spec().Address.String(), "err", err)
+			u.logger().Error("re-arming listener", "listen", l.Spec().Address.String(), "err", err)
 		}
 	}
 }
@@ -231,7 +213,7 @@ func (u *Unit) rearm() {
 func (u *Unit) unwatch() {
 	for _, l := range u.listeners {
 		if err := u.deps.Watcher.Remove(l.Fd()); err != nil {
-			u.log.Warn("unwatching listener", "listen", l.Spec().Address.String(), "err", err)
+			u.logger().Warn("unwatching listener", "listen", l.Spec().Address.String(), "err", err)
 		}
 	}
 }

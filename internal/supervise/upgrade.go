@@ -308,7 +308,7 @@ func Restore(cfg *units.Unit, listeners []*activation.Listener, deps Deps, s *Sa
 	u.mu.Unlock()
 	if s.Main != nil {
 		if cfg.Socket.Accept {
-			u.log.Warn("the unit is now Accept=yes; stopping the service the previous sockd ran", "pid", s.Main.PID)
+			u.logger().Warn("the unit is now Accept=yes; stopping the service the previous sockd ran", "pid", s.Main.PID)
 			killGroup(s.Main.PID, cfg.Service.KillSignal)
 			closeSavedProcess(s.Main)
 		} else {
@@ -339,12 +339,12 @@ func (u *Unit) adoptProcess(m *SavedProcess, service string) *process {
 	if m.NotifyFD > 0 {
 		ns, err := u.adoptNotify(m.NotifyPath, m.NotifyFD)
 		if err != nil {
-			u.log.Error("adopting the service's NOTIFY_SOCKET", "path", m.NotifyPath, "err", err)
+			u.logger().Error("adopting the service's NOTIFY_SOCKET", "path", m.NotifyPath, "err", err)
 			unix.Close(m.NotifyFD)
 		}
 		p.notify = ns
 	}
-	u.log.Info("took over the running service", "service", service, "pid", m.PID)
+	u.logger().Info("took over the running service", "service", service, "pid", m.PID)
 	return p
 }
 
@@ -359,7 +359,7 @@ func closeSavedProcess(m *SavedProcess) {
 // adoptNotify is openNotify for a socket the previous image created.
 func (u *Unit) adoptNotify(path string, fd int) (*notifySocket, error) {
 	n := &notifySocket{path: path, c: make(chan notifyMsg, 16), done: make(chan struct{})}
-	recv, err := notify.Listen(notify.Config{Path: path, FD: fd, Log: u.log, Handle: n.deliver})
+	recv, err := notify.Listen(notify.Config{Path: path, FD: fd, Log: u.logger(), Handle: n.deliver})
 	if err != nil {
 		return nil, err
 	}
@@ -461,7 +461,7 @@ func (u *Unit) dupStore() ([]SavedFD, error) {
 // closed (the new sockd has its own copies) but their file system nodes
 // stay, since they are its now.
 func (u *Unit) Release() {
-	u.markDone()
+	u.Stop()
 	u.clearFDStore()
 	if u.Status().State == StateStopped {
 		return

@@ -3,7 +3,6 @@ package systemdfile
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -98,7 +97,7 @@ func applyUnit(b *units.Builder, u UnitFile) {
 // applyFile reads one file of the unit unitName and applies its
 // assignments; problems go to the builder's error list.
 func applyFile(b *units.Builder, unitName, path string) {
-	data, err := os.ReadFile(path)
+	data, err := units.ReadFile(path)
 	if err != nil {
 		b.AddError(err)
 		return

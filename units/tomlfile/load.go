@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -25,7 +24,7 @@ func Load(path string, env units.SpecifierEnv) (*units.Unit, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(path)
+	data, err := units.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}

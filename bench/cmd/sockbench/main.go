@@ -31,7 +31,7 @@ type config struct {
 	format                              string
 	listen                              string
 	portBase, runs                      int
-	idle                                time.Duration
+	idle, idleSettle                    time.Duration
 	nofile                              string
 	workdir                             string
 	keep                                bool
@@ -59,6 +59,7 @@ func main() {
 	flag.IntVar(&c.portBase, "port-base", 20000, "first TCP port of the scale runs (below the ephemeral range)")
 	flag.IntVar(&c.runs, "runs", 3, "sockd start-ups per scale size")
 	flag.DurationVar(&c.idle, "idle", 10*time.Second, "idle period over which wake-ups are counted")
+	flag.DurationVar(&c.idleSettle, "idle-settle", 3*time.Second, "pause between \"sockd ready\" and the idle period (the Go runtime's background scavenger takes its last start-up step about 1 s after ready)")
 	flag.StringVar(&c.nofile, "nofile", "", "run sockd under prlimit --nofile=SOFT:HARD in the scale runs (e.g. 1024:524288, systemd's default)")
 	flag.StringVar(&c.workdir, "workdir", "", "working directory (default: a new temporary one)")
 	flag.BoolVar(&c.keep, "keep", false, "keep the working directory")
@@ -315,19 +316,19 @@ func scale(c config) error {
 	if c.nofile != "" {
 		prefix = []string{"prlimit", "--nofile=" + c.nofile, "--"}
 	}
-	fmt.Printf("== scale: sockd with N units (%s format, %s listeners), %d start-ups each, idle %s", c.format, c.listen, c.runs, c.idle)
+	fmt.Printf("== scale: sockd with N units (%s format, %s listeners), %d start-ups each, idle %s from ready+%s", c.format, c.listen, c.runs, c.idle, c.idleSettle)
 	if c.nofile != "" {
 		fmt.Printf(", RLIMIT_NOFILE %s", c.nofile)
 	}
 	fmt.Printf("\n\n")
-	fmt.Printf("%7s %14s %14s %10s %10s %8s %11s %12s\n", "units", "startup med", "startup max", "RSS ready", "RSS idle", "threads", "wake-ups/s", "stop med")
+	fmt.Printf("%7s %14s %14s %10s %10s %10s %8s %11s %12s\n", "units", "startup med", "startup max", "CPU med", "RSS ready", "RSS idle", "threads", "wake-ups/s", "stop med")
 	var results []*harness.ScaleResult
 	for _, n := range c.sizes {
 		{
 			r, err := harness.RunScale(harness.ScaleConfig{
 				Sockd: c.sockd, Service: c.tinysvc, N: n,
 				Format: harness.Format(c.format), Listen: harness.Listen(c.listen), PortBase: c.portBase,
-				Runs: c.runs, Idle: c.idle, Settle: time.Second, Prefix: prefix,
+				Runs: c.runs, Idle: c.idle, Settle: c.idleSettle, Prefix: prefix,
 				Dir: filepath.Join(c.workdir, fmt.Sprintf("scale-%d", n)),
 			})
 			if err != nil {
@@ -337,8 +338,8 @@ func scale(c config) error {
 				return fmt.Errorf("%d units: sockd is ready with %d", n, r.Ready)
 			}
 			results = append(results, r)
-			st, stop := harness.Summarize(r.Startups), harness.Summarize(r.Stops)
-			fmt.Printf("%7d %14s %14s %7.1f MB %7.1f MB %8d %11.2f %12s\n", n, harness.Ms(st.Median), harness.Ms(st.Max),
+			st, cpu, stop := harness.Summarize(r.Startups), harness.Summarize(r.CPU), harness.Summarize(r.Stops)
+			fmt.Printf("%7d %14s %14s %10s %7.1f MB %7.1f MB %8d %11.2f %12s\n", n, harness.Ms(st.Median), harness.Ms(st.Max), harness.Ms(cpu.Median),
 				float64(r.AtReady.RSSkB)/1024, float64(r.AfterIdle.RSSkB)/1024, r.AfterIdle.Threads, r.WakeupsPerSec(), harness.Ms(stop.Median))
 		}
 	}

@@ -98,3 +98,22 @@ func TestWriteUnits(t *testing.T) {
 		t.Fatalf("u00001.socket = %q, %v", b, err)
 	}
 }
+
+// TestCPUTime: the CPU time read from /proc grows while the test spins
+// (within 10 s of wall time, however loaded the machine).
+func TestCPUTime(t *testing.T) {
+	before, err := CPUTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		now, err := CPUTime(os.Getpid())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if now > before {
+			return
+		}
+	}
+	t.Errorf("CPUTime stayed at %v while spinning for 10 s", before)
+}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -55,6 +56,27 @@ func ReadMemory(pid int) (Memory, error) {
 	}
 	th, _ := strconv.Atoi(st["Threads"])
 	return Memory{RSSkB: kB("VmRSS"), HWMkB: kB("VmHWM"), Threads: th}, nil
+}
+
+// CPUTime returns the user plus system CPU time pid has used so far
+// (utime + stime of /proc/PID/stat, in USER_HZ = 100 ticks a second):
+// unlike wall time, it hardly changes with the load of a shared machine.
+func CPUTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	i := strings.LastIndexByte(string(b), ')') // the command may hold spaces
+	f := strings.Fields(string(b[i+1:]))
+	if i < 0 || len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
 }
 
 // CtxSwitches returns, per thread of pid, voluntary plus nonvoluntary

@@ -28,6 +28,7 @@ type ScaleConfig struct {
 type ScaleResult struct {
 	Config   ScaleConfig
 	Startups []time.Duration // exec → "sockd ready" in the log
+	CPU      []time.Duration // sockd's user+system CPU time when "sockd ready" was seen
 	Stops    []time.Duration // SIGTERM → exit
 	// Memory right after "sockd ready" and after the idle period.
 	AtReady, AfterIdle Memory
@@ -79,6 +80,9 @@ func RunScale(cfg ScaleConfig) (*ScaleResult, error) {
 			return nil, err
 		}
 		res.Startups = append(res.Startups, ready)
+		if cpu, err := CPUTime(p.Pid()); err == nil {
+			res.CPU = append(res.CPU, cpu)
+		}
 		if run == 0 {
 			res.Ready = readyUnits(p.Log.Lines())
 			res.AtReady, _ = ReadMemory(p.Pid())
