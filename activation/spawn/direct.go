@@ -14,9 +14,11 @@ import (
 	"github.com/sockd/sockd/internal/reaper"
 )
 
-// SpawnDirect starts s like Spawn, but with a plain fork and exec of the
-// program, without the shim, when s needs nothing that only the shim can
-// do (see NeedsShim). That saves the start of a second Go runtime per
+// SpawnDirect starts s like Spawn. Where Spawn has the fast path (see
+// the package doc), SpawnDirect is Spawn. Without it (CGO_ENABLED=0, or
+// a kernel before Linux 5.11), SpawnDirect uses a plain fork and exec of
+// the program, without the shim, when s needs nothing that only the shim
+// can do (see NeedsShim). That saves the start of a second Go runtime per
 // process: about 2 ms of CPU, the bulk of the cost of a per-connection
 // (Accept=yes, StandardInput=socket) instance.
 //
@@ -29,15 +31,15 @@ import (
 // opened by non-Go code. An fd that must survive an in-place execve of
 // sockd must therefore have its close-on-exec flag cleared only while
 // syscall.ForkLock is held for reading, as Go's fork convention asks.
-// The program's exec has happened when SpawnDirect returns, so ExecDone
-// is closed at once.
+// The program's exec has happened when such a SpawnDirect returns, so
+// ExecDone is closed at once.
 //
 // If the direct fork and exec fails (a missing program or working
 // directory, say), s is started through the shim instead, so that the
 // failure is reported exactly as Spawn reports it: an exit with 203/EXEC,
 // 200/CHDIR, and so on.
 func SpawnDirect(r *reaper.Reaper, s *Spec) (*Process, error) {
-	if NeedsShim(s) {
+	if (fastAvailable() && !fastDisabled.Load()) || NeedsShim(s) {
 		return Spawn(r, s)
 	}
 	if p, err := spawnDirect(r, s); err == nil {
@@ -46,12 +48,13 @@ func SpawnDirect(r *reaper.Reaper, s *Spec) (*Process, error) {
 	return Spawn(r, s)
 }
 
-// NeedsShim reports whether s needs the shim, i.e. anything that Go's
-// ForkExec cannot do between fork and exec: fds to pass (LISTEN_PID is
-// the child's own pid), output files to open (StdioFile, StdioAppend,
-// StdioTruncate), User=, Group=, SupplementaryGroups=, LimitNOFILE=,
-// NoNewPrivileges=, a umask other than sockd's, or resetting signals that
-// sockd ignores (as under nohup) or had blocked when it started.
+// NeedsShim reports whether s needs the shim when there is no fast path,
+// i.e. anything that Go's ForkExec cannot do between fork and exec: fds
+// to pass (LISTEN_PID is the child's own pid), output files to open
+// (StdioFile, StdioAppend, StdioTruncate), User=, Group=,
+// SupplementaryGroups=, LimitNOFILE=, NoNewPrivileges=, a umask other
+// than sockd's, or resetting signals that sockd ignores (as under nohup)
+// or had blocked when it started.
 func NeedsShim(s *Spec) bool {
 	if len(s.Files) > 0 || s.User != "" || s.Group != "" || len(s.SupplementaryGroups) > 0 ||
 		s.LimitNOFILE != nil || s.NoNewPrivileges {
@@ -138,18 +141,13 @@ func (s *Spec) directEnv() []string {
 // service without User=: "/" by default, root's home for "~", and "/" for
 // a missing optional directory.
 func (s *Spec) directDir() string {
-	switch s.Dir {
-	case "":
-		return "/"
-	case "~":
-		return homeOf("0")
-	}
+	dir := workingDir(s.Dir, "")
 	if s.DirOptional {
-		if fi, err := os.Stat(s.Dir); err != nil || !fi.IsDir() {
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 			return "/"
 		}
 	}
-	return s.Dir
+	return dir
 }
 
 // anySignalIgnored reports whether sockd ignores a signal now: the
