@@ -27,11 +27,19 @@
 // runtime raised it, as Go's ForkExec does), setgroups, setgid, setuid,
 // chdir, writes getpid() into LISTEN_PID (and LISTEN_PIDFDID, below),
 // sets every signal to its default and unblocks them, sets
-// PR_SET_NO_NEW_PRIVS, and execs the program. A step that fails writes
-// (exit code, errno, step) to the status pipe and exits with that code;
-// the parent words it as the shim would. The status pipe's end of file
-// tells the parent that the child has exec'ed (or exited), no longer uses
-// the block, which is then freed, and closes ExecDone.
+// PR_SET_NO_NEW_PRIVS, and execs the program. A step that fails records
+// (exit code, errno, step) in the block and exits with that code; the
+// parent words it as the shim would.
+//
+// The block has a busy word that the kernel clears (CLONE_CHILD_CLEARTID)
+// when the child is done with sockd's memory: when its execve has
+// switched to the program's, or when it exits. No pipe and no goroutine
+// wait for that. Each spawn frees the blocks of the children that are
+// done and closes their ExecDone; the first call of ExecDone (or
+// WaitExec) of a child that is not done yet starts a goroutine that
+// sleeps on the busy word's futex until the kernel wakes it. An Accept=yes
+// instance, whose ExecDone is only looked at after its exit, thus costs
+// sockd one clone and a malloc and free, no more.
 //
 // The fast path needs cgo, amd64 (the raw system calls are inline
 // assembly), close_range's CLOSE_RANGE_CLOEXEC (Linux 5.11) and an

@@ -3,18 +3,18 @@
 package spawn
 
 // #cgo CFLAGS: -O2 -fno-stack-protector
+// #include <linux/futex.h>
 // #include "fastspawn.h"
 import "C"
 
 import (
-	"encoding/binary"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -70,6 +70,7 @@ func spawnFast(r *reaper.Reaper, s *Spec) (p *Process, ok bool, err error) {
 	if err != nil {
 		return nil, false, nil
 	}
+	sweepChildren()
 	var fds fdSet
 	defer fds.closeAll()
 	files, logs, err := s.stdio(&fds)
@@ -77,11 +78,7 @@ func spawnFast(r *reaper.Reaper, s *Spec) (p *Process, ok bool, err error) {
 		return nil, true, err
 	}
 	files = append(files, intsToUintptrs(s.Files)...)
-	statusR, statusW, err := fds.pipe()
-	if err != nil {
-		return nil, true, err
-	}
-	fs, err := s.prepareFast(files, statusW, creds)
+	fs, err := s.prepareFast(files, creds)
 	if err != nil {
 		return nil, true, fmt.Errorf("spawn %s: %w", s.Path, err)
 	}
@@ -102,8 +99,11 @@ func spawnFast(r *reaper.Reaper, s *Spec) (p *Process, ok bool, err error) {
 		C.fs_free(block)
 		return nil, true, fmt.Errorf("spawn %s: %w", s.Path, err)
 	}
-	p = &Process{Pid: pid, Exit: exit, execDone: make(chan struct{}), outDone: make(chan struct{}), fast: true}
-	go p.readFastStatus(fds.keep(statusR), block, fs)
+	p = &Process{Pid: pid, Exit: exit, execDone: make(chan struct{}), outDone: make(chan struct{}),
+		child: &fastChild{block: block, fs: fs}}
+	children.Lock()
+	children.m[p] = struct{}{}
+	children.Unlock()
 	log := s.Log
 	if log == nil {
 		log = slog.Default()
@@ -112,21 +112,78 @@ func spawnFast(r *reaper.Reaper, s *Spec) (p *Process, ok bool, err error) {
 	return p, true, nil
 }
 
-// readFastStatus waits for the child to exec or exit, which closes its
-// end of the status pipe, then frees its block and closes ExecDone.
-func (p *Process) readFastStatus(f *os.File, block unsafe.Pointer, fs *fastSpec) {
-	defer close(p.execDone)
-	b, err := io.ReadAll(f)
-	f.Close()
-	if err != nil {
-		// The child may still be using its block: leave it.
-		p.execErr = fmt.Errorf("spawn: reading exec status: %w", err)
+// fastChild is the parent's side of a child of the fast path.
+type fastChild struct {
+	block   unsafe.Pointer // the child's; nil once freed
+	fs      *fastSpec      // to word a failure
+	left    bool           // the child left its block: ExecDone is closed
+	waiting bool           // watchExec sleeps on the block: keep it
+}
+
+// children are the fast path's children whose blocks are not freed yet.
+// Nothing waits for a child to leave its block unless ExecDone is called:
+// each spawn collects the children that have left since, and ExecDone
+// collects its own.
+var children = struct {
+	sync.Mutex
+	m map[*Process]struct{}
+}{m: make(map[*Process]struct{})}
+
+// sweepChildren collects every child that has left its block.
+func sweepChildren() {
+	children.Lock()
+	defer children.Unlock()
+	for p := range children.m {
+		p.collect()
+	}
+}
+
+// collect reports whether p's child has left its block, by exec or exit.
+// Then it closes ExecDone (once), with the failure the child recorded, if
+// any, and frees the block unless watchExec sleeps on it. children must
+// be held.
+func (p *Process) collect() bool {
+	c := p.child
+	if !c.left {
+		h := (*C.struct_fs_head)(c.block)
+		if atomic.LoadInt32((*int32)(unsafe.Pointer(&h.busy))) != 0 {
+			return false
+		}
+		c.left = true
+		if h.status.code != 0 {
+			p.execErr = c.fs.failure(h.status)
+		}
+		close(p.execDone)
+	}
+	if !c.waiting && c.block != nil {
+		C.fs_free(c.block)
+		c.block, c.fs = nil, nil
+		delete(children.m, p)
+	}
+	return true
+}
+
+// watchExec, on the first call of ExecDone, makes sure that ExecDone is
+// closed when the child leaves its block: by a goroutine that sleeps on
+// the block's busy word, which the kernel clears and wakes.
+func (p *Process) watchExec() {
+	children.Lock()
+	defer children.Unlock()
+	if p.collect() {
 		return
 	}
-	C.fs_free(block)
-	if len(b) > 0 {
-		p.execErr = fs.failure(b)
-	}
+	p.child.waiting = true
+	busy := (*int32)(unsafe.Pointer(&(*C.struct_fs_head)(p.child.block).busy))
+	go func() {
+		for atomic.LoadInt32(busy) != 0 {
+			// EAGAIN if it is 0 already, EINTR: look again.
+			unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(busy)), C.FUTEX_WAIT, 1, 0, 0, 0)
+		}
+		children.Lock()
+		defer children.Unlock()
+		p.child.waiting = false
+		p.collect()
+	}()
 }
 
 // prepare copies fs into a new C block for fs_clone; nil means out of
@@ -145,7 +202,7 @@ func (fs *fastSpec) prepare() unsafe.Pointer {
 
 // prepareFast lays s out for fs_prepare; files are the fds that become 0,
 // 1, 2, 3, …
-func (s *Spec) prepareFast(files []uintptr, status int, creds *credentials) (*fastSpec, error) {
+func (s *Spec) prepareFast(files []uintptr, creds *credentials) (*fastSpec, error) {
 	fs := &fastSpec{s: s, creds: creds}
 	a := &fs.args
 	argv := s.argv()
@@ -186,7 +243,6 @@ func (s *Spec) prepareFast(files []uintptr, status int, creds *credentials) (*fa
 	for _, fd := range files {
 		fs.fds = append(fs.fds, C.int32_t(fd))
 	}
-	a.status_fd = C.int32_t(status)
 	if len(s.Files) > 0 {
 		a.listen_pid = 1
 		if pidfdIDs() {
@@ -243,14 +299,9 @@ func nofileRestore() (syscall.Rlimit, bool) {
 	return orig, true
 }
 
-// failure words the child's status record as the shim would.
-func (fs *fastSpec) failure(b []byte) error {
-	if len(b) != int(unsafe.Sizeof(C.struct_fs_status{})) {
-		return fmt.Errorf("spawn: malformed exec status %q", b)
-	}
-	code := int(int32(binary.NativeEndian.Uint32(b[0:])))
-	errno := syscall.Errno(binary.NativeEndian.Uint32(b[4:]))
-	step := binary.NativeEndian.Uint32(b[8:])
+// failure words the failure the child recorded as the shim would.
+func (fs *fastSpec) failure(st C.struct_fs_status) error {
+	code, errno, step := int(st.code), syscall.Errno(st.err), st.step
 	s := fs.s
 	var err error
 	switch step {
@@ -290,7 +341,7 @@ func (fs *fastSpec) failure(b []byte) error {
 	case C.FS_STEP_EXECVE:
 		err = &os.PathError{Op: "execve", Path: s.Path, Err: errno}
 	default:
-		return fmt.Errorf("spawn: malformed exec status %q", b)
+		err = fmt.Errorf("step %d: %w", step, errno)
 	}
 	return &ExecError{Code: code, Errno: errno, Msg: err.Error()}
 }

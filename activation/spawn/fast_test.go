@@ -35,8 +35,8 @@ func bothPaths(t *testing.T, f func(t *testing.T)) {
 // checkPath fails t if p was not started the way bothPaths asked for.
 func checkPath(t *testing.T, p *Process) {
 	t.Helper()
-	if want := fastAvailable() && !fastDisabled.Load(); p.fast != want {
-		t.Errorf("started by the fast path: %v, want %v", p.fast, want)
+	if got, want := p.child != nil, fastAvailable() && !fastDisabled.Load(); got != want {
+		t.Errorf("started by the fast path: %v, want %v", got, want)
 	}
 }
 
@@ -88,8 +88,8 @@ func testSpawnConcurrent(t *testing.T) {
 	r := newReaper(t)
 	const n = 48
 	errs := make(chan error, n)
-	for range n {
-		go func() { errs <- spawnAndAsk(r) }()
+	for i := range n {
+		go func() { errs <- spawnAndAsk(r, i%2 == 0) }()
 	}
 	for range n {
 		if err := <-errs; err != nil {
@@ -99,8 +99,9 @@ func testSpawnConcurrent(t *testing.T) {
 }
 
 // spawnAndAsk spawns a shell that writes its pid and LISTEN_PID to fd 3,
-// one end of a new socket pair, and checks both against Process.Pid.
-func spawnAndAsk(r *reaper.Reaper) error {
+// one end of a new socket pair, and checks both against Process.Pid. With
+// early, it waits for the exec first, else after the exit.
+func spawnAndAsk(r *reaper.Reaper, early bool) error {
 	pair, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return err
@@ -113,6 +114,11 @@ func spawnAndAsk(r *reaper.Reaper) error {
 	syscall.Close(pair[1])
 	if err != nil {
 		return err
+	}
+	if early {
+		if err := p.WaitExec(); err != nil {
+			return err
+		}
 	}
 	buf := make([]byte, 64)
 	n, _ := syscall.Read(pair[0], buf)
@@ -152,16 +158,40 @@ func TestFailuresWordedAlike(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			errs[i] = p.WaitExec() // before the exit: watchExec's goroutine
 			select {
 			case <-p.Exit:
 			case <-time.After(20 * time.Second):
 				t.Fatal("child did not exit")
 			}
-			errs[i] = p.WaitExec()
 		}
 		var fast, shim *ExecError
 		if !errors.As(errs[0], &fast) || !errors.As(errs[1], &shim) || *fast != *shim {
 			t.Errorf("fast path: %#v; shim: %#v", errs[0], errs[1])
 		}
+	}
+}
+
+// TestExecDoneBeforeExit: ExecDone is closed once the program runs, not
+// when it exits.
+func TestExecDoneBeforeExit(t *testing.T) { bothPaths(t, testExecDoneBeforeExit) }
+
+func testExecDoneBeforeExit(t *testing.T) {
+	r := newReaper(t)
+	p, err := Spawn(r, &Spec{Path: "/bin/sleep", Argv: []string{"sleep", "60"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		syscall.Kill(p.Pid, syscall.SIGKILL)
+		<-p.Exit
+	}()
+	select {
+	case <-p.ExecDone():
+		if err := p.WaitExec(); err != nil {
+			t.Error(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Error("ExecDone not closed while the program runs")
 	}
 }

@@ -8,9 +8,8 @@
 // clone(CLONE_VM) on that stack, without CLONE_VFORK: the parent thread
 // goes on at once, and the child runs in sockd's memory, next to sockd's
 // running threads, until its execve replaces that memory (or it exits).
-// Go frees the block when the status pipe reaches end of file, which is
-// after that moment: the child's end is closed on exec or exit, both
-// after the kernel has switched the child away from sockd's memory.
+// CLONE_CHILD_CLEARTID makes the kernel clear the block's busy word at
+// that moment, and only then may Go free the block (see fs_head).
 //
 // So the child, fs_child and what it calls, may only touch its block and
 // its stack, and may only make raw system calls (fs_sys): no libc at all,
@@ -81,6 +80,7 @@ fs_sys(long n, long a, long b, long c, long d, long e, long f) {
 
 // fs_block is the block fs_prepare allocates.
 struct fs_block {
+	struct fs_head h; // first: Go reads it as a struct fs_head
 	struct fs_args a;
 	int32_t *fds;
 	uint32_t *groups;
@@ -89,7 +89,6 @@ struct fs_block {
 	char *pid_digits;     // where LISTEN_PID's value goes, or NULL
 	char *pidfdid_digits; // where LISTEN_PIDFDID's goes, or NULL
 	char **pidfdid_env;   // its envp entry, cleared when there is no value
-	int status;           // the status fd, once moved out of the way
 	char *stack_top;
 };
 
@@ -124,12 +123,11 @@ int fs_nofile_at_start(uint64_t *cur, uint64_t *max) {
 
 // --- the child ---
 
+// fs_fail records the failed step in the block and exits with code.
 __attribute__((noreturn)) static void fs_fail(struct fs_block *b, int code, int step, long r) {
-	struct fs_status st;
-	st.code = code;
-	st.err = (int32_t)-r;
-	st.step = step;
-	SYS3(SYS_write, b->status, &st, sizeof st);
+	b->h.status.err = (int32_t)-r;
+	b->h.status.step = step;
+	b->h.status.code = code;
 	for (;;)
 		SYS1(SYS_exit_group, code);
 }
@@ -148,17 +146,12 @@ static void fs_utoa(char *p, uint64_t v) {
 
 // fs_fds moves fds[i] to i for every i and marks every other fd
 // close-on-exec. A source below its index could be overwritten by an
-// earlier target, so it moves above all targets first, as does the
-// status fd; F_DUPFD_CLOEXEC takes a free fd, so nothing else is hit.
+// earlier target, so it moves above all targets first; F_DUPFD_CLOEXEC
+// takes a free fd, so nothing else is hit.
 static void fs_fds(struct fs_block *b) {
 	int32_t *fds = b->fds;
 	int n = b->a.nfds;
 	long r;
-	if (b->status < n) {
-		if ((r = SYS3(SYS_fcntl, b->status, F_DUPFD_CLOEXEC, n)) < 0)
-			fs_fail(b, 202, FS_STEP_FCNTL, r);
-		b->status = (int)r;
-	}
 	for (int i = 0; i < n; i++) {
 		if (fds[i] < i) {
 			if ((r = SYS3(SYS_fcntl, fds[i], F_DUPFD_CLOEXEC, n)) < 0)
@@ -299,8 +292,8 @@ void *fs_prepare(const struct fs_args *a, const char *strs, size_t strs_len,
 	struct fs_block *b = (struct fs_block *)m;
 	char *p = m + fs_align(sizeof *b);
 	memset(b, 0, sizeof *b);
+	b->h.busy = 1;
 	b->a = *a;
-	b->status = a->status_fd;
 	b->fds = (int32_t *)p;
 	memcpy(p, fds, (size_t)a->nfds * 4);
 	p += (size_t)a->nfds * 4;
@@ -344,14 +337,16 @@ void *fs_prepare(const struct fs_args *a, const char *strs, size_t strs_len,
 
 // fs_clone starts the child on block and returns its pid, or -errno.
 // Every signal is blocked while it clones, so that the child starts with
-// all of them blocked.
+// all of them blocked. The kernel clears h.busy when the child is done
+// with the block.
 long fs_clone(void *block) {
 	struct fs_block *b = block;
 	uint64_t all = ~(uint64_t)0, old;
 	long r = SYS4(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, FS_SIGSET);
 	if (r < 0)
 		return r;
-	long pid = clone(fs_child, b->stack_top, CLONE_VM | SIGCHLD, b);
+	long pid = clone(fs_child, b->stack_top, CLONE_VM | CLONE_CHILD_CLEARTID | SIGCHLD, b,
+			 NULL, NULL, &b->h.busy);
 	int err = errno;
 	SYS4(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, FS_SIGSET);
 	return pid < 0 ? -err : pid;

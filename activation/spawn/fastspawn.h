@@ -27,7 +27,6 @@ enum {
 struct fs_args {
 	int32_t argc, envc;
 	int32_t nfds;           // entries in fds: the fds that become 0, 1, 2, 3, …
-	int32_t status_fd;      // the status pipe's write end (close-on-exec)
 	int32_t listen_pid;     // append LISTEN_PID=<the child's pid>
 	int32_t listen_pidfdid; // and LISTEN_PIDFDID=<pidfs inode>, if the kernel gives one
 	int32_t stdio_mode[3];  // FS_STDIO_*
@@ -60,12 +59,21 @@ enum {
 	FS_STEP_EXECVE,
 };
 
-// fs_status is what the child writes to the status pipe when a step
-// fails, before it exits with code.
+// fs_status is what the child writes into its block when a step fails,
+// before it exits with code.
 struct fs_status {
-	int32_t code; // systemd's exit code, e.g. 203
+	int32_t code; // systemd's exit code, e.g. 203; 0 until a step fails
 	int32_t err;  // errno
 	int32_t step; // FS_STEP_*
+};
+
+// fs_head starts every block. busy is 1 until the child no longer uses
+// the block: the kernel clears it (CLONE_CHILD_CLEARTID) and wakes its
+// futex when the child's execve has switched to the program's memory, or
+// when the child exits. The parent reads status after that.
+struct fs_head {
+	int32_t busy;
+	struct fs_status status;
 };
 
 void *fs_prepare(const struct fs_args *a, const char *strs, size_t strs_len,

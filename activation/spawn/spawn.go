@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
@@ -88,18 +89,24 @@ type Process struct {
 	execDone chan struct{}
 	execErr  error
 	outDone  chan struct{}
-	fast     bool // started by the fast path, not the shim
+	child    *fastChild // the fast path's child; nil through the shim
+	watch    sync.Once  // calls watchExec for a fast path's child
 }
 
 // ExecDone is closed once the program was exec'ed or starting it failed.
-func (p *Process) ExecDone() <-chan struct{} { return p.execDone }
+func (p *Process) ExecDone() <-chan struct{} {
+	if p.child != nil {
+		p.watch.Do(p.watchExec)
+	}
+	return p.execDone
+}
 
 // WaitExec waits until the program was exec'ed, and returns nil then, or
 // an *ExecError saying which step failed (the process then exits with
 // its Code). This is Type=exec's notion of "started". A process killed
 // before it got that far also gives nil; Exit tells what happened.
 func (p *Process) WaitExec() error {
-	<-p.execDone
+	<-p.ExecDone()
 	return p.execErr
 }
 
