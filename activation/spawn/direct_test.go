@@ -67,13 +67,6 @@ func testSpawnDirect(t *testing.T) {
 		t.Fatalf("NeedsShim(%+v) = true (process start state %+v)", s, startState)
 	}
 	p, rep := directReport(t, s, func(s *Spec) (*Process, error) { return SpawnDirect(r, s) })
-	if p.child == nil {
-		select {
-		case <-p.ExecDone():
-		default:
-			t.Error("ExecDone not closed when SpawnDirect returned")
-		}
-	}
 	if rep.Pid != p.Pid || rep.Sid != p.Pid || rep.Pgid != p.Pid {
 		t.Errorf("pid %d sid %d pgid %d; want all %d", rep.Pid, rep.Sid, rep.Pgid, p.Pid)
 	}
@@ -91,6 +84,33 @@ func testSpawnDirect(t *testing.T) {
 	}
 	if v, _ := rep.env("FOO"); v != "bar" {
 		t.Errorf("FOO=%q", v)
+	}
+}
+
+// TestSpawnDirectReturnsAfterExec: SpawnDirect returns once the program
+// runs, with ExecDone closed, and does not wait for its exit.
+func TestSpawnDirectReturnsAfterExec(t *testing.T) {
+	bothPaths(t, testSpawnDirectReturnsAfterExec)
+}
+
+func testSpawnDirectReturnsAfterExec(t *testing.T) {
+	defer unignoreSignals()()
+	r := newReaper(t)
+	p, err := SpawnDirect(r, &Spec{Path: "/bin/sleep", Argv: []string{"sleep", "60"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		syscall.Kill(p.Pid, syscall.SIGKILL)
+		<-p.Exit
+	}()
+	select {
+	case <-p.execDone: // not ExecDone(), which would start waiting
+	default:
+		t.Error("ExecDone not closed when SpawnDirect returned")
+	}
+	if err := p.WaitExec(); err != nil {
+		t.Error(err)
 	}
 }
 

@@ -31,15 +31,18 @@
 // (exit code, errno, step) in the block and exits with that code; the
 // parent words it as the shim would.
 //
-// The block has a busy word that the kernel clears (CLONE_CHILD_CLEARTID)
-// when the child is done with sockd's memory: when its execve has
-// switched to the program's, or when it exits. No pipe and no goroutine
-// wait for that. Each spawn frees the blocks of the children that are
-// done and closes their ExecDone; the first call of ExecDone (or
+// The block starts with a futex word. The child sets it after setsid and
+// wakes it: Spawn sleeps on it until then, so that it never returns a
+// pid whose process group does not exist yet (a stop signal sent to the
+// group at once would be lost). The kernel clears the word
+// (CLONE_CHILD_CLEARTID) when the child is done with sockd's memory: when
+// its execve has switched to the program's, or when it exits. No pipe and
+// no goroutine wait for that. Each spawn frees the blocks of the children
+// that are done and closes their ExecDone; the first call of ExecDone (or
 // WaitExec) of a child that is not done yet starts a goroutine that
-// sleeps on the busy word's futex until the kernel wakes it. An Accept=yes
-// instance, whose ExecDone is only looked at after its exit, thus costs
-// sockd one clone and a malloc and free, no more.
+// sleeps on the futex until the kernel wakes it. SpawnDirect (Accept=yes
+// instances) sleeps on it until the exec before it returns, which paces
+// the accept loop as the vfork of Go's ForkExec did.
 //
 // The fast path needs cgo, amd64 (the raw system calls are inline
 // assembly), close_range's CLOSE_RANGE_CLOEXEC (Linux 5.11) and an

@@ -58,11 +58,13 @@ type fastSpec struct {
 	limit syscall.Rlimit // with FS_NOFILE_SET
 }
 
-// spawnFast starts s with the C spawner (fastspawn.c). It returns
-// ok=false, having done nothing, when this build or kernel has no fast
-// path or a user or group of s is unknown: the shim then starts s and
-// reports the failure.
-func spawnFast(r *reaper.Reaper, s *Spec) (p *Process, ok bool, err error) {
+// spawnFast starts s with the C spawner (fastspawn.c) and returns once
+// the child is in its own session (so that its process group can be
+// signalled), or with untilExec once the program has been exec'ed. It
+// returns ok=false, having done nothing, when this build or kernel has no
+// fast path or a user or group of s is unknown: the shim then starts s
+// and reports the failure.
+func spawnFast(r *reaper.Reaper, s *Spec, untilExec bool) (p *Process, ok bool, err error) {
 	if fastDisabled.Load() || !fastAvailable() {
 		return nil, false, nil
 	}
@@ -101,9 +103,17 @@ func spawnFast(r *reaper.Reaper, s *Spec) (p *Process, ok bool, err error) {
 	}
 	p = &Process{Pid: pid, Exit: exit, execDone: make(chan struct{}), outDone: make(chan struct{}),
 		child: &fastChild{block: block, fs: fs}}
-	children.Lock()
-	children.m[p] = struct{}{}
-	children.Unlock()
+	// Nothing else knows the block yet, so it stays allocated while we
+	// sleep on it.
+	busy := p.child.busy()
+	if untilExec {
+		p.watch.Do(func() { p.awaitLeft(busy) })
+	} else {
+		sleepWhile(busy, func(v int32) bool { return v == C.FS_CLONED })
+		children.Lock()
+		children.m[p] = struct{}{}
+		children.Unlock()
+	}
 	log := s.Log
 	if log == nil {
 		log = slog.Default()
@@ -146,7 +156,7 @@ func (p *Process) collect() bool {
 	c := p.child
 	if !c.left {
 		h := (*C.struct_fs_head)(c.block)
-		if atomic.LoadInt32((*int32)(unsafe.Pointer(&h.busy))) != 0 {
+		if atomic.LoadInt32(c.busy()) != 0 {
 			return false
 		}
 		c.left = true
@@ -163,6 +173,11 @@ func (p *Process) collect() bool {
 	return true
 }
 
+// busy returns the futex word of c's block (see fs_head).
+func (c *fastChild) busy() *int32 {
+	return (*int32)(unsafe.Pointer(&(*C.struct_fs_head)(c.block).busy))
+}
+
 // watchExec, on the first call of ExecDone, makes sure that ExecDone is
 // closed when the child leaves its block: by a goroutine that sleeps on
 // the block's busy word, which the kernel clears and wakes.
@@ -172,18 +187,29 @@ func (p *Process) watchExec() {
 	if p.collect() {
 		return
 	}
-	p.child.waiting = true
-	busy := (*int32)(unsafe.Pointer(&(*C.struct_fs_head)(p.child.block).busy))
-	go func() {
-		for atomic.LoadInt32(busy) != 0 {
-			// EAGAIN if it is 0 already, EINTR: look again.
-			unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(busy)), C.FUTEX_WAIT, 1, 0, 0, 0)
+	p.child.waiting = true // keep the block for awaitLeft
+	go p.awaitLeft(p.child.busy())
+}
+
+// awaitLeft sleeps until the child has left its block, then collects p.
+func (p *Process) awaitLeft(busy *int32) {
+	sleepWhile(busy, func(v int32) bool { return v != 0 })
+	children.Lock()
+	defer children.Unlock()
+	p.child.waiting = false
+	p.collect()
+}
+
+// sleepWhile sleeps on the futex word w while cond holds for its value.
+func sleepWhile(w *int32, cond func(int32) bool) {
+	for {
+		v := atomic.LoadInt32(w)
+		if !cond(v) {
+			return
 		}
-		children.Lock()
-		defer children.Unlock()
-		p.child.waiting = false
-		p.collect()
-	}()
+		// EAGAIN if w changed already, EINTR: look again.
+		unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(w)), C.FUTEX_WAIT, uintptr(v), 0, 0, 0)
+	}
 }
 
 // prepare copies fs into a new C block for fs_clone; nil means out of

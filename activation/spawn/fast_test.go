@@ -195,3 +195,32 @@ func testExecDoneBeforeExit(t *testing.T) {
 		t.Error("ExecDone not closed while the program runs")
 	}
 }
+
+// TestSignalGroupAtOnce: the process group of a process Spawn returned
+// exists: a signal sent to it at once is not lost (the fast path's child
+// makes its session after the clone).
+func TestSignalGroupAtOnce(t *testing.T) { bothPaths(t, testSignalGroupAtOnce) }
+
+func testSignalGroupAtOnce(t *testing.T) {
+	r := newReaper(t)
+	for range 20 {
+		p, err := Spawn(r, &Spec{Path: "/bin/sleep", Argv: []string{"sleep", "60"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Kill(-p.Pid, syscall.SIGTERM); err != nil {
+			syscall.Kill(p.Pid, syscall.SIGKILL)
+			t.Errorf("kill(-%d, SIGTERM): %v", p.Pid, err)
+		}
+		select {
+		case st := <-p.Exit:
+			if !st.Wait.Signaled() || st.Wait.Signal() != syscall.SIGTERM {
+				t.Errorf("pid %d: %v, want killed by SIGTERM", p.Pid, st)
+			}
+		case <-time.After(20 * time.Second):
+			syscall.Kill(p.Pid, syscall.SIGKILL)
+			t.Fatalf("pid %d did not exit on SIGTERM", p.Pid)
+		}
+		p.WaitExec()
+	}
+}

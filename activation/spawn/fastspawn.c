@@ -28,6 +28,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -221,6 +222,9 @@ static int fs_child(void *arg) {
 
 	if ((r = SYS0(SYS_setsid)) < 0)
 		fs_fail(b, 220, FS_STEP_SETSID, r);
+	// The parent waits for this: its process group exists now.
+	__atomic_store_n(&b->h.busy, FS_OWN_SESSION, __ATOMIC_RELEASE);
+	SYS3(SYS_futex, &b->h.busy, FUTEX_WAKE, 1);
 	fs_fds(b);
 	SYS1(SYS_umask, a->umask);
 	fs_stdio(b);
@@ -292,7 +296,7 @@ void *fs_prepare(const struct fs_args *a, const char *strs, size_t strs_len,
 	struct fs_block *b = (struct fs_block *)m;
 	char *p = m + fs_align(sizeof *b);
 	memset(b, 0, sizeof *b);
-	b->h.busy = 1;
+	b->h.busy = FS_CLONED;
 	b->a = *a;
 	b->fds = (int32_t *)p;
 	memcpy(p, fds, (size_t)a->nfds * 4);

@@ -67,10 +67,14 @@ struct fs_status {
 	int32_t step; // FS_STEP_*
 };
 
-// fs_head starts every block. busy is 1 until the child no longer uses
-// the block: the kernel clears it (CLONE_CHILD_CLEARTID) and wakes its
-// futex when the child's execve has switched to the program's memory, or
-// when the child exits. The parent reads status after that.
+// fs_head starts every block. busy is a futex word: FS_CLONED from
+// fs_prepare, FS_OWN_SESSION once the child has called setsid (it wakes
+// the futex), and 0 when the child no longer uses the block: the kernel
+// clears it (CLONE_CHILD_CLEARTID) and wakes the futex when the child's
+// execve has switched to the program's memory, or when the child exits.
+// The parent reads status after that.
+enum { FS_OWN_SESSION = 1, FS_CLONED = 2 };
+
 struct fs_head {
 	int32_t busy;
 	struct fs_status status;

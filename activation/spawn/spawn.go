@@ -123,15 +123,15 @@ const (
 
 // Spawn starts the service described by s, with r reaping it: with the
 // fast path (a C clone, see the package doc) where this build and kernel
-// have it, else through the shim. It returns once the process is running;
-// use WaitExec to learn whether the program itself started. Spawn may be
-// called concurrently; only the fork itself is serialized, by the
-// reaper's lock.
+// have it, else through the shim. It returns once the process is running
+// in its own session and process group; use WaitExec to learn whether
+// the program itself started. Spawn may be called concurrently; only the
+// fork itself is serialized, by the reaper's lock.
 func Spawn(r *reaper.Reaper, s *Spec) (*Process, error) {
 	if err := s.validate(); err != nil {
 		return nil, err
 	}
-	if p, ok, err := spawnFast(r, s); ok {
+	if p, ok, err := spawnFast(r, s, false); ok {
 		return p, err
 	}
 	return spawnShim(r, s)
