@@ -5,8 +5,8 @@ import (
 	"testing"
 )
 
-// BenchmarkSpawnTrue spawns /bin/true through the shim and waits for its
-// exit through the reaper.
+// BenchmarkSpawnTrue spawns /bin/true (with the fast path where there is
+// one) and waits for its exit through the reaper.
 func BenchmarkSpawnTrue(b *testing.B) {
 	r := newReaper(b)
 	s := &Spec{Path: "/bin/true", Env: []string{"PATH=/usr/bin:/bin"}}
@@ -63,4 +63,12 @@ func BenchmarkForkExecTrue(b *testing.B) {
 		}
 		<-c
 	}
+}
+
+// BenchmarkSpawnTrueWithFDShim is BenchmarkSpawnTrueWithFD through the
+// shim.
+func BenchmarkSpawnTrueWithFDShim(b *testing.B) {
+	fastDisabled.Store(true)
+	defer fastDisabled.Store(false)
+	BenchmarkSpawnTrueWithFD(b)
 }

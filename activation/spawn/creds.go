@@ -6,35 +6,53 @@ import (
 	"os/user"
 	"slices"
 	"strconv"
-	"strings"
 	"syscall"
 )
 
 // setCredentials resolves User=, Group= and SupplementaryGroups= and
-// switches to them: setgroups, setgid, setuid, in that order. An unknown
-// user exits 217/USER, an unknown group 216/GROUP, as in systemd. With
-// User=, the user's group memberships are kept (as initgroups(3) would)
-// and USER, LOGNAME and HOME are set unless the environment has them.
+// switches to them: setgroups, setgid, setuid, in that order. With User=,
+// USER, LOGNAME and HOME are set unless the environment has them.
 func (sh *shim) setCredentials() (int, error) {
-	if sh.user == "" && sh.group == "" && len(sh.groups) == 0 {
-		return 0, nil
+	c, code, err := resolveCredentials(sh.user, sh.group, sh.groups)
+	if err != nil || c == nil {
+		return code, err
 	}
-	uid, gid := -1, -1
+	sh.home = c.home
+	sh.env = c.userEnv(sh.env)
+	return c.switchTo()
+}
+
+// credentials are User=, Group= and SupplementaryGroups= resolved to ids.
+type credentials struct {
+	uid, gid  int   // -1 keeps sockd's
+	setGroups bool  // whether to call setgroups(2) with groups
+	groups    []int // sorted, without duplicates
+	name      string
+	home      string // the user's name and home directory, with User=
+}
+
+// resolveCredentials looks up the user and groups; nil means there is
+// nothing to switch. An unknown user is 217/USER, an unknown group
+// 216/GROUP (the returned code), as in systemd. With User=, the user's
+// group memberships are kept (as initgroups(3) would) and its primary
+// group is the gid unless Group= says otherwise.
+func resolveCredentials(user, group string, supplementary []string) (*credentials, int, error) {
+	if user == "" && group == "" && len(supplementary) == 0 {
+		return nil, 0, nil
+	}
+	c := &credentials{uid: -1, gid: -1, setGroups: user != "" || len(supplementary) > 0}
 	var groups []int
-	if sh.user != "" {
-		u, err := lookupUser(sh.user)
+	if user != "" {
+		u, err := lookupUser(user)
 		if err != nil {
-			return ExitUser, err
+			return nil, ExitUser, err
 		}
-		uid, _ = strconv.Atoi(u.Uid)
-		gid, _ = strconv.Atoi(u.Gid)
-		sh.home = u.HomeDir
-		sh.setDefaultEnv("USER", u.Username)
-		sh.setDefaultEnv("LOGNAME", u.Username)
-		sh.setDefaultEnv("HOME", u.HomeDir)
+		c.uid, _ = strconv.Atoi(u.Uid)
+		c.gid, _ = strconv.Atoi(u.Gid)
+		c.name, c.home = u.Username, u.HomeDir
 		ids, err := u.GroupIds()
 		if err != nil {
-			return ExitGroup, fmt.Errorf("groups of user %s: %w", u.Username, err)
+			return nil, ExitGroup, fmt.Errorf("groups of user %s: %w", u.Username, err)
 		}
 		for _, id := range ids {
 			if n, err := strconv.Atoi(id); err == nil && id != u.Gid {
@@ -42,54 +60,62 @@ func (sh *shim) setCredentials() (int, error) {
 			}
 		}
 	}
-	if sh.group != "" {
-		g, err := lookupGroup(sh.group)
+	if group != "" {
+		g, err := lookupGroup(group)
 		if err != nil {
-			return ExitGroup, err
+			return nil, ExitGroup, err
 		}
-		gid = g
+		c.gid = g
 	}
-	for _, name := range sh.groups {
+	for _, name := range supplementary {
 		g, err := lookupGroup(name)
 		if err != nil {
-			return ExitGroup, err
+			return nil, ExitGroup, err
 		}
 		groups = append(groups, g)
 	}
-	return sh.switchTo(uid, gid, groups)
-}
-
-func (sh *shim) switchTo(uid, gid int, groups []int) (int, error) {
-	if sh.user != "" || len(sh.groups) > 0 {
-		if gid >= 0 {
-			groups = append([]int{gid}, groups...)
+	if c.setGroups {
+		if c.gid >= 0 {
+			groups = append(groups, c.gid)
 		}
 		slices.Sort(groups)
-		groups = slices.Compact(groups)
-		if err := syscall.Setgroups(groups); err != nil {
-			return ExitGroup, fmt.Errorf("setgroups %v: %w", groups, err)
+		c.groups = slices.Compact(groups)
+	}
+	return c, 0, nil
+}
+
+// userEnv returns env with USER, LOGNAME and HOME added for User=, each
+// unless env has it already.
+func (c *credentials) userEnv(env []string) []string {
+	if c.name == "" {
+		return env
+	}
+	for _, kv := range [...][2]string{{"USER", c.name}, {"LOGNAME", c.name}, {"HOME", c.home}} {
+		if _, ok := lookupEnv(env, kv[0]); !ok {
+			env = append(env, kv[0]+"="+kv[1])
 		}
 	}
-	if gid >= 0 {
-		if err := syscall.Setgid(gid); err != nil {
-			return ExitGroup, fmt.Errorf("setgid %d: %w", gid, err)
+	return env
+}
+
+// switchTo switches the shim, every thread of it, to c.
+func (c *credentials) switchTo() (int, error) {
+	if c.setGroups {
+		if err := syscall.Setgroups(c.groups); err != nil {
+			return ExitGroup, fmt.Errorf("setgroups %v: %w", c.groups, err)
 		}
 	}
-	if uid >= 0 {
-		if err := syscall.Setuid(uid); err != nil {
-			return ExitUser, fmt.Errorf("setuid %d: %w", uid, err)
+	if c.gid >= 0 {
+		if err := syscall.Setgid(c.gid); err != nil {
+			return ExitGroup, fmt.Errorf("setgid %d: %w", c.gid, err)
+		}
+	}
+	if c.uid >= 0 {
+		if err := syscall.Setuid(c.uid); err != nil {
+			return ExitUser, fmt.Errorf("setuid %d: %w", c.uid, err)
 		}
 	}
 	return 0, nil
-}
-
-func (sh *shim) setDefaultEnv(key, value string) {
-	for _, kv := range sh.env {
-		if strings.HasPrefix(kv, key+"=") {
-			return
-		}
-	}
-	sh.env = append(sh.env, key+"="+value)
 }
 
 // lookupUser finds a user by name, or by uid if name is a number.

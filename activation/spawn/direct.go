@@ -14,11 +14,21 @@ import (
 	"github.com/sockd/sockd/internal/reaper"
 )
 
-// SpawnDirect starts s like Spawn, but with a plain fork and exec of the
-// program, without the shim, when s needs nothing that only the shim can
-// do (see NeedsShim). That saves the start of a second Go runtime per
-// process: about 2 ms of CPU, the bulk of the cost of a per-connection
-// (Accept=yes, StandardInput=socket) instance.
+// SpawnDirect starts s like Spawn, for one instance after another, and
+// returns once the program has been exec'ed (or failed to start): its
+// ExecDone is closed then. That paces a caller that spawns in a loop, as
+// sockd's Accept=yes units do with their one spawn token: when spawning
+// ran ahead of reaping, instances that had exited but were not reaped yet
+// piled up and counted against MaxConnections=.
+//
+// Where Spawn has the fast path (see the package doc), SpawnDirect is
+// Spawn, then a wait in the calling goroutine on the futex of the child's
+// block. Without it (CGO_ENABLED=0, or a kernel before Linux 5.11),
+// SpawnDirect uses a plain fork and exec of the program, without the shim,
+// when s needs nothing that only the shim can do (see NeedsShim). That
+// saves the start of a second Go runtime per process: about 2 ms of CPU,
+// the bulk of the cost of a per-connection (Accept=yes,
+// StandardInput=socket) instance.
 //
 // Go's ForkExec does the rest of what the shim does: setsid(2), the
 // working directory, fds 0–2, and sockd's original RLIMIT_NOFILE. No other
@@ -29,14 +39,21 @@ import (
 // opened by non-Go code. An fd that must survive an in-place execve of
 // sockd must therefore have its close-on-exec flag cleared only while
 // syscall.ForkLock is held for reading, as Go's fork convention asks.
-// The program's exec has happened when SpawnDirect returns, so ExecDone
-// is closed at once.
+// Go's ForkExec returns after the exec (vfork), so ExecDone is closed at
+// once.
 //
 // If the direct fork and exec fails (a missing program or working
 // directory, say), s is started through the shim instead, so that the
 // failure is reported exactly as Spawn reports it: an exit with 203/EXEC,
-// 200/CHDIR, and so on.
+// 200/CHDIR, and so on. (Through the shim, SpawnDirect returns before the
+// program's exec.)
 func SpawnDirect(r *reaper.Reaper, s *Spec) (*Process, error) {
+	if err := s.validate(); err != nil {
+		return nil, err
+	}
+	if p, ok, err := spawnFast(r, s, true); ok {
+		return p, err
+	}
 	if NeedsShim(s) {
 		return Spawn(r, s)
 	}
@@ -46,12 +63,13 @@ func SpawnDirect(r *reaper.Reaper, s *Spec) (*Process, error) {
 	return Spawn(r, s)
 }
 
-// NeedsShim reports whether s needs the shim, i.e. anything that Go's
-// ForkExec cannot do between fork and exec: fds to pass (LISTEN_PID is
-// the child's own pid), output files to open (StdioFile, StdioAppend,
-// StdioTruncate), User=, Group=, SupplementaryGroups=, LimitNOFILE=,
-// NoNewPrivileges=, a umask other than sockd's, or resetting signals that
-// sockd ignores (as under nohup) or had blocked when it started.
+// NeedsShim reports whether s needs the shim when there is no fast path,
+// i.e. anything that Go's ForkExec cannot do between fork and exec: fds
+// to pass (LISTEN_PID is the child's own pid), output files to open
+// (StdioFile, StdioAppend, StdioTruncate), User=, Group=,
+// SupplementaryGroups=, LimitNOFILE=, NoNewPrivileges=, a umask other
+// than sockd's, or resetting signals that sockd ignores (as under nohup)
+// or had blocked when it started.
 func NeedsShim(s *Spec) bool {
 	if len(s.Files) > 0 || s.User != "" || s.Group != "" || len(s.SupplementaryGroups) > 0 ||
 		s.LimitNOFILE != nil || s.NoNewPrivileges {
@@ -138,18 +156,13 @@ func (s *Spec) directEnv() []string {
 // service without User=: "/" by default, root's home for "~", and "/" for
 // a missing optional directory.
 func (s *Spec) directDir() string {
-	switch s.Dir {
-	case "":
-		return "/"
-	case "~":
-		return homeOf("0")
-	}
+	dir := workingDir(s.Dir, "")
 	if s.DirOptional {
-		if fi, err := os.Stat(s.Dir); err != nil || !fi.IsDir() {
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 			return "/"
 		}
 	}
-	return s.Dir
+	return dir
 }
 
 // anySignalIgnored reports whether sockd ignores a signal now: the

@@ -57,7 +57,9 @@ func directReport(t *testing.T, s *Spec, spawnFn func(*Spec) (*Process, error)) 
 // TestSpawnDirect: without the shim the program still gets its own
 // session, fds 0–2 only, "/" as working directory, umask 0022, no
 // ignored or blocked signal and no LISTEN_* or shim variable.
-func TestSpawnDirect(t *testing.T) {
+func TestSpawnDirect(t *testing.T) { bothPaths(t, testSpawnDirect) }
+
+func testSpawnDirect(t *testing.T) {
 	defer unignoreSignals()()
 	r := newReaper(t)
 	s := &Spec{Env: []string{"LISTEN_FDS=1", "FOO=bar"}}
@@ -65,11 +67,6 @@ func TestSpawnDirect(t *testing.T) {
 		t.Fatalf("NeedsShim(%+v) = true (process start state %+v)", s, startState)
 	}
 	p, rep := directReport(t, s, func(s *Spec) (*Process, error) { return SpawnDirect(r, s) })
-	select {
-	case <-p.ExecDone():
-	default:
-		t.Error("ExecDone not closed when SpawnDirect returned")
-	}
 	if rep.Pid != p.Pid || rep.Sid != p.Pid || rep.Pgid != p.Pid {
 		t.Errorf("pid %d sid %d pgid %d; want all %d", rep.Pid, rep.Sid, rep.Pgid, p.Pid)
 	}
@@ -90,10 +87,40 @@ func TestSpawnDirect(t *testing.T) {
 	}
 }
 
+// TestSpawnDirectReturnsAfterExec: SpawnDirect returns once the program
+// runs, with ExecDone closed, and does not wait for its exit.
+func TestSpawnDirectReturnsAfterExec(t *testing.T) {
+	bothPaths(t, testSpawnDirectReturnsAfterExec)
+}
+
+func testSpawnDirectReturnsAfterExec(t *testing.T) {
+	defer unignoreSignals()()
+	r := newReaper(t)
+	p, err := SpawnDirect(r, &Spec{Path: "/bin/sleep", Argv: []string{"sleep", "60"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		syscall.Kill(p.Pid, syscall.SIGKILL)
+		<-p.Exit
+	}()
+	select {
+	case <-p.execDone: // not ExecDone(), which would start waiting
+	default:
+		t.Error("ExecDone not closed when SpawnDirect returned")
+	}
+	if err := p.WaitExec(); err != nil {
+		t.Error(err)
+	}
+}
+
 // TestSpawnDirectMarksInheritedFDs: an fd that sockd holds without
 // close-on-exec (inherited from its parent, say) does not reach a program
-// started without the shim: SpawnDirect marks it close-on-exec first.
-func TestSpawnDirectMarksInheritedFDs(t *testing.T) {
+// started without the shim: SpawnDirect marks it close-on-exec first (the
+// fast path's child marks its own copy).
+func TestSpawnDirectMarksInheritedFDs(t *testing.T) { bothPaths(t, testSpawnDirectMarksInheritedFDs) }
+
+func testSpawnDirectMarksInheritedFDs(t *testing.T) {
 	defer unignoreSignals()()
 	r := newReaper(t)
 	leak, err := syscall.Open("/dev/null", syscall.O_RDONLY, 0) // no O_CLOEXEC, on purpose
@@ -101,9 +128,12 @@ func TestSpawnDirectMarksInheritedFDs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer syscall.Close(leak)
-	_, rep := directReport(t, &Spec{}, func(s *Spec) (*Process, error) { return SpawnDirect(r, s) })
+	p, rep := directReport(t, &Spec{}, func(s *Spec) (*Process, error) { return SpawnDirect(r, s) })
 	if !slices.Equal(rep.Inherited, []int{0, 1, 2}) {
 		t.Errorf("child inherited fds %v (fd %d was left without close-on-exec): %v", rep.Inherited, leak, rep.FDs)
+	}
+	if p.child != nil {
+		return // the child marked its copy
 	}
 	if fl, err := unix.FcntlInt(uintptr(leak), unix.F_GETFD, 0); err != nil || fl&unix.FD_CLOEXEC == 0 {
 		t.Errorf("fd %d flags %#x, %v: not marked close-on-exec", leak, fl, err)
@@ -112,7 +142,9 @@ func TestSpawnDirectMarksInheritedFDs(t *testing.T) {
 
 // TestSpawnDirectFallback: a direct exec that fails is retried through
 // the shim, which reports the failure with systemd's exit code.
-func TestSpawnDirectFallback(t *testing.T) {
+func TestSpawnDirectFallback(t *testing.T) { bothPaths(t, testSpawnDirectFallback) }
+
+func testSpawnDirectFallback(t *testing.T) {
 	r := newReaper(t)
 	for _, tc := range []struct {
 		name string
@@ -170,7 +202,9 @@ func TestNeedsShim(t *testing.T) {
 
 // TestSpawnDirectIgnoredSignal: a signal sockd ignores (as under nohup)
 // makes SpawnDirect use the shim, which resets it.
-func TestSpawnDirectIgnoredSignal(t *testing.T) {
+func TestSpawnDirectIgnoredSignal(t *testing.T) { bothPaths(t, testSpawnDirectIgnoredSignal) }
+
+func testSpawnDirectIgnoredSignal(t *testing.T) {
 	signal.Ignore(syscall.SIGHUP)
 	defer signal.Reset(syscall.SIGHUP)
 	if !NeedsShim(&Spec{}) {
@@ -196,7 +230,8 @@ func unignoreSignals() (undo func()) {
 }
 
 // BenchmarkSpawnDirectInetd is BenchmarkSpawnTrueWithFD for an inetd-style
-// instance (the connection on 0–2) started by SpawnDirect.
+// instance (the connection on 0–2) started by SpawnDirect: the fast path
+// where there is one.
 func BenchmarkSpawnDirectInetd(b *testing.B) {
 	r := newReaper(b)
 	p, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
@@ -212,11 +247,22 @@ func BenchmarkSpawnDirectInetd(b *testing.B) {
 			b.Fatal(err)
 		}
 		<-p.Exit
+		<-p.ExecDone()
 	}
+}
+
+// BenchmarkSpawnGoDirectInetd is the same with Go's ForkExec, SpawnDirect
+// without the fast path.
+func BenchmarkSpawnGoDirectInetd(b *testing.B) {
+	fastDisabled.Store(true)
+	defer fastDisabled.Store(false)
+	BenchmarkSpawnDirectInetd(b)
 }
 
 // BenchmarkSpawnShimInetd is the same through the shim.
 func BenchmarkSpawnShimInetd(b *testing.B) {
+	fastDisabled.Store(true)
+	defer fastDisabled.Store(false)
 	r := newReaper(b)
 	p, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {

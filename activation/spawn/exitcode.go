@@ -7,8 +7,9 @@ import (
 
 // Exit codes of a service that failed before its program ran, as defined
 // by systemd.exec(5) "Process Exit Codes" (systemd's exit-status.h). The
-// shim exits with one of these when a step fails; sockd uses the ones it
-// can produce, the rest are here so that ExitCodeName names them all.
+// child exits with one of these when a step before the program fails;
+// sockd uses the ones it can produce, the rest are here so that
+// ExitCodeName names them all.
 const (
 	ExitChdir                  = 200
 	ExitNice                   = 201
@@ -85,7 +86,7 @@ func ExitCodeName(code int) string {
 	return strconv.Itoa(code)
 }
 
-// ExecError says why the shim could not start the service's program: the
+// ExecError says why the service's program could not be started: the
 // step that failed, as a systemd exit code (Code, e.g. ExitExec or
 // ExitUser), and what went wrong. The process exits with Code.
 type ExecError struct {

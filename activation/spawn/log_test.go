@@ -44,7 +44,9 @@ func (h *logCapture) Handle(_ context.Context, r slog.Record) error {
 	return nil
 }
 
-func TestOutputToLog(t *testing.T) {
+func TestOutputToLog(t *testing.T) { bothPaths(t, testOutputToLog) }
+
+func testOutputToLog(t *testing.T) {
 	r := newReaper(t)
 	var recs []logRecord
 	_, st := run(t, r, &Spec{
@@ -80,7 +82,9 @@ func TestOutputToLog(t *testing.T) {
 	}
 }
 
-func TestStderrInheritsLogPipe(t *testing.T) {
+func TestStderrInheritsLogPipe(t *testing.T) { bothPaths(t, testStderrInheritsLogPipe) }
+
+func testStderrInheritsLogPipe(t *testing.T) {
 	r := newReaper(t)
 	var recs []logRecord
 	run(t, r, &Spec{

@@ -110,27 +110,18 @@ func (sh *shim) setUMask() (int, error) {
 func (sh *shim) openStdio() (int, error) {
 	codes := [3]int{ExitStdin, ExitStdout, ExitStderr}
 	for i, st := range sh.stdio {
-		flags := syscall.O_WRONLY | syscall.O_CREAT | syscall.O_CLOEXEC | syscall.O_NOCTTY
-		switch st.Kind {
-		case StdioInherit:
+		switch {
+		case st.Kind == StdioInherit:
 			if i > 0 && sh.stdio[i-1].Kind >= StdioFile {
 				if err := syscall.Dup2(i-1, i); err != nil {
 					return codes[i], os.NewSyscallError("dup2", err)
 				}
 			}
 			continue
-		case StdioFile:
-			if i == 0 {
-				flags = syscall.O_RDONLY | syscall.O_CLOEXEC | syscall.O_NOCTTY
-			}
-		case StdioAppend:
-			flags |= syscall.O_APPEND
-		case StdioTruncate:
-			flags |= syscall.O_TRUNC
-		default:
+		case st.Kind < StdioFile:
 			continue
 		}
-		fd, err := syscall.Open(st.Path, flags, 0o666)
+		fd, err := syscall.Open(st.Path, stdioFlags(i, st.Kind), 0o666)
 		if err != nil {
 			return codes[i], &os.PathError{Op: "open", Path: st.Path, Err: err}
 		}
@@ -159,16 +150,7 @@ func (sh *shim) setLimits() (int, error) {
 // chdir changes to WorkingDirectory= after the user switch, so that a
 // directory only the user may enter works.
 func (sh *shim) chdir() (int, error) {
-	dir := sh.dir
-	switch dir {
-	case "":
-		dir = "/"
-	case "~":
-		dir = sh.home
-		if dir == "" {
-			dir = homeOf("0")
-		}
-	}
+	dir := workingDir(sh.dir, sh.home)
 	if err := syscall.Chdir(dir); err != nil {
 		if !sh.dirOpt {
 			return ExitChdir, &os.PathError{Op: "chdir", Path: dir, Err: err}

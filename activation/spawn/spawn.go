@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/sockd/sockd/internal/reaper"
@@ -68,9 +70,9 @@ const (
 )
 
 // Stdio is one standard stream: Kind, with FD for StdioFD and an absolute
-// Path for the file kinds. Files are opened by the shim before it drops
-// privileges; failing to open one exits 208/STDIN, 209/STDOUT or
-// 222/STDERR.
+// Path for the file kinds. Files are opened in the child (by the fast
+// path or the shim) before it drops privileges; failing to open one exits
+// 208/STDIN, 209/STDOUT or 222/STDERR.
 type Stdio struct {
 	Kind StdioKind
 	FD   int
@@ -87,18 +89,25 @@ type Process struct {
 	execDone chan struct{}
 	execErr  error
 	outDone  chan struct{}
-	logs     []logFile // the pipes copied into the log
+	logs     []logFile  // the pipes copied into the log
+	child    *fastChild // the fast path's child; nil through the shim
+	watch    sync.Once  // calls watchExec for a fast path's child
 }
 
-// ExecDone is closed once the shim has exec'ed the program or failed.
-func (p *Process) ExecDone() <-chan struct{} { return p.execDone }
+// ExecDone is closed once the program was exec'ed or starting it failed.
+func (p *Process) ExecDone() <-chan struct{} {
+	if p.child != nil {
+		p.watch.Do(p.watchExec)
+	}
+	return p.execDone
+}
 
 // WaitExec waits until the program was exec'ed, and returns nil then, or
 // an *ExecError saying which step failed (the process then exits with
-// its Code). This is Type=exec's notion of "started". A shim killed
+// its Code). This is Type=exec's notion of "started". A process killed
 // before it got that far also gives nil; Exit tells what happened.
 func (p *Process) WaitExec() error {
-	<-p.execDone
+	<-p.ExecDone()
 	return p.execErr
 }
 
@@ -113,14 +122,28 @@ const (
 	shimExe   = "/proc/self/exe"   // always the running binary, even if replaced on disk
 )
 
-// Spawn starts the service described by s through the shim, with r
-// reaping it. It returns once the shim is running; use WaitExec to learn
-// whether the program itself started. Spawn may be called concurrently;
-// forks are serialized by the reaper's lock.
+// Spawn starts the service described by s, with r reaping it: with the
+// fast path (a C clone, see the package doc) where this build and kernel
+// have it, else through the shim. It returns once the process is running
+// in its own session and process group; use WaitExec to learn whether
+// the program itself started. Spawn may be called concurrently; only the
+// fork itself is serialized, by the reaper's lock.
 func Spawn(r *reaper.Reaper, s *Spec) (*Process, error) {
 	if err := s.validate(); err != nil {
 		return nil, err
 	}
+	if p, ok, err := spawnFast(r, s, false); ok {
+		return p, err
+	}
+	return spawnShim(r, s)
+}
+
+// fastDisabled makes Spawn use the shim, for tests of the shim in builds
+// with the fast path.
+var fastDisabled atomic.Bool
+
+// spawnShim starts s, validated, through the shim.
+func spawnShim(r *reaper.Reaper, s *Spec) (*Process, error) {
 	var fds fdSet
 	defer fds.closeAll()
 	files, logs, err := s.stdio(&fds)
@@ -224,6 +247,21 @@ func (s *Spec) environ(spec string) []string {
 		env = append(env, "LISTEN_FDS="+strconv.Itoa(n), "LISTEN_FDNAMES="+strings.Join(s.Names, ":"))
 	}
 	return append(env, shimEnv+"="+spec)
+}
+
+// workingDir is the directory to start in for WorkingDirectory=dir:
+// "/" for none, the user's home (root's without User= or a home) for "~".
+func workingDir(dir, home string) string {
+	switch dir {
+	case "":
+		return "/"
+	case "~":
+		if home == "" {
+			return homeOf("0")
+		}
+		return home
+	}
+	return dir
 }
 
 func intsToUintptrs(fds []int) []uintptr {

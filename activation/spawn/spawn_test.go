@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -84,6 +85,7 @@ func runReport(t *testing.T, r *reaper.Reaper, s *Spec) (*Process, *report) {
 	if rep.Pid != p.Pid {
 		t.Errorf("child pid %d, Process.Pid %d", rep.Pid, p.Pid)
 	}
+	checkPath(t, p)
 	return p, &rep
 }
 
@@ -121,7 +123,9 @@ func inode(t *testing.T, fd int) uint64 {
 	return st.Ino
 }
 
-func TestSpawnPassesFDs(t *testing.T) {
+func TestSpawnPassesFDs(t *testing.T) { bothPaths(t, testSpawnPassesFDs) }
+
+func testSpawnPassesFDs(t *testing.T) {
 	r := newReaper(t)
 	tcp := tcpListener(t)
 	dgram := socketPair(t, syscall.SOCK_DGRAM)[0]
@@ -195,6 +199,10 @@ func checkStatus(t *testing.T, rep *report, want map[string]string) {
 }
 
 func TestSpawnWithoutFDsSetsNoListenVars(t *testing.T) {
+	bothPaths(t, testSpawnWithoutFDsSetsNoListenVars)
+}
+
+func testSpawnWithoutFDsSetsNoListenVars(t *testing.T) {
 	r := newReaper(t)
 	_, rep := runReport(t, r, &Spec{Env: []string{"LISTEN_PID=1", "LISTEN_FDS=1", "LISTEN_FDNAMES=x"}})
 	for _, k := range []string{"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", "LISTEN_PIDFDID"} {
@@ -208,7 +216,9 @@ func TestSpawnWithoutFDsSetsNoListenVars(t *testing.T) {
 }
 
 // TestInetd: StandardInput=socket, the connection on 0 and 1.
-func TestInetd(t *testing.T) {
+func TestInetd(t *testing.T) { bothPaths(t, testInetd) }
+
+func testInetd(t *testing.T) {
 	r := newReaper(t)
 	conn := socketPair(t, syscall.SOCK_STREAM)
 	p, err := Spawn(r, &Spec{
@@ -233,7 +243,9 @@ func TestInetd(t *testing.T) {
 	}
 }
 
-func TestDropPrivileges(t *testing.T) {
+func TestDropPrivileges(t *testing.T) { bothPaths(t, testDropPrivileges) }
+
+func testDropPrivileges(t *testing.T) {
 	if os.Getuid() != 0 {
 		t.Skip("needs root")
 	}
@@ -289,7 +301,9 @@ func copyFile(t *testing.T, from, to string) {
 	}
 }
 
-func TestExecFailures(t *testing.T) {
+func TestExecFailures(t *testing.T) { bothPaths(t, testExecFailures) }
+
+func testExecFailures(t *testing.T) {
 	r := newReaper(t)
 	exe := testBinary(t)
 	tests := []struct {
@@ -327,7 +341,9 @@ func TestExecFailures(t *testing.T) {
 	}
 }
 
-func TestWorkingDirectoryOptional(t *testing.T) {
+func TestWorkingDirectoryOptional(t *testing.T) { bothPaths(t, testWorkingDirectoryOptional) }
+
+func testWorkingDirectoryOptional(t *testing.T) {
 	r := newReaper(t)
 	_, rep := runReport(t, r, &Spec{Dir: "/nonexistent", DirOptional: true})
 	if rep.Cwd != "/" {
@@ -339,7 +355,9 @@ func TestWorkingDirectoryOptional(t *testing.T) {
 	}
 }
 
-func TestOutputFiles(t *testing.T) {
+func TestOutputFiles(t *testing.T) { bothPaths(t, testOutputFiles) }
+
+func testOutputFiles(t *testing.T) {
 	r := newReaper(t)
 	out := filepath.Join(t.TempDir(), "out")
 	spec := func(kind StdioKind) *Spec {
@@ -383,13 +401,36 @@ func TestSpecValidation(t *testing.T) {
 
 // TestLimitNOFILEInherited: without LimitNOFILE= the service gets the
 // soft limit sockd started with, not the one Go raised for itself (the
-// shim is a Go program too).
+// shim is a Go program too). The test binary runs itself again under a
+// low soft limit, which its Go runtime raises, as it does for sockd when
+// the hard limit is higher.
 func TestLimitNOFILEInherited(t *testing.T) {
+	want := os.Getenv("SPAWN_TEST_NOFILE") // set in the run under a low limit
+	bothPaths(t, func(t *testing.T) { testLimitNOFILEInherited(t, want) })
+	if want != "" {
+		return
+	}
+	t.Run("raised", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "out")
+		_, st := run(t, newReaper(t), &Spec{
+			Path: "/bin/sh", Argv: []string{"sh", "-c", `ulimit -Sn 256 && exec "$0" -test.run='^TestLimitNOFILEInherited$' -test.v`, testBinary(t)},
+			Env:    []string{"SPAWN_TEST_NOFILE=256"},
+			Stdout: Stdio{Kind: StdioTruncate, Path: out}, Stderr: Stdio{Kind: StdioInherit},
+		})
+		b, _ := os.ReadFile(out)
+		ranFast := strings.Contains(string(b), "--- PASS: TestLimitNOFILEInherited/fast")
+		if st.Wait.ExitStatus() != 0 || ranFast != fastAvailable() {
+			t.Errorf("the test under a soft limit of 256: %v\n%s", st, b)
+		}
+	})
+}
+
+func testLimitNOFILEInherited(t *testing.T, want string) {
 	r := newReaper(t)
 	dir := t.TempDir()
-	viaShim, direct := filepath.Join(dir, "shim"), filepath.Join(dir, "direct")
+	viaSpawn, direct := filepath.Join(dir, "spawn"), filepath.Join(dir, "direct")
 	run(t, r, &Spec{Path: "/bin/sh", Argv: []string{"sh", "-c", "ulimit -Sn; ulimit -Hn"},
-		Stdout: Stdio{Kind: StdioTruncate, Path: viaShim}})
+		Stdout: Stdio{Kind: StdioTruncate, Path: viaSpawn}})
 	out, err := syscall.Open(direct, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_CLOEXEC, 0o644)
 	if err != nil {
 		t.Fatal(err)
@@ -403,16 +444,21 @@ func TestLimitNOFILEInherited(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-c
-	a, _ := os.ReadFile(viaShim)
+	a, _ := os.ReadFile(viaSpawn)
 	b, _ := os.ReadFile(direct)
 	if len(a) == 0 || string(a) != string(b) {
-		t.Errorf("limits through the shim %q, through ForkExec %q", a, b)
+		t.Errorf("limits through Spawn %q, through ForkExec %q", a, b)
+	}
+	if want != "" && !strings.HasPrefix(string(a), want+"\n") {
+		t.Errorf("soft limit %q, want %s", a, want)
 	}
 }
 
 // TestIgnoredSignalsReset: a signal sockd ignores (as under nohup) is at
 // its default in the service.
-func TestIgnoredSignalsReset(t *testing.T) {
+func TestIgnoredSignalsReset(t *testing.T) { bothPaths(t, testIgnoredSignalsReset) }
+
+func testIgnoredSignalsReset(t *testing.T) {
 	signal.Ignore(syscall.SIGHUP)
 	defer signal.Reset(syscall.SIGHUP)
 	r := newReaper(t)

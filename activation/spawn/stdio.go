@@ -64,7 +64,7 @@ type logStream struct {
 }
 
 // stdio returns the parent fds that become the child's 0, 1 and 2 and the
-// pipes to copy into the log. File kinds get /dev/null here; the shim
+// pipes to copy into the log. File kinds get /dev/null here; the child
 // replaces it with the opened file.
 func (s *Spec) stdio(fds *fdSet) ([]uintptr, []logStream, error) {
 	files := make([]uintptr, 3, 3+len(s.Files)+1)
@@ -92,6 +92,20 @@ func (s *Spec) stdio(fds *fdSet) ([]uintptr, []logStream, error) {
 		}
 	}
 	return files, logs, nil
+}
+
+// stdioFlags are the open(2) flags of a file stream i (0 for stdin).
+func stdioFlags(i int, kind StdioKind) int {
+	flags := syscall.O_WRONLY | syscall.O_CREAT | syscall.O_CLOEXEC | syscall.O_NOCTTY
+	switch {
+	case kind == StdioFile && i == 0:
+		flags = syscall.O_RDONLY | syscall.O_CLOEXEC | syscall.O_NOCTTY
+	case kind == StdioAppend:
+		flags |= syscall.O_APPEND
+	case kind == StdioTruncate:
+		flags |= syscall.O_TRUNC
+	}
+	return flags
 }
 
 // startLogCopiers copies each log pipe into log and closes p's outDone

@@ -1,0 +1,19 @@
+//go:build !cgo || !amd64
+
+package spawn
+
+import "github.com/sockd/sockd/internal/reaper"
+
+// fastBuilt says whether this build has the fast spawn path: it needs cgo
+// and, for its raw system calls, amd64.
+const fastBuilt = false
+
+func fastAvailable() bool { return false }
+
+// spawnFast always leaves s to the shim in this build.
+func spawnFast(*reaper.Reaper, *Spec, bool) (*Process, bool, error) { return nil, false, nil }
+
+// fastChild is the fast path's child: none in this build.
+type fastChild struct{}
+
+func (*Process) watchExec() {}
