@@ -14,21 +14,14 @@ import (
 	"github.com/sockd/sockd/internal/reaper"
 )
 
-// SpawnDirect starts s like Spawn, for one instance after another, and
-// returns once the program has been exec'ed (or failed to start): its
-// ExecDone is closed then. That paces a caller that spawns in a loop, as
-// sockd's Accept=yes units do with their one spawn token: when spawning
-// ran ahead of reaping, instances that had exited but were not reaped yet
-// piled up and counted against MaxConnections=.
-//
-// Where Spawn has the fast path (see the package doc), SpawnDirect is
-// Spawn, then a wait in the calling goroutine on the futex of the child's
-// block. Without it (CGO_ENABLED=0, or a kernel before Linux 5.11),
-// SpawnDirect uses a plain fork and exec of the program, without the shim,
-// when s needs nothing that only the shim can do (see NeedsShim). That
-// saves the start of a second Go runtime per process: about 2 ms of CPU,
-// the bulk of the cost of a per-connection (Accept=yes,
-// StandardInput=socket) instance.
+// SpawnDirect starts s like Spawn; sockd uses it for Accept=yes
+// instances. Where Spawn has the fast path (see the package doc),
+// SpawnDirect is Spawn. Without it (CGO_ENABLED=0, or a kernel before
+// Linux 5.11), SpawnDirect uses a plain fork and exec of the program,
+// without the shim, when s needs nothing that only the shim can do (see
+// NeedsShim). That saves the start of a second Go runtime per process:
+// about 2 ms of CPU, the bulk of the cost of a per-connection
+// (Accept=yes, StandardInput=socket) instance.
 //
 // Go's ForkExec does the rest of what the shim does: setsid(2), the
 // working directory, fds 0–2, and sockd's original RLIMIT_NOFILE. No other
@@ -39,19 +32,18 @@ import (
 // opened by non-Go code. An fd that must survive an in-place execve of
 // sockd must therefore have its close-on-exec flag cleared only while
 // syscall.ForkLock is held for reading, as Go's fork convention asks.
-// Go's ForkExec returns after the exec (vfork), so ExecDone is closed at
-// once.
+// The program's exec has happened when such a SpawnDirect returns (Go's
+// ForkExec uses vfork), so ExecDone is closed at once.
 //
 // If the direct fork and exec fails (a missing program or working
 // directory, say), s is started through the shim instead, so that the
 // failure is reported exactly as Spawn reports it: an exit with 203/EXEC,
-// 200/CHDIR, and so on. (Through the shim, SpawnDirect returns before the
-// program's exec.)
+// 200/CHDIR, and so on.
 func SpawnDirect(r *reaper.Reaper, s *Spec) (*Process, error) {
 	if err := s.validate(); err != nil {
 		return nil, err
 	}
-	if p, ok, err := spawnFast(r, s, true); ok {
+	if p, ok, err := spawnFast(r, s); ok {
 		return p, err
 	}
 	if NeedsShim(s) {

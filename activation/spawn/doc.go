@@ -40,9 +40,15 @@
 // no goroutine wait for that. Each spawn frees the blocks of the children
 // that are done and closes their ExecDone; the first call of ExecDone (or
 // WaitExec) of a child that is not done yet starts a goroutine that
-// sleeps on the futex until the kernel wakes it. SpawnDirect (Accept=yes
-// instances) sleeps on it until the exec before it returns, which paces
-// the accept loop as the vfork of Go's ForkExec did.
+// sleeps on the futex until the kernel wakes it.
+//
+// The wait for setsid also paces a caller that spawns one instance after
+// another, as sockd's Accept=yes units do: without it, instances that had
+// exited but were not reaped yet piled up and counted against
+// MaxConnections= (tests/accept TestNoLeaks under -race refused
+// connections in 4 of 40 runs, in none of 80 with the wait). Waiting
+// until the exec instead, as Go's vfork did, costs more of sockd's CPU
+// per connection (bench/accept/README.md).
 //
 // The fast path needs cgo, amd64 (the raw system calls are inline
 // assembly), close_range's CLOSE_RANGE_CLOEXEC (Linux 5.11) and an

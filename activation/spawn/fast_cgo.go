@@ -59,12 +59,11 @@ type fastSpec struct {
 }
 
 // spawnFast starts s with the C spawner (fastspawn.c) and returns once
-// the child is in its own session (so that its process group can be
-// signalled), or with untilExec once the program has been exec'ed. It
-// returns ok=false, having done nothing, when this build or kernel has no
-// fast path or a user or group of s is unknown: the shim then starts s
-// and reports the failure.
-func spawnFast(r *reaper.Reaper, s *Spec, untilExec bool) (p *Process, ok bool, err error) {
+// the child is in its own session, so that its process group can be
+// signalled. It returns ok=false, having done nothing, when this build or
+// kernel has no fast path or a user or group of s is unknown: the shim
+// then starts s and reports the failure.
+func spawnFast(r *reaper.Reaper, s *Spec) (p *Process, ok bool, err error) {
 	if fastDisabled.Load() || !fastAvailable() {
 		return nil, false, nil
 	}
@@ -105,15 +104,10 @@ func spawnFast(r *reaper.Reaper, s *Spec, untilExec bool) (p *Process, ok bool, 
 		child: &fastChild{block: block, fs: fs}}
 	// Nothing else knows the block yet, so it stays allocated while we
 	// sleep on it.
-	busy := p.child.busy()
-	if untilExec {
-		p.watch.Do(func() { p.awaitLeft(busy) })
-	} else {
-		sleepWhile(busy, func(v int32) bool { return v == C.FS_CLONED })
-		children.Lock()
-		children.m[p] = struct{}{}
-		children.Unlock()
-	}
+	sleepWhile(p.child.busy(), func(v int32) bool { return v == C.FS_CLONED })
+	children.Lock()
+	children.m[p] = struct{}{}
+	children.Unlock()
 	log := s.Log
 	if log == nil {
 		log = slog.Default()

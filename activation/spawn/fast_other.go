@@ -11,7 +11,7 @@ const fastBuilt = false
 func fastAvailable() bool { return false }
 
 // spawnFast always leaves s to the shim in this build.
-func spawnFast(*reaper.Reaper, *Spec, bool) (*Process, bool, error) { return nil, false, nil }
+func spawnFast(*reaper.Reaper, *Spec) (*Process, bool, error) { return nil, false, nil }
 
 // fastChild is the fast path's child: none in this build.
 type fastChild struct{}

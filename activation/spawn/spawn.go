@@ -132,7 +132,7 @@ func Spawn(r *reaper.Reaper, s *Spec) (*Process, error) {
 	if err := s.validate(); err != nil {
 		return nil, err
 	}
-	if p, ok, err := spawnFast(r, s, false); ok {
+	if p, ok, err := spawnFast(r, s); ok {
 		return p, err
 	}
 	return spawnShim(r, s)
