@@ -42,6 +42,7 @@ const (
 // Unit supervises one unit. Create it with New, supervise it with Start
 // and Stop (or Run).
 type Unit struct {
+	name   string      // cfg.Name, which no reload changes; read from any goroutine
 	cfg    *units.Unit // owned by the unit's goroutine
 	latest *units.Unit // the newest settings given (New, Reconfigure); guarded by mu
 	deps   Deps
@@ -94,6 +95,7 @@ const (
 // cfg.Socket in order.
 func New(cfg *units.Unit, listeners []*activation.Listener, deps Deps) *Unit {
 	u := &Unit{
+		name:      cfg.Name,
 		cfg:       cfg,
 		latest:    cfg,
 		deps:      deps,
@@ -110,7 +112,7 @@ func New(cfg *units.Unit, listeners []*activation.Listener, deps Deps) *Unit {
 }
 
 // Name returns the unit's name.
-func (u *Unit) Name() string { return u.cfg.Name }
+func (u *Unit) Name() string { return u.name }
 
 // Config returns the newest settings given to the unit; after
 // Reconfigure they apply from the next start of the service.
