@@ -123,26 +123,12 @@ func TestRefused(t *testing.T) {
 // TestReset runs against a server that reads the request and closes
 // the connection with SO_LINGER 0, which sends a RST.
 func TestReset(t *testing.T) {
-	ln, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.AcceptTCP()
-			if err != nil {
-				return
-			}
-			c.SetReadDeadline(time.Now().Add(5 * time.Second))
-			c.Read(make([]byte, 4096))
-			c.SetLinger(0)
-			c.Close()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); <-done })
-	r := mustRun(t, Config{Addr: ln.Addr().String(), Conns: 1, KeepAlive: 1, MaxRequests: 10})
+	addr := serveRaw(t, func(c *net.TCPConn) {
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		c.Read(make([]byte, 4096))
+		c.SetLinger(0)
+	})
+	r := mustRun(t, Config{Addr: addr, Conns: 1, KeepAlive: 1, MaxRequests: 10})
 	want(t, r, map[string]int{"reset": 10})
 }
 
@@ -254,6 +240,24 @@ func TestRank(t *testing.T) {
 // connection, and every request is OK (see "Retries on reused
 // connections" in the package doc).
 func TestKeepAliveServerCloses(t *testing.T) {
+	addr := serveRaw(t, func(c *net.TCPConn) {
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Read(make([]byte, 4096)); err == nil {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+		}
+	})
+	r := mustRun(t, Config{Addr: addr, Want: "hello", KeepAlive: 1, MaxRequests: 20})
+	want(t, r, map[string]int{"ok": 20})
+	if r.KeepAliveDials < 20 {
+		t.Errorf("%d dials for 20 requests to a server closing every connection; want at least 20", r.KeepAliveDials)
+	}
+}
+
+// serveRaw listens on 127.0.0.1 and hands each connection to handle, one
+// at a time, then closes it; it returns the address. The listener and
+// its goroutine end with the test.
+func serveRaw(t *testing.T, handle func(c *net.TCPConn)) string {
+	t.Helper()
 	ln, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
@@ -266,17 +270,10 @@ func TestKeepAliveServerCloses(t *testing.T) {
 			if err != nil {
 				return
 			}
-			c.SetDeadline(time.Now().Add(5 * time.Second))
-			if _, err := c.Read(make([]byte, 4096)); err == nil {
-				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
-			}
+			handle(c)
 			c.Close()
 		}
 	}()
 	t.Cleanup(func() { ln.Close(); <-done })
-	r := mustRun(t, Config{Addr: ln.Addr().String(), Want: "hello", KeepAlive: 1, MaxRequests: 20})
-	want(t, r, map[string]int{"ok": 20})
-	if r.KeepAliveDials < 20 {
-		t.Errorf("%d dials for 20 requests to a server closing every connection; want at least 20", r.KeepAliveDials)
-	}
+	return ln.Addr().String()
 }

@@ -117,6 +117,18 @@ func load(t *testing.T, addr string) (stop func() *loadgen.Result) {
 	}
 }
 
+// startHelloUnderLoad starts sockd with the hello units on a free
+// loopback port and puts them under load; it returns once the load has
+// run for 300 ms.
+func startHelloUnderLoad(t *testing.T) (s *e2e.Sockd, addr string, stop func() *loadgen.Result) {
+	t.Helper()
+	addr = freePort(t)
+	s = startSockd(t, helloUnits(addr))
+	stop = load(t, addr)
+	time.Sleep(300 * time.Millisecond)
+	return s, addr, stop
+}
+
 // checkLoad fails the test on any failed request.
 func checkLoad(t *testing.T, r *loadgen.Result, minOK int) {
 	t.Helper()
@@ -134,10 +146,7 @@ func checkLoad(t *testing.T, r *loadgen.Result, minOK int) {
 // generation counts up, the running service is the same process
 // throughout (it was never restarted), and no request fails.
 func TestUpgradesUnderLoad(t *testing.T) {
-	addr := freePort(t)
-	s := startSockd(t, helloUnits(addr))
-	stop := load(t, addr)
-	time.Sleep(300 * time.Millisecond)
+	s, addr, stop := startHelloUnderLoad(t)
 	svc := mainPID(t, s.RuntimeDir, "hello.service")
 	if svc == 0 {
 		t.Fatalf("the service is not running under load; log:\n%s", s.LogText())
@@ -185,10 +194,7 @@ func TestUpgradesUnderLoad(t *testing.T) {
 // every restart gives a new main pid, every upgrade keeps sockd's pid and
 // the service's, and no connection or request fails.
 func TestRestartsAndUpgradesUnderLoad(t *testing.T) {
-	addr := freePort(t)
-	s := startSockd(t, helloUnits(addr))
-	stop := load(t, addr)
-	time.Sleep(300 * time.Millisecond)
+	s, _, stop := startHelloUnderLoad(t)
 	svc := mainPID(t, s.RuntimeDir, "hello.service")
 	restarts, upgrades := 0, 0
 	for restarts < 20 {
@@ -236,10 +242,7 @@ func TestRestartsAndUpgradesUnderLoad(t *testing.T) {
 // reason; sockd keeps its pid and generation and serves on without a
 // failed request.
 func TestUpgradeRollback(t *testing.T) {
-	addr := freePort(t)
-	s := startSockd(t, helloUnits(addr))
-	stop := load(t, addr)
-	time.Sleep(300 * time.Millisecond)
+	s, _, stop := startHelloUnderLoad(t)
 	exitsAtOnce := filepath.Join(t.TempDir(), "sockd-exits")
 	if err := os.WriteFile(exitsAtOnce, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
 		t.Fatal(err)
@@ -281,10 +284,7 @@ func TestUpgradeRollback(t *testing.T) {
 // same runtime directory takes over; the first one stops its service
 // and exits 0; under load nothing fails.
 func TestTakeoverUnderLoad(t *testing.T) {
-	addr := freePort(t)
-	s := startSockd(t, helloUnits(addr))
-	stop := load(t, addr)
-	time.Sleep(300 * time.Millisecond)
+	s, _, stop := startHelloUnderLoad(t)
 	old := mainPID(t, s.RuntimeDir, "hello.service")
 
 	logPath := filepath.Join(s.Work, "sockd2.log")

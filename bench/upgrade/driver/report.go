@@ -110,13 +110,7 @@ func (r *loadRun) printLatency(c config, sum *summary) {
 			same = "⚠ a different process: the service was restarted"
 		}
 		fmt.Printf("Service pid before the load %s, after it %s (%s).\n\n", servicePID(r.before), servicePID(r.after), same)
-		fmt.Println("Phases of each upgrade from sockd's log (ms):")
-		fmt.Println()
-		fmt.Println("| # | command → request logged | check child: start → asks handoff.sock | check child: receives and matches the listeners, loads the units | → `new binary checked` | park every unit | execve → control socket ready | read the unit files (→ `taking over`) | restore → `sockd ready` |")
-		fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-		for i, u := range sm.upgrades {
-			printPhases(i+1, u)
-		}
+		printPhaseTable("Phases of each upgrade from sockd's log (ms):", sm.upgrades)
 	}
 	fmt.Println()
 }

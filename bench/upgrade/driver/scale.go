@@ -218,14 +218,20 @@ func (r *scaleRun) print(sum *summary) {
 	}
 	fmt.Println()
 	r.summarize(sum)
-	fmt.Println("Phases from sockd's log (ms):")
+	printPhaseTable("Phases from sockd's log (ms):", r.upgrades)
+	fmt.Println()
+}
+
+// printPhaseTable prints the title and a table of the phases of each
+// upgrade, as sockd's log timed them.
+func printPhaseTable(title string, ups []*upgrade) {
+	fmt.Println(title)
 	fmt.Println()
 	fmt.Println("| # | command → request logged | check child: start → asks handoff.sock | check child: receives and matches the listeners, loads the units | → `new binary checked` | park every unit | execve → control socket ready | read the unit files (→ `taking over`) | restore (adopt the listeners, rebuild the units) → `sockd ready` |")
 	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-	for i, u := range r.upgrades {
+	for i, u := range ups {
 		printPhases(i+1, u)
 	}
-	fmt.Println()
 }
 
 func printPhases(i int, u *upgrade) {
