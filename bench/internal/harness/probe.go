@@ -48,17 +48,17 @@ func Probe(port int, timeout time.Duration) (Sample, error) {
 	var s Sample
 	buf := make([]byte, 256)
 	s.Connect = Mono()
-	if err := unix.Connect(fd, &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+	if err := connect(fd, &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}); err != nil {
 		return s, fmt.Errorf("connect 127.0.0.1:%d: %w", port, err)
 	}
-	n, err := unix.Read(fd, buf)
+	n, err := read(fd, buf)
 	s.FirstByte = Mono()
 	if err != nil || n <= 0 {
 		return s, fmt.Errorf("read from 127.0.0.1:%d: n=%d err=%v", port, n, err)
 	}
 	line := buf[:n]
 	for !strings.Contains(string(line), "\n") && len(line) < len(buf) {
-		m, err := unix.Read(fd, buf[len(line):])
+		m, err := read(fd, buf[len(line):])
 		if err != nil || m <= 0 {
 			break
 		}
@@ -68,6 +68,45 @@ func Probe(port int, timeout time.Duration) (Sample, error) {
 		return s, err
 	}
 	return s, nil
+}
+
+// connect is a blocking connect that goes on when a signal interrupts
+// it: with SO_RCVTIMEO set, the kernel does not restart a socket call
+// after a signal handler, and Go's runtime signals its threads (SIGURG
+// preemption) at any time. The connection proceeds in the background
+// after EINTR; connect waits for it and returns its result.
+func connect(fd int, sa unix.Sockaddr) error {
+	err := unix.Connect(fd, sa)
+	if err != unix.EINTR {
+		return err
+	}
+	for {
+		_, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}, -1)
+		if err == nil {
+			break
+		}
+		if err != unix.EINTR {
+			return err
+		}
+	}
+	soErr, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	if err != nil {
+		return err
+	}
+	if soErr != 0 {
+		return unix.Errno(soErr)
+	}
+	return nil
+}
+
+// read is unix.Read, retried after EINTR (see connect).
+func read(fd int, p []byte) (int, error) {
+	for {
+		n, err := unix.Read(fd, p)
+		if err != unix.EINTR {
+			return n, err
+		}
+	}
 }
 
 // parseLine parses "tinysvc pid=PID main=NS accepted=NS".
