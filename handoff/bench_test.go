@@ -50,7 +50,7 @@ import (
 func BenchmarkHandoff10000(b *testing.B) {
 	const n = 10000
 	raiseNofile(b, n+256)
-	before := fdCount(b)
+	before := openFDs(b)
 	rig := startRig(b)
 	// The first handoff to a fresh process is the one a real upgrade
 	// makes, and about twice as slow: the client's fd table grows from
@@ -85,19 +85,7 @@ func BenchmarkHandoff10000(b *testing.B) {
 	b.ReportMetric(float64(closing.Nanoseconds())/float64(b.N)/1e6, "ms/close")
 	b.ReportMetric(float64(first.Nanoseconds())/1e6, "ms/first")
 	rig.stop(b)
-	if after := fdCount(b); after != before {
-		b.Errorf("%d fds open after the benchmark; %d before", after, before)
-	}
-}
-
-// fdCount returns the number of fds this process has open.
-func fdCount(tb testing.TB) int {
-	tb.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return len(ents)
+	checkNoNewFDs(b, before)
 }
 
 // TestHandoffToChild runs the benchmark's handoff twice with 1,000
