@@ -41,10 +41,13 @@ import (
 // hard limit is often 20,000 or less, and raising it takes
 // CAP_SYS_RESOURCE). The listeners are made again, untimed, before each
 // iteration; ServeConn's close of them, timed, is the close of sockd's
-// dups, as the client still holds them. They are Unix stream sockets in
-// the abstract namespace: they bind faster than TCP ones, take no
-// ephemeral port of a shared machine, and Send and Receive treat every
-// socket of a kind alike.
+// dups, as the client still holds them. They are a mix like sockd's
+// real listeners, mostly TCP (see listenerSet): 9,600 TCP listeners and
+// 200 UDP sockets on loopback addresses 127.77.x.y, one port for all,
+// and 200 Unix stream sockets in the abstract namespace. The kernel's
+// cost of passing an fd depends on its family: the garbage collector of
+// in-flight fds accounts for Unix sockets only, so a set of Unix sockets
+// alone would not measure what sockd hands over.
 //
 //	go test -run '^$' -bench Handoff -benchtime 10x ./handoff/
 func BenchmarkHandoff10000(b *testing.B) {
@@ -57,7 +60,8 @@ func BenchmarkHandoff10000(b *testing.B) {
 	// 64 to 16,384 fds, in doublings, and each one waits for an RCU
 	// grace period (expand_fdtable) as the process has more than one
 	// thread. It is reported as ms/first, and kept out of the average.
-	files, err := listenAbstract(n)
+	set := &listenerSet{n: n}
+	files, err := set.make()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -68,7 +72,7 @@ func BenchmarkHandoff10000(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
-		files, err := listenAbstract(n)
+		files, err := set.make()
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -313,6 +317,99 @@ func benchClient(path string) int {
 		fmt.Printf("closed %d %d\n", closing.Nanoseconds(), len(ents))
 	}
 	return 0
+}
+
+// benchPorts are the ports the benchmark's listeners may take, all
+// below the ephemeral range (net.ipv4.ip_local_port_range, 32768 and up
+// by default) and outside the ranges of bench/upgrade (10000 up) and
+// bench/run.sh (20000–29999); the first that is free on every address
+// is used.
+var benchPorts = []int{31731, 31773, 31797}
+
+// listenerSet makes sets of the benchmark's listeners: n sockets of unit
+// "web", as sockd's listeners are mostly TCP. Of every 50, 48 are TCP
+// listeners and one a bound UDP socket, on 127.77.x.y (x.y from 0.1
+// up, one address each), all on one port, so that no ephemeral port is
+// taken; the 50th is a Unix stream socket listening in the abstract
+// namespace. Only loopback addresses are used.
+type listenerSet struct {
+	n    int
+	port int // fixed on the first make
+}
+
+// make binds a new set; on error it closes what it made.
+func (ls *listenerSet) make() ([]File, error) {
+	if ls.port != 0 {
+		return listenMix(ls.n, ls.port)
+	}
+	var err error
+	for _, port := range benchPorts {
+		var files []File
+		if files, err = listenMix(ls.n, port); err == nil {
+			ls.port = port
+			return files, nil
+		}
+		if !errors.Is(err, unix.EADDRINUSE) {
+			break
+		}
+	}
+	return nil, err
+}
+
+// listenMix makes the n listeners of a listenerSet on port; on error it
+// closes those made.
+func listenMix(n, port int) ([]File, error) {
+	files := make([]File, 0, n)
+	prefix := "@sockd-handoff-bench-" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	for i := range n {
+		f, err := listenOne(i, port, prefix)
+		if err != nil {
+			CloseAll(files)
+			return nil, fmt.Errorf("listener %d: %w", i, err)
+		}
+		files = append(files, f)
+	}
+	return files, nil
+}
+
+// listenOne makes listener i of a set.
+func listenOne(i, port int, unixPrefix string) (File, error) {
+	f := File{Unit: "web", Name: "l" + strconv.Itoa(i), Kind: KindStream, Fd: -1}
+	domain, typ := unix.AF_INET, unix.SOCK_STREAM
+	var sa unix.Sockaddr
+	switch i % 50 {
+	case 49:
+		domain = unix.AF_UNIX
+		f.Addr = unixPrefix + "-" + strconv.Itoa(i)
+		sa = &unix.SockaddrUnix{Name: f.Addr}
+	case 24:
+		typ, f.Kind = unix.SOCK_DGRAM, KindDatagram
+		fallthrough
+	default:
+		ip := [4]byte{127, 77, byte((i + 1) >> 8), byte(i + 1)}
+		sa = &unix.SockaddrInet4{Addr: ip, Port: port}
+		f.Addr = net.JoinHostPort(net.IP(ip[:]).String(), strconv.Itoa(port))
+	}
+	f.Fingerprint = f.Kind + " " + f.Addr + " backlog=128"
+	fd, err := unix.Socket(domain, typ|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return f, os.NewSyscallError("socket", err)
+	}
+	if domain == unix.AF_INET {
+		err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+	}
+	if err == nil {
+		err = unix.Bind(fd, sa)
+	}
+	if err == nil && typ == unix.SOCK_STREAM {
+		err = unix.Listen(fd, 128)
+	}
+	if err != nil {
+		unix.Close(fd)
+		return f, fmt.Errorf("%s %s: %w", f.Kind, f.Addr, err)
+	}
+	f.Fd = fd
+	return f, nil
 }
 
 // listenAbstract makes n Unix stream sockets listening in the abstract
