@@ -38,6 +38,27 @@ func filesPacket(t *testing.T, i, n, total int, files []File) []byte {
 	return b
 }
 
+// compactPacket is filesPacket in the compact encoding.
+func compactPacket(t *testing.T, i, n, total int, files []File) []byte {
+	t.Helper()
+	h := &header{Type: typeFiles, Chunk: i, Chunks: n, Total: total}
+	for _, f := range files {
+		h.Files = append(h.Files, f.meta())
+	}
+	b, err := encodeCompact(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// lie returns a copy of files with file i labelled kind.
+func lie(files []File, i int, kind string) []File {
+	out := append([]File(nil), files...)
+	out[i].Kind = kind
+	return out
+}
+
 func fdsOf(files []File) []int {
 	out := make([]int, len(files))
 	for i, f := range files {
@@ -97,6 +118,26 @@ func TestReceiveFailuresCloseEverything(t *testing.T) {
 			lie[0].Kind = KindFIFO
 			sendRaw(t, c, filesPacket(t, 0, 1, 3, lie), fdsOf(f[:3]))
 		}, "kind fifo but the fd is not a FIFO"},
+		{"compact: truncated", func(t *testing.T, c *net.UnixConn, f []File) {
+			b := compactPacket(t, 0, 1, 3, f[:3])
+			sendRaw(t, c, b[:len(b)-3], fdsOf(f[:3]))
+		}, "bad compact files packet: file 2: fingerprint of 4 bytes: packet ends early"},
+		{"compact: fewer fds than listed", func(t *testing.T, c *net.UnixConn, f []File) {
+			sendRaw(t, c, compactPacket(t, 0, 1, 3, f[:3]), fdsOf(f[:2]))
+		}, "lists 3 files but carries 2 fds"},
+		{"compact: kind lies in a middle chunk", func(t *testing.T, c *net.UnixConn, f []File) {
+			sendRaw(t, c, compactPacket(t, 0, 3, 6, f[:2]), fdsOf(f[:2]))
+			sendRaw(t, c, compactPacket(t, 1, 3, 6, lie(f, 2, KindStream)[2:4]), fdsOf(f[2:4]))
+			sendRaw(t, c, compactPacket(t, 2, 3, 6, f[4:]), fdsOf(f[4:]))
+		}, "kind stream but the socket's type is 5, not 1"},
+		{"compact: kind lies in the last chunk", func(t *testing.T, c *net.UnixConn, f []File) {
+			sendRaw(t, c, compactPacket(t, 0, 2, 6, f[:3]), fdsOf(f[:3]))
+			sendRaw(t, c, compactPacket(t, 1, 2, 6, lie(f, 5, KindFIFO)[3:]), fdsOf(f[3:]))
+		}, "kind fifo but the fd is not a FIFO"},
+		{"compact: hang-up mid-transfer", func(t *testing.T, c *net.UnixConn, f []File) {
+			sendRaw(t, c, compactPacket(t, 0, 2, 6, f[:3]), fdsOf(f[:3]))
+			c.Close()
+		}, "peer hung up after 3 of 6 files"},
 		{"error packet with fds", func(t *testing.T, c *net.UnixConn, f []File) {
 			b, _ := encodePacket(&header{Type: typeError, Error: "no"})
 			sendRaw(t, c, b, fdsOf(f[:3]))
