@@ -65,15 +65,22 @@
 // on EINTR. Every control message is parsed. On any failure (a truncated
 // packet or control message, MSG_CTRUNC, a bad header, an unknown major
 // version, fewer or more fds than the header lists, a hang-up before the
-// last chunk, an fd whose type is not the kind the header names) every fd
-// received so far is closed before Receive returns the error.
+// last chunk) every fd received so far is closed before Receive returns
+// the error.
+//
+// Whether an fd is the kind of file its metadata names (a socket of the
+// right type, a FIFO) takes a syscall for every fd, more than receiving
+// it costs, so only where the answer is not known otherwise: Listeners
+// checks (CheckKinds) and, on a mismatch, closes every fd it received;
+// Receive and Exchange leave it to their caller. sockd checks more
+// before it adopts a listener from a takeover (its type, address and
+// listening state), and net checks the type behind File.Listener and
+// File.PacketConn.
 //
 // Receive peeks at the head of the first packet (MSG_PEEK, no control
 // buffer: no fd is installed) to learn the size of the set and grows the
 // process's fd table once to fit it, before the first fd arrives,
-// rather than by doubling as the fds arrive (see growFDTable). It checks
-// the kind of every fd of a set of more than one chunk on a goroutine of
-// its own, while it reads the next chunks.
+// rather than by doubling as the fds arrive (see growFDTable).
 //
 // # Who may connect
 //

@@ -1,6 +1,7 @@
 package handoff
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -108,16 +109,6 @@ func TestReceiveFailuresCloseEverything(t *testing.T) {
 			sendRaw(t, c, filesPacket(t, 0, 2, 6, f[:3]), fdsOf(f[:3]))
 			sendRaw(t, c, filesPacket(t, 1, 2, 5, f[3:5]), fdsOf(f[3:5]))
 		}, "chunk 1 announces 2 chunks and 5 files, chunk 0 announced 2 and 6"},
-		{"kind lies", func(t *testing.T, c *net.UnixConn, f []File) {
-			lie := append([]File(nil), f[:3]...)
-			lie[2].Kind = KindStream // f[2] is a sequential-packet socket
-			sendRaw(t, c, filesPacket(t, 0, 1, 3, lie), fdsOf(f[:3]))
-		}, "kind stream but the socket's type is 5, not 1"},
-		{"FIFO kind lies", func(t *testing.T, c *net.UnixConn, f []File) {
-			lie := append([]File(nil), f[:3]...)
-			lie[0].Kind = KindFIFO
-			sendRaw(t, c, filesPacket(t, 0, 1, 3, lie), fdsOf(f[:3]))
-		}, "kind fifo but the fd is not a FIFO"},
 		{"compact: truncated", func(t *testing.T, c *net.UnixConn, f []File) {
 			b := compactPacket(t, 0, 1, 3, f[:3])
 			sendRaw(t, c, b[:len(b)-3], fdsOf(f[:3]))
@@ -125,15 +116,6 @@ func TestReceiveFailuresCloseEverything(t *testing.T) {
 		{"compact: fewer fds than listed", func(t *testing.T, c *net.UnixConn, f []File) {
 			sendRaw(t, c, compactPacket(t, 0, 1, 3, f[:3]), fdsOf(f[:2]))
 		}, "lists 3 files but carries 2 fds"},
-		{"compact: kind lies in a middle chunk", func(t *testing.T, c *net.UnixConn, f []File) {
-			sendRaw(t, c, compactPacket(t, 0, 3, 6, f[:2]), fdsOf(f[:2]))
-			sendRaw(t, c, compactPacket(t, 1, 3, 6, lie(f, 2, KindStream)[2:4]), fdsOf(f[2:4]))
-			sendRaw(t, c, compactPacket(t, 2, 3, 6, f[4:]), fdsOf(f[4:]))
-		}, "kind stream but the socket's type is 5, not 1"},
-		{"compact: kind lies in the last chunk", func(t *testing.T, c *net.UnixConn, f []File) {
-			sendRaw(t, c, compactPacket(t, 0, 2, 6, f[:3]), fdsOf(f[:3]))
-			sendRaw(t, c, compactPacket(t, 1, 2, 6, lie(f, 5, KindFIFO)[3:]), fdsOf(f[3:]))
-		}, "kind fifo but the fd is not a FIFO"},
 		{"compact: hang-up mid-transfer", func(t *testing.T, c *net.UnixConn, f []File) {
 			sendRaw(t, c, compactPacket(t, 0, 2, 6, f[:3]), fdsOf(f[:3]))
 			c.Close()
@@ -206,6 +188,54 @@ func TestControlTruncated(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "MSG_CTRUNC") {
 		closeFDs(fds)
 		t.Fatalf("recvPacket with room for 2 of 5 fds: %d fds, %v; want an MSG_CTRUNC error", len(fds), err)
+	}
+	checkNoNewFDs(t, before)
+}
+
+// TestCheckKinds checks that CheckKinds finds a file of the wrong kind
+// among others, and lets the kinds it does not check pass.
+func TestCheckKinds(t *testing.T) {
+	f := sources(t, 8, "fp") // stream, datagram, sequential-packet, FIFO, and again
+	if err := CheckKinds(f); err != nil {
+		t.Fatalf("CheckKinds of honest files: %v", err)
+	}
+	for _, tc := range []struct {
+		i          int
+		kind, want string
+	}{
+		{6, KindStream, "file unit0 name-6 (/run/test/6.sock): kind stream but the socket's type is 5, not 1"},
+		{4, KindDatagram, "kind datagram but the socket's type is 1, not 2"},
+		{0, KindFIFO, "kind fifo but the fd is not a FIFO"},
+		{3, KindSequentialPacket, "kind sequential-packet: getsockopt SO_TYPE: socket operation on non-socket"},
+	} {
+		if err := CheckKinds(lie(f, tc.i, tc.kind)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("file %d labelled %s: %v; want an error containing %q", tc.i, tc.kind, err, tc.want)
+		}
+	}
+	for _, kind := range []string{KindStored, "mystery"} {
+		if err := CheckKinds(lie(f, 3, kind)); err != nil {
+			t.Errorf("a FIFO labelled %s: %v; want it unchecked", kind, err)
+		}
+	}
+}
+
+// TestListenersKindLies checks that Listeners refuses a set with a file
+// of the wrong kind in its last chunk, and closes every fd it received.
+func TestListenersKindLies(t *testing.T) {
+	raiseNofile(t, 3*600+256)
+	files := sources(t, 600, "fp")
+	path, served := serveOne(t, &Server{Answer: dupAnswer(lie(files, 598, KindFIFO))})
+	before := openFDs(t)
+	got, err := Listeners(context.Background(), path, "web")
+	if err == nil {
+		CloseAll(got)
+		t.Fatal("Listeners accepted a sequential-packet socket labelled fifo")
+	}
+	if !strings.Contains(err.Error(), "name-598 (/run/test/598.sock): kind fifo but the fd is not a FIFO") {
+		t.Errorf("Listeners: %v; want an error naming file 598", err)
+	}
+	if err := <-served; err != nil {
+		t.Errorf("ServeConn: %v", err)
 	}
 	checkNoNewFDs(t, before)
 }

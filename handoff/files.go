@@ -160,9 +160,11 @@ func chunk(files []File, compact bool) ([]int, error) {
 	return append(ends, len(files)), nil
 }
 
-// Receive reads one set of files sent with Send. If the peer answered
-// with an error instead, it returns a *RemoteError. On any failure every
-// fd received so far is closed; see the package doc.
+// Receive reads one set of files sent with Send or a Server. If the peer
+// answered with an error instead, it returns a *RemoteError. On any
+// failure every fd received so far is closed; see the package doc. It
+// does not check that each fd is of the kind its metadata names:
+// CheckKinds does.
 func Receive(conn *net.UnixConn) ([]File, error) {
 	rc, err := rawSeqpacket(conn)
 	if err != nil {
@@ -176,49 +178,25 @@ func Receive(conn *net.UnixConn) ([]File, error) {
 	buf, oob := make([]byte, MaxMessageSize), make([]byte, oobSize)
 	var files []File
 	var first *header
-	var checks *kindChecker // of a set of more than one chunk
-	fail := func(err error) ([]File, error) {
-		if checks != nil {
-			checks.wait()
-		}
-		CloseAll(files)
-		return nil, err
-	}
 	for next := 0; ; next++ {
 		h, fds, err := receiveChunk(rc, buf, oob, progress{first, next, len(files)})
-		if err == nil && checks != nil {
-			err = checks.failed()
-		}
 		if err != nil {
-			closeFDs(fds)
-			return fail(err)
+			CloseAll(files)
+			return nil, err
 		}
 		if first == nil {
 			first = h
 			files = make([]File, 0, h.Total)
 			if h.Chunks > 1 {
 				growFDTable(h.Total) // if it did not before: a JSON packet
-				checks = startKindChecker(h.Chunks)
 			}
 		}
-		lo := len(files)
 		for i, m := range h.Files {
 			files = append(files, File{Unit: m.Unit, Name: m.Name, Kind: m.Kind, Addr: m.Addr, Fingerprint: m.Fingerprint, Fd: fds[i]})
 		}
-		if checks != nil {
-			checks.check(files[lo:])
-		} else if err := checkKinds(files[lo:]); err != nil {
-			return fail(err)
+		if h.Chunk == h.Chunks-1 {
+			return files, nil
 		}
-		if h.Chunk < h.Chunks-1 {
-			continue
-		}
-		if checks != nil {
-			if err := checks.wait(); err != nil {
-				return fail(err)
-			}
-		}
-		return files, nil
 	}
 }
 
@@ -231,7 +209,7 @@ type progress struct {
 
 // receiveChunk reads the next files packet of a set. It returns the
 // packet's fds in the order of its header, or an error after closing
-// them; Receive checks their kinds.
+// them.
 func receiveChunk(rc syscall.RawConn, buf, oob []byte, p progress) (*header, []int, error) {
 	n, fds, err := recvPacket(rc, buf, oob)
 	if errors.Is(err, io.EOF) {

@@ -7,9 +7,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// checkKinds checks that every file's fd is the kind of file its
-// metadata says.
-func checkKinds(files []File) error {
+// CheckKinds checks that the fd of every file is the kind of file its
+// metadata says: a socket of the type of KindStream, KindDatagram or
+// KindSequentialPacket (getsockopt SO_TYPE), or a FIFO for KindFIFO
+// (fstat); files of other kinds pass. It costs a syscall for every such
+// fd. Listeners calls it; Receive and Exchange do not, and leave it to
+// a caller that uses the fds as they are, unless that caller checks
+// more than the type itself, as sockd does before adopting a listener
+// (type, address, listening). File.Listener and File.PacketConn need
+// no check: net checks the socket's type.
+func CheckKinds(files []File) error {
 	for i := range files {
 		if err := checkKind(files[i].Kind, files[i].Fd); err != nil {
 			return fmt.Errorf("handoff: file %s %s (%s): %w", files[i].Unit, files[i].Name, files[i].Addr, err)
@@ -47,60 +54,4 @@ func checkKind(kind string, fd int) error {
 		return fmt.Errorf("kind %s but the socket's type is %d, not %d", kind, got, typ)
 	}
 	return nil
-}
-
-// kindChecker checks the kinds of a set's chunks (checkKinds, a syscall
-// for every fd) on a goroutine of its own, while Receive reads the next
-// chunks: with more than one CPU, the checks cost the handoff little
-// time. Receive, which starts it, calls wait on every path out.
-type kindChecker struct {
-	todo   chan []File // the chunks to check, in order
-	done   chan error  // the first failure, or nil once todo is closed and checked
-	closed bool        // todo is
-	over   bool        // done was received, into result
-	result error
-}
-
-// startKindChecker starts a checker for a set of chunks chunks; check
-// never blocks.
-func startKindChecker(chunks int) *kindChecker {
-	c := &kindChecker{todo: make(chan []File, chunks), done: make(chan error, 1)}
-	go func() {
-		for files := range c.todo {
-			if err := checkKinds(files); err != nil {
-				c.done <- err
-				return
-			}
-		}
-		c.done <- nil
-	}()
-	return c
-}
-
-// check queues files, which Receive must not change until wait returns.
-func (c *kindChecker) check(files []File) { c.todo <- files }
-
-// failed returns the failure found so far, if any, without waiting.
-func (c *kindChecker) failed() error {
-	if !c.over {
-		select {
-		case c.result = <-c.done:
-			c.over = true
-		default:
-		}
-	}
-	return c.result
-}
-
-// wait stops the checker once it has checked what it was given, and
-// returns the first failure; it may be called again.
-func (c *kindChecker) wait() error {
-	if !c.closed {
-		close(c.todo)
-		c.closed = true
-	}
-	if !c.over {
-		c.result, c.over = <-c.done, true
-	}
-	return c.result
 }
