@@ -11,8 +11,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The kinds of file sockd sends, named as the units' Listen*= kinds. A
-// receiver checks that a file of one of these kinds is what it says
+// The kinds of file sockd sends, named as the units' Listen*= kinds.
+// CheckKinds checks that a file of one of these kinds is what it says
 // (SO_TYPE, or fstat for a FIFO); other kinds pass unchecked.
 const (
 	KindStream           = "stream"            // ListenStream=: SOCK_STREAM
