@@ -15,8 +15,9 @@ type Server struct {
 	// PeerAllowed decides which peers may ask; nil means SameUserOrRoot.
 	PeerAllowed func(unix.Ucred) bool
 	// Answer returns the files that answer req from peer, or an error
-	// whose text is sent back. ServeConn closes the returned fds once
-	// they are sent, or failed to be: return dups.
+	// whose text is sent back. ServeConn closes the fds of each chunk
+	// once it is sent, and all that are left if sending fails: return
+	// dups, each fd once.
 	Answer func(peer unix.Ucred, req Request) ([]File, error)
 	// Release, if set, is called with the files Answer returned once
 	// they are sent, or failed to be, instead of closing them: for an
