@@ -100,7 +100,7 @@ func receiveRequest(conn *net.UnixConn) (Request, byte, error) {
 	if h.Type != typeRequest {
 		return Request{}, 0, fmt.Errorf("handoff: got a %s packet, want a request", h.Type)
 	}
-	return Request{Op: h.Op, Unit: h.Unit, Reason: h.Reason}, buf[5], nil
+	return Request{Op: h.Op, Unit: h.Unit, Reason: h.Reason}, buf[len(magic)+1], nil // the minor version
 }
 
 // PeerCred returns the credentials of the process at the other end of
