@@ -22,17 +22,31 @@ import (
 // sockets, the size of sockd's scale benchmark, from this process to
 // another, as an upgrade hands every listener to the next sockd. The
 // other process is this test binary run as a client (see benchClient):
-// at each iteration it calls Listeners, which dials this process's
-// Server over a "unixpacket" socket in a temporary directory; both ends
-// check each other's credentials, ServeConn sends the 10,000 fds in
-// chunks of MaxFDsPerMessage, Receive checks each one's SO_TYPE, and the
-// iteration ends once ServeConn has returned and the client has said
-// that Receive returned. The goal is under 50 ms a handoff (the
-// ms/handoff metric). The client then closes what it received, untimed:
-// it holds the last reference to each listener by then, so that close
-// tears the 10,000 sockets down, which a real upgrade does not do; the
-// ms/close metric is how long it took. A first handoff, untimed, warms
-// the client up; ms/first is how long it took.
+// at each iteration it dials this process's Server over a "unixpacket"
+// socket in a temporary directory and calls Exchange, as sockd's
+// Takeover does; both ends check each other's credentials, ServeConn
+// sends the 10,000 fds in chunks of MaxFDsPerMessage (in the compact
+// encoding, as the request is of version 1.2) and closes each chunk's
+// once it is sent, and the iteration ends once ServeConn has returned
+// and the client has said that Exchange returned. The goal is under
+// 50 ms a handoff (the ms/handoff metric).
+//
+// The client then, untimed, checks the kind of every file it received
+// (CheckKinds, which Listeners does and Exchange does not: sockd checks
+// more than that itself before adopting a listener); ms/check is how
+// long that took, so Listeners would take about ms/handoff + ms/check.
+// Then it closes what it received: it holds the last reference to each
+// listener by then, so that close tears the 10,000 sockets down, which
+// a real upgrade does not do; ms/close is how long it took.
+//
+// The first handoff, untimed, goes to the client as it started, a fresh
+// process whose fd table holds 64 fds: ms/first is how long it took,
+// kept out of ms/handoff. Receive grows the table once for the set
+// (growFDTable), and as the process has more than one thread the kernel
+// waits for an RCU grace period to do so (expand_fdtable), 6–10 ms or
+// more. An outside process taking a unit's listeners pays that; sockd's
+// upgrade check does not, as it is forked by a sockd holding every
+// listener and inherits the size of its fd table.
 //
 // Answer hands over the listeners themselves rather than dups of them
 // (sockd's Answer returns dups): ServeConn closes what it sent, so this
@@ -41,63 +55,52 @@ import (
 // hard limit is often 20,000 or less, and raising it takes
 // CAP_SYS_RESOURCE). The listeners are made again, untimed, before each
 // iteration; ServeConn's close of them, timed, is the close of sockd's
-// dups, as the client still holds them. They are Unix stream sockets in
-// the abstract namespace: they bind faster than TCP ones, take no
-// ephemeral port of a shared machine, and Send and Receive treat every
-// socket of a kind alike.
+// dups, as the client still holds them. They are a mix like sockd's
+// real listeners, mostly TCP (see listenerSet): 9,600 TCP listeners and
+// 200 UDP sockets on loopback addresses 127.77.x.y, one port for all,
+// and 200 Unix stream sockets in the abstract namespace. The kernel's
+// cost of passing an fd depends on its family: the garbage collector of
+// in-flight fds accounts for Unix sockets only, so a set of Unix sockets
+// alone would not measure what sockd hands over.
 //
-//	go test -run '^$' -bench Handoff -benchtime 10x ./handoff/
+//	go test -run '^$' -bench Handoff -benchtime 20x ./handoff/
 func BenchmarkHandoff10000(b *testing.B) {
 	const n = 10000
 	raiseNofile(b, n+256)
-	before := fdCount(b)
+	before := openFDs(b)
 	rig := startRig(b)
-	// The first handoff to a fresh process is the one a real upgrade
-	// makes, and about twice as slow: the client's fd table grows from
-	// 64 to 16,384 fds, in doublings, and each one waits for an RCU
-	// grace period (expand_fdtable) as the process has more than one
-	// thread. It is reported as ms/first, and kept out of the average.
-	files, err := listenAbstract(n)
+	set := &listenerSet{n: n}
+	files, err := set.make()
 	if err != nil {
 		b.Fatal(err)
 	}
 	start := time.Now()
 	var first time.Duration
-	childFDs, _ := rig.handoff(b, files, func() { first = time.Since(start) })
-	var closing time.Duration
+	firstDone := rig.handoff(b, files, func() { first = time.Since(start) })
+	childFDs := firstDone.fds
+	var checking, closing time.Duration
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
-		files, err := listenAbstract(n)
+		files, err := set.make()
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		got, closed := rig.handoff(b, files, b.StopTimer)
-		if got != childFDs {
-			b.Fatalf("the client has %d fds open after closing what it received; %d after the first handoff", got, childFDs)
+		done := rig.handoff(b, files, b.StopTimer)
+		if done.fds != childFDs {
+			b.Fatalf("the client has %d fds open after closing what it received; %d after the first handoff", done.fds, childFDs)
 		}
-		childFDs = got
-		closing += closed
+		checking += done.checking
+		closing += done.closing
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1e6, "ms/handoff")
+	b.ReportMetric(float64(checking.Nanoseconds())/float64(b.N)/1e6, "ms/check")
 	b.ReportMetric(float64(closing.Nanoseconds())/float64(b.N)/1e6, "ms/close")
 	b.ReportMetric(float64(first.Nanoseconds())/1e6, "ms/first")
 	rig.stop(b)
-	if after := fdCount(b); after != before {
-		b.Errorf("%d fds open after the benchmark; %d before", after, before)
-	}
-}
-
-// fdCount returns the number of fds this process has open.
-func fdCount(tb testing.TB) int {
-	tb.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return len(ents)
+	checkNoNewFDs(b, before)
 }
 
 // TestHandoffToChild runs the benchmark's handoff twice with 1,000
@@ -113,8 +116,7 @@ func TestHandoffToChild(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fds, _ := rig.handoff(t, files, nil)
-		childFDs = append(childFDs, fds)
+		childFDs = append(childFDs, rig.handoff(t, files, nil).fds)
 	}
 	rig.stop(t)
 	checkNoNewFDs(t, before)
@@ -208,11 +210,18 @@ func startRig(tb testing.TB) *rig {
 	return r
 }
 
+// handedOff is what the client reports after a handoff: how long its
+// CheckKinds and its close of what it received took, and how many fds
+// it has open then.
+type handedOff struct {
+	checking, closing time.Duration
+	fds               int
+}
+
 // handoff serves files (and closes them) to the client, calls received,
-// if not nil, once the client has them, and returns the number of fds
-// the client has open once it closed what it received, and how long
-// closing them took.
-func (r *rig) handoff(tb testing.TB, files []File, received func()) (int, time.Duration) {
+// if not nil, once the client has them, and returns what the client
+// reports once it has checked and closed them.
+func (r *rig) handoff(tb testing.TB, files []File, received func()) handedOff {
 	tb.Helper()
 	answered := false
 	s := &Server{Answer: func(unix.Ucred, Request) ([]File, error) { answered = true; return files, nil }}
@@ -235,17 +244,17 @@ func (r *rig) handoff(tb testing.TB, files []File, received func()) (int, time.D
 	if err != nil {
 		tb.Fatalf("ServeConn: %v", err)
 	}
-	var got, fds int
-	var closing time.Duration
+	var got int
+	var done handedOff
 	r.reply(tb, "received %d", &got)
 	if received != nil {
 		received()
 	}
-	r.reply(tb, "closed %d %d", &closing, &fds)
+	r.reply(tb, "closed %d %d %d", &done.checking, &done.closing, &done.fds)
 	if got != len(files) {
 		tb.Fatalf("the client received %d files; want %d", got, len(files))
 	}
-	return fds, closing
+	return done
 }
 
 // reply reads the client's next line, of the given format.
@@ -299,32 +308,143 @@ func init() {
 	}
 }
 
-// benchClient takes the listeners of "web" from the server at path each
-// time it reads a line, and answers "received <files>"; then it closes
-// them and answers "closed <nanoseconds it took> <fds open>". It returns
-// at the end of its input, or 1 after a failed handoff.
+// benchClient takes the listeners of "web" from the server at path with
+// Exchange each time it reads a line, and answers "received <files>";
+// then it checks their kinds and closes them, and answers "closed
+// <nanoseconds checking took> <nanoseconds closing took> <fds open>".
+// It returns at the end of its input, or 1 after a failed handoff.
 func benchClient(path string) int {
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		files, err := Listeners(ctx, path, "web")
-		cancel()
+		files, err := exchangeAt(path, Request{Op: OpListeners, Unit: "web"})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "benchmark client:", err)
 			return 1
 		}
 		fmt.Printf("received %d\n", len(files))
 		start := time.Now()
+		err = CheckKinds(files)
+		checking := time.Since(start)
+		start = time.Now()
 		CloseAll(files)
 		closing := time.Since(start)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "benchmark client:", err)
+			return 1
+		}
 		ents, err := os.ReadDir("/proc/self/fd")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "benchmark client:", err)
 			return 1
 		}
-		fmt.Printf("closed %d %d\n", closing.Nanoseconds(), len(ents))
+		fmt.Printf("closed %d %d %d\n", checking.Nanoseconds(), closing.Nanoseconds(), len(ents))
 	}
 	return 0
+}
+
+// exchangeAt dials the server at path and exchanges req with it, within
+// a minute, as sockd's Takeover does.
+func exchangeAt(path string, req Request) ([]File, error) {
+	c, err := net.DialTimeout("unixpacket", path, time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Minute))
+	return Exchange(c.(*net.UnixConn), req)
+}
+
+// benchPorts are the ports the benchmark's listeners may take, all
+// below the ephemeral range (net.ipv4.ip_local_port_range, 32768 and up
+// by default) and outside the ranges of bench/upgrade (10000 up) and
+// bench/run.sh (20000–29999); the first that is free on every address
+// is used.
+var benchPorts = []int{31731, 31773, 31797}
+
+// listenerSet makes sets of the benchmark's listeners: n sockets of unit
+// "web", as sockd's listeners are mostly TCP. Of every 50, 48 are TCP
+// listeners and one a bound UDP socket, on 127.77.x.y (x.y from 0.1
+// up, one address each), all on one port, so that no ephemeral port is
+// taken; the 50th is a Unix stream socket listening in the abstract
+// namespace. Only loopback addresses are used.
+type listenerSet struct {
+	n    int
+	port int // fixed on the first make
+}
+
+// make binds a new set; on error it closes what it made.
+func (ls *listenerSet) make() ([]File, error) {
+	if ls.port != 0 {
+		return listenMix(ls.n, ls.port)
+	}
+	var err error
+	for _, port := range benchPorts {
+		var files []File
+		if files, err = listenMix(ls.n, port); err == nil {
+			ls.port = port
+			return files, nil
+		}
+		if !errors.Is(err, unix.EADDRINUSE) {
+			break
+		}
+	}
+	return nil, err
+}
+
+// listenMix makes the n listeners of a listenerSet on port; on error it
+// closes those made.
+func listenMix(n, port int) ([]File, error) {
+	files := make([]File, 0, n)
+	prefix := "@sockd-handoff-bench-" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	for i := range n {
+		f, err := listenOne(i, port, prefix)
+		if err != nil {
+			CloseAll(files)
+			return nil, fmt.Errorf("listener %d: %w", i, err)
+		}
+		files = append(files, f)
+	}
+	return files, nil
+}
+
+// listenOne makes listener i of a set.
+func listenOne(i, port int, unixPrefix string) (File, error) {
+	f := File{Unit: "web", Name: "l" + strconv.Itoa(i), Kind: KindStream, Fd: -1}
+	domain, typ := unix.AF_INET, unix.SOCK_STREAM
+	var sa unix.Sockaddr
+	switch i % 50 {
+	case 49:
+		domain = unix.AF_UNIX
+		f.Addr = unixPrefix + "-" + strconv.Itoa(i)
+		sa = &unix.SockaddrUnix{Name: f.Addr}
+	case 24:
+		typ, f.Kind = unix.SOCK_DGRAM, KindDatagram
+		fallthrough
+	default:
+		ip := [4]byte{127, 77, byte((i + 1) >> 8), byte(i + 1)}
+		sa = &unix.SockaddrInet4{Addr: ip, Port: port}
+		f.Addr = net.JoinHostPort(net.IP(ip[:]).String(), strconv.Itoa(port))
+	}
+	f.Fingerprint = f.Kind + " " + f.Addr + " backlog=128"
+	fd, err := unix.Socket(domain, typ|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return f, os.NewSyscallError("socket", err)
+	}
+	if domain == unix.AF_INET {
+		err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+	}
+	if err == nil {
+		err = unix.Bind(fd, sa)
+	}
+	if err == nil && typ == unix.SOCK_STREAM {
+		err = unix.Listen(fd, 128)
+	}
+	if err != nil {
+		unix.Close(fd)
+		return f, fmt.Errorf("%s %s: %w", f.Kind, f.Addr, err)
+	}
+	f.Fd = fd
+	return f, nil
 }
 
 // listenAbstract makes n Unix stream sockets listening in the abstract

@@ -10,12 +10,17 @@ import (
 )
 
 // Listeners asks the server at socketPath (sockd's RUNTIME_DIR/handoff.sock)
-// for the listening fds of unit and returns them in the unit's order. The
-// server must run as root or as this process's user. The caller owns the
-// fds (close-on-exec); CloseAll closes them. ctx bounds the whole
-// exchange.
+// for the listening fds of unit and returns them in the unit's order,
+// each checked to be of its kind (CheckKinds). The server must run as
+// root or as this process's user. The caller owns the fds
+// (close-on-exec); CloseAll closes them. ctx bounds the whole exchange.
 func Listeners(ctx context.Context, socketPath, unit string) ([]File, error) {
 	files, err := fetch(ctx, socketPath, Request{Op: OpListeners, Unit: unit})
+	if err == nil {
+		if err = CheckKinds(files); err != nil {
+			CloseAll(files)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("handoff: listeners of %s from %s: %w", unit, socketPath, err)
 	}
@@ -43,8 +48,9 @@ func fetch(ctx context.Context, socketPath string, req Request) ([]File, error) 
 }
 
 // Exchange checks the credentials of the server at the other end of
-// conn (root or this process's user), sends req and receives the answer.
-// conn stays open: a takeover goes on on it.
+// conn (root or this process's user), sends req and receives the answer
+// (Receive: the kinds of the fds are not checked). conn stays open: a
+// takeover goes on on it.
 func Exchange(conn *net.UnixConn, req Request) ([]File, error) {
 	cred, err := PeerCred(conn)
 	if err != nil {

@@ -1,6 +1,7 @@
 package handoff
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -36,6 +37,27 @@ func filesPacket(t *testing.T, i, n, total int, files []File) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// compactPacket is filesPacket in the compact encoding.
+func compactPacket(t *testing.T, i, n, total int, files []File) []byte {
+	t.Helper()
+	h := &header{Type: typeFiles, Chunk: i, Chunks: n, Total: total}
+	for _, f := range files {
+		h.Files = append(h.Files, f.meta())
+	}
+	b, err := encodeCompact(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// lie returns a copy of files with file i labelled kind.
+func lie(files []File, i int, kind string) []File {
+	out := append([]File(nil), files...)
+	out[i].Kind = kind
+	return out
 }
 
 func fdsOf(files []File) []int {
@@ -87,16 +109,17 @@ func TestReceiveFailuresCloseEverything(t *testing.T) {
 			sendRaw(t, c, filesPacket(t, 0, 2, 6, f[:3]), fdsOf(f[:3]))
 			sendRaw(t, c, filesPacket(t, 1, 2, 5, f[3:5]), fdsOf(f[3:5]))
 		}, "chunk 1 announces 2 chunks and 5 files, chunk 0 announced 2 and 6"},
-		{"kind lies", func(t *testing.T, c *net.UnixConn, f []File) {
-			lie := append([]File(nil), f[:3]...)
-			lie[2].Kind = KindStream // f[2] is a sequential-packet socket
-			sendRaw(t, c, filesPacket(t, 0, 1, 3, lie), fdsOf(f[:3]))
-		}, "kind stream but the socket's type is 5, not 1"},
-		{"FIFO kind lies", func(t *testing.T, c *net.UnixConn, f []File) {
-			lie := append([]File(nil), f[:3]...)
-			lie[0].Kind = KindFIFO
-			sendRaw(t, c, filesPacket(t, 0, 1, 3, lie), fdsOf(f[:3]))
-		}, "kind fifo but the fd is not a FIFO"},
+		{"compact: truncated", func(t *testing.T, c *net.UnixConn, f []File) {
+			b := compactPacket(t, 0, 1, 3, f[:3])
+			sendRaw(t, c, b[:len(b)-3], fdsOf(f[:3]))
+		}, "bad compact files packet: file 2: fingerprint of 4 bytes: packet ends early"},
+		{"compact: fewer fds than listed", func(t *testing.T, c *net.UnixConn, f []File) {
+			sendRaw(t, c, compactPacket(t, 0, 1, 3, f[:3]), fdsOf(f[:2]))
+		}, "lists 3 files but carries 2 fds"},
+		{"compact: hang-up mid-transfer", func(t *testing.T, c *net.UnixConn, f []File) {
+			sendRaw(t, c, compactPacket(t, 0, 2, 6, f[:3]), fdsOf(f[:3]))
+			c.Close()
+		}, "peer hung up after 3 of 6 files"},
 		{"error packet with fds", func(t *testing.T, c *net.UnixConn, f []File) {
 			b, _ := encodePacket(&header{Type: typeError, Error: "no"})
 			sendRaw(t, c, b, fdsOf(f[:3]))
@@ -165,6 +188,54 @@ func TestControlTruncated(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "MSG_CTRUNC") {
 		closeFDs(fds)
 		t.Fatalf("recvPacket with room for 2 of 5 fds: %d fds, %v; want an MSG_CTRUNC error", len(fds), err)
+	}
+	checkNoNewFDs(t, before)
+}
+
+// TestCheckKinds checks that CheckKinds finds a file of the wrong kind
+// among others, and lets the kinds it does not check pass.
+func TestCheckKinds(t *testing.T) {
+	f := sources(t, 8, "fp") // stream, datagram, sequential-packet, FIFO, and again
+	if err := CheckKinds(f); err != nil {
+		t.Fatalf("CheckKinds of honest files: %v", err)
+	}
+	for _, tc := range []struct {
+		i          int
+		kind, want string
+	}{
+		{6, KindStream, "file unit0 name-6 (/run/test/6.sock): kind stream but the socket's type is 5, not 1"},
+		{4, KindDatagram, "kind datagram but the socket's type is 1, not 2"},
+		{0, KindFIFO, "kind fifo but the fd is not a FIFO"},
+		{3, KindSequentialPacket, "kind sequential-packet: getsockopt SO_TYPE: socket operation on non-socket"},
+	} {
+		if err := CheckKinds(lie(f, tc.i, tc.kind)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("file %d labelled %s: %v; want an error containing %q", tc.i, tc.kind, err, tc.want)
+		}
+	}
+	for _, kind := range []string{KindStored, "mystery"} {
+		if err := CheckKinds(lie(f, 3, kind)); err != nil {
+			t.Errorf("a FIFO labelled %s: %v; want it unchecked", kind, err)
+		}
+	}
+}
+
+// TestListenersKindLies checks that Listeners refuses a set with a file
+// of the wrong kind in its last chunk, and closes every fd it received.
+func TestListenersKindLies(t *testing.T) {
+	raiseNofile(t, 3*600+256)
+	files := sources(t, 600, "fp")
+	path, served := serveOne(t, &Server{Answer: dupAnswer(lie(files, 598, KindFIFO))})
+	before := openFDs(t)
+	got, err := Listeners(context.Background(), path, "web")
+	if err == nil {
+		CloseAll(got)
+		t.Fatal("Listeners accepted a sequential-packet socket labelled fifo")
+	}
+	if !strings.Contains(err.Error(), "name-598 (/run/test/598.sock): kind fifo but the fd is not a FIFO") {
+		t.Errorf("Listeners: %v; want an error naming file 598", err)
+	}
+	if err := <-served; err != nil {
+		t.Errorf("ServeConn: %v", err)
 	}
 	checkNoNewFDs(t, before)
 }

@@ -6,14 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
-// The kinds of file sockd sends, named as the units' Listen*= kinds. A
-// receiver checks that a file of one of these kinds is what it says
+// The kinds of file sockd sends, named as the units' Listen*= kinds.
+// CheckKinds checks that a file of one of these kinds is what it says
 // (SO_TYPE, or fstat for a FIFO); other kinds pass unchecked.
 const (
 	KindStream           = "stream"            // ListenStream=: SOCK_STREAM
@@ -51,9 +50,18 @@ func (f *File) meta() fileMeta {
 }
 
 // Send sends files as one set over conn, a SOCK_SEQPACKET socket, in as
-// many chunks as MaxFDsPerMessage and MaxMessageSize require. The fds
-// stay open and owned by the caller: the receiver gets its own.
+// many chunks as MaxFDsPerMessage and MaxMessageSize require, in the
+// JSON encoding, which every peer of major version 1 reads (a Server
+// answers a request of version 1.2 or later in the compact encoding).
+// The fds stay open and owned by the caller: the receiver gets its own.
 func Send(conn *net.UnixConn, files []File) error {
+	return sendFiles(conn, files, false, nil)
+}
+
+// sendFiles sends files as Send does, in the compact encoding or in
+// JSON, and calls sent, if not nil, with the files of each chunk once
+// sendmsg has taken them.
+func sendFiles(conn *net.UnixConn, files []File, compact bool, sent func([]File)) error {
 	rc, err := rawSeqpacket(conn)
 	if err != nil {
 		return err
@@ -61,25 +69,57 @@ func Send(conn *net.UnixConn, files []File) error {
 	if len(files) > MaxFiles {
 		return fmt.Errorf("handoff: %d files exceed %d", len(files), MaxFiles)
 	}
-	chunks, err := chunk(files)
+	ends, err := chunk(files, compact)
 	if err != nil {
 		return err
 	}
-	for i, c := range chunks {
-		h := &header{Type: typeFiles, Chunk: i, Chunks: len(chunks), Total: len(files), Files: make([]fileMeta, len(c))}
-		fds := make([]int, len(c))
-		for j := range c {
-			h.Files[j], fds[j] = c[j].meta(), c[j].Fd
-		}
-		b, err := encodePacket(h)
+	var buf []byte
+	if compact {
+		buf = make([]byte, 0, MaxMessageSize)
+	}
+	fds := make([]int, 0, MaxFDsPerMessage)
+	lo := 0
+	for i, hi := range ends {
+		c := files[lo:hi]
+		b, err := encodeChunk(buf, &header{Type: typeFiles, Chunk: i, Chunks: len(ends), Total: len(files)}, c, compact)
 		if err != nil {
 			return err
 		}
-		if err := sendPacket(rc, b, fds); err != nil {
-			return fmt.Errorf("%w (chunk %d of %d)", err, i+1, len(chunks))
+		fds = fds[:0]
+		for j := range c {
+			fds = append(fds, c[j].Fd)
 		}
+		if err := sendPacket(rc, b, fds); err != nil {
+			return fmt.Errorf("%w (chunk %d of %d)", err, i+1, len(ends))
+		}
+		if sent != nil {
+			sent(c)
+		}
+		lo = hi
 	}
 	return nil
+}
+
+// encodeChunk returns the packet of h, the head of a files packet, with
+// the metadata of files, in the compact encoding (appended to buf[:0])
+// or in JSON.
+func encodeChunk(buf []byte, h *header, files []File, compact bool) ([]byte, error) {
+	if !compact {
+		h.Files = make([]fileMeta, len(files))
+		for j := range files {
+			h.Files[j] = files[j].meta()
+		}
+		return encodePacket(h)
+	}
+	b := appendCompactHead(buf[:0], h.Chunk, h.Chunks, h.Total, len(files))
+	for j := range files {
+		m := files[j].meta()
+		b = appendCompactFile(b, &m)
+	}
+	if len(b) > MaxMessageSize { // chunk prevents it
+		return nil, fmt.Errorf("handoff: files packet of %d bytes exceeds %d", len(b), MaxMessageSize)
+	}
+	return b, nil
 }
 
 // envelope is room left in every files packet for its prefix and the
@@ -87,10 +127,11 @@ func Send(conn *net.UnixConn, files []File) error {
 const envelope = 256
 
 // chunk splits files into chunks of at most MaxFDsPerMessage files whose
-// packets fit MaxMessageSize. An empty set is one empty chunk.
-func chunk(files []File) ([][]File, error) {
-	out := [][]File{nil}
-	size := envelope
+// packets, in the compact encoding or in JSON, fit MaxMessageSize, and
+// returns where each chunk ends. An empty set is one empty chunk.
+func chunk(files []File, compact bool) ([]int, error) {
+	var ends []int
+	size, n := envelope, 0 // of the current chunk
 	for i := range files {
 		m := files[i].meta()
 		if err := m.check(); err != nil {
@@ -99,28 +140,40 @@ func chunk(files []File) ([][]File, error) {
 		if files[i].Fd < 0 {
 			return nil, fmt.Errorf("handoff: file %d (%s %s): no fd", i, files[i].Unit, files[i].Name)
 		}
-		b, _ := json.Marshal(m) // strings only: cannot fail
-		n := len(b) + 1         // and a comma
-		if envelope+n > MaxMessageSize {
-			return nil, fmt.Errorf("handoff: file %d (%s %s): metadata of %d bytes does not fit a packet", i, files[i].Unit, files[i].Name, n)
+		var fileSize int
+		if compact {
+			fileSize = compactFileSize(&m)
+		} else {
+			b, _ := json.Marshal(m) // strings only: cannot fail
+			fileSize = len(b) + 1   // and a comma
 		}
-		last := len(out) - 1
-		if len(out[last]) == MaxFDsPerMessage || size+n > MaxMessageSize {
-			out, last, size = append(out, nil), last+1, envelope
+		if envelope+fileSize > MaxMessageSize {
+			return nil, fmt.Errorf("handoff: file %d (%s %s): metadata of %d bytes does not fit a packet", i, files[i].Unit, files[i].Name, fileSize)
 		}
-		out[last] = append(out[last], files[i])
-		size += n
+		if n == MaxFDsPerMessage || size+fileSize > MaxMessageSize {
+			ends = append(ends, i)
+			size, n = envelope, 0
+		}
+		size += fileSize
+		n++
 	}
-	return out, nil
+	return append(ends, len(files)), nil
 }
 
-// Receive reads one set of files sent with Send. If the peer answered
-// with an error instead, it returns a *RemoteError. On any failure every
-// fd received so far is closed; see the package doc.
+// Receive reads one set of files sent with Send or a Server. If the peer
+// answered with an error instead, it returns a *RemoteError. On any
+// failure every fd received so far is closed; see the package doc. It
+// does not check that each fd is of the kind its metadata names:
+// CheckKinds does.
 func Receive(conn *net.UnixConn) ([]File, error) {
 	rc, err := rawSeqpacket(conn)
 	if err != nil {
 		return nil, err
+	}
+	// Make room for the whole set in the fd table before the first fd
+	// arrives, if the first packet says how many; see growFDTable.
+	if total := peekSetSize(rc); total > MaxFDsPerMessage {
+		growFDTable(total)
 	}
 	buf, oob := make([]byte, MaxMessageSize), make([]byte, oobSize)
 	var files []File
@@ -135,7 +188,7 @@ func Receive(conn *net.UnixConn) ([]File, error) {
 			first = h
 			files = make([]File, 0, h.Total)
 			if h.Chunks > 1 {
-				growFDTable(h.Total)
+				growFDTable(h.Total) // if it did not before: a JSON packet
 			}
 		}
 		for i, m := range h.Files {
@@ -155,8 +208,8 @@ type progress struct {
 }
 
 // receiveChunk reads the next files packet of a set. It returns the
-// packet's fds in the order of its header, each checked against its
-// kind, or an error after closing them.
+// packet's fds in the order of its header, or an error after closing
+// them.
 func receiveChunk(rc syscall.RawConn, buf, oob []byte, p progress) (*header, []int, error) {
 	n, fds, err := recvPacket(rc, buf, oob)
 	if errors.Is(err, io.EOF) {
@@ -171,9 +224,6 @@ func receiveChunk(rc syscall.RawConn, buf, oob []byte, p progress) (*header, []i
 	h, err := decodePacket(buf[:n])
 	if err == nil {
 		err = h.follows(p, len(fds))
-	}
-	if err == nil {
-		err = checkKinds(h.Files, fds)
 	}
 	if err != nil {
 		closeFDs(fds)
@@ -207,54 +257,15 @@ func (h *header) follows(p progress, nfds int) error {
 	return nil
 }
 
-// checkKinds checks that every fd is the kind of file its metadata says.
-func checkKinds(metas []fileMeta, fds []int) error {
-	for i, m := range metas {
-		if err := checkKind(m.Kind, fds[i]); err != nil {
-			return fmt.Errorf("handoff: file %s %s (%s): %w", m.Unit, m.Name, m.Addr, err)
-		}
-	}
-	return nil
-}
-
-func checkKind(kind string, fd int) error {
-	var typ int
-	switch kind {
-	case KindStream:
-		typ = unix.SOCK_STREAM
-	case KindDatagram:
-		typ = unix.SOCK_DGRAM
-	case KindSequentialPacket:
-		typ = unix.SOCK_SEQPACKET
-	case KindFIFO:
-		var st unix.Stat_t
-		if err := unix.Fstat(fd, &st); err != nil {
-			return os.NewSyscallError("fstat", err)
-		}
-		if st.Mode&unix.S_IFMT != unix.S_IFIFO {
-			return fmt.Errorf("kind %s but the fd is not a FIFO (mode %#o)", kind, st.Mode)
-		}
-		return nil
-	default:
-		return nil
-	}
-	got, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
-	if err != nil {
-		return fmt.Errorf("kind %s: %w", kind, os.NewSyscallError("getsockopt SO_TYPE", err))
-	}
-	if got != typ {
-		return fmt.Errorf("kind %s but the socket's type is %d, not %d", kind, got, typ)
-	}
-	return nil
-}
-
 // growFDTable makes room for n more fds in the process's fd table at
-// once. The kernel grows the table by doubling, and each step of a
-// multithreaded process waits for an RCU grace period: receiving 10,000
-// fds into a fresh process took twice as long as into one whose table
-// was already large. Dup'ing an fd to the highest number needed, then
-// closing it, grows the table in one step. Errors (a low RLIMIT_NOFILE)
-// are ignored: the table then grows as the fds arrive, as before.
+// once. The kernel grows the table by doubling, from 64 fds, and each
+// step of a multithreaded process (every Go program) waits for an RCU
+// grace period, 6–10 ms here and more under load: receiving 10,000 fds
+// into a fresh process took twice as long as into one whose table was
+// already large. Dup'ing an fd to the highest number needed, then
+// closing it, grows the table in one step, and costs a microsecond once
+// the table is large enough. Errors (a low RLIMIT_NOFILE) are ignored:
+// the table then grows as the fds arrive.
 func growFDTable(n int) {
 	var lim unix.Rlimit
 	if unix.Getrlimit(unix.RLIMIT_NOFILE, &lim) != nil {

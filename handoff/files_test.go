@@ -9,9 +9,15 @@ import (
 )
 
 // TestRoundTrip sends sets of 0, 1, 300 and 600 files (more than one
-// sendmsg can carry) and checks that every file arrives with its
-// metadata, close-on-exec, and referring to the inode that was sent.
+// sendmsg can carry), in either encoding, and checks that every file
+// arrives with its metadata, close-on-exec, and referring to the inode
+// that was sent.
 func TestRoundTrip(t *testing.T) {
+	t.Run("json", func(t *testing.T) { testRoundTrip(t, false) })
+	t.Run("compact", func(t *testing.T) { testRoundTrip(t, true) })
+}
+
+func testRoundTrip(t *testing.T, compact bool) {
 	for _, tc := range []struct {
 		name        string
 		n           int
@@ -28,7 +34,7 @@ func TestRoundTrip(t *testing.T) {
 			a, b := seqpair(t)
 			sent := sources(t, tc.n, tc.fingerprint)
 			before := openFDs(t)
-			done := async(func() error { return Send(a, sent) })
+			done := async(func() error { return sendFiles(a, sent, compact, nil) })
 			got, err := Receive(b)
 			if err := <-done; err != nil {
 				t.Fatalf("Send: %v", err)
@@ -59,7 +65,8 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-// TestChunks checks how sets are split: by fd count, and by size.
+// TestChunks checks how sets are split, in either encoding: by fd
+// count, and by size.
 func TestChunks(t *testing.T) {
 	for _, tc := range []struct {
 		n           int
@@ -76,24 +83,23 @@ func TestChunks(t *testing.T) {
 		for i := range files {
 			files[i] = File{Unit: "u", Name: "n", Kind: KindStream, Fingerprint: tc.fingerprint, Fd: 100}
 		}
-		chunks, err := chunk(files)
-		if err != nil {
-			t.Fatalf("%d files: %v", tc.n, err)
-		}
-		var got []int
-		for _, c := range chunks {
-			got = append(got, len(c))
-		}
-		if !slices.Equal(got, tc.want) {
-			t.Errorf("%d files with a %d-byte fingerprint: chunks of %v; want %v", tc.n, len(tc.fingerprint), got, tc.want)
-		}
-		for i, c := range chunks {
-			h := &header{Type: typeFiles, Chunk: i, Chunks: len(chunks), Total: tc.n}
-			for _, f := range c {
-				h.Files = append(h.Files, f.meta())
+		for _, compact := range []bool{false, true} {
+			ends, err := chunk(files, compact)
+			if err != nil {
+				t.Fatalf("%d files, compact %v: %v", tc.n, compact, err)
 			}
-			if _, err := encodePacket(h); err != nil {
-				t.Errorf("%d files: chunk %d: %v", tc.n, i, err)
+			var got []int
+			lo := 0
+			for i, hi := range ends {
+				got = append(got, hi-lo)
+				h := &header{Type: typeFiles, Chunk: i, Chunks: len(ends), Total: tc.n}
+				if _, err := encodeChunk(nil, h, files[lo:hi], compact); err != nil {
+					t.Errorf("%d files, compact %v: chunk %d: %v", tc.n, compact, i, err)
+				}
+				lo = hi
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("%d files with a %d-byte fingerprint, compact %v: chunks of %v; want %v", tc.n, len(tc.fingerprint), compact, got, tc.want)
 			}
 		}
 	}

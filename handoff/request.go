@@ -73,27 +73,34 @@ func sendHeader(conn *net.UnixConn, h *header) error {
 // ReceiveRequest reads one request of at most MaxRequestSize bytes. A
 // request carrying fds is refused (and the fds closed).
 func ReceiveRequest(conn *net.UnixConn) (Request, error) {
+	req, _, err := receiveRequest(conn)
+	return req, err
+}
+
+// receiveRequest is ReceiveRequest, and returns the minor version of the
+// request's packet too, which says what the peer reads.
+func receiveRequest(conn *net.UnixConn) (Request, byte, error) {
 	rc, err := rawSeqpacket(conn)
 	if err != nil {
-		return Request{}, err
+		return Request{}, 0, err
 	}
 	buf, oob := make([]byte, MaxRequestSize), make([]byte, oobSize)
 	n, fds, err := recvPacket(rc, buf, oob)
 	if err != nil {
-		return Request{}, err
+		return Request{}, 0, err
 	}
 	if len(fds) > 0 {
 		closeFDs(fds)
-		return Request{}, fmt.Errorf("handoff: request carries %d fds", len(fds))
+		return Request{}, 0, fmt.Errorf("handoff: request carries %d fds", len(fds))
 	}
 	h, err := decodePacket(buf[:n])
 	if err != nil {
-		return Request{}, err
+		return Request{}, 0, err
 	}
 	if h.Type != typeRequest {
-		return Request{}, fmt.Errorf("handoff: got a %s packet, want a request", h.Type)
+		return Request{}, 0, fmt.Errorf("handoff: got a %s packet, want a request", h.Type)
 	}
-	return Request{Op: h.Op, Unit: h.Unit, Reason: h.Reason}, nil
+	return Request{Op: h.Op, Unit: h.Unit, Reason: h.Reason}, buf[len(magic)+1], nil // the minor version
 }
 
 // PeerCred returns the credentials of the process at the other end of

@@ -15,8 +15,9 @@ type Server struct {
 	// PeerAllowed decides which peers may ask; nil means SameUserOrRoot.
 	PeerAllowed func(unix.Ucred) bool
 	// Answer returns the files that answer req from peer, or an error
-	// whose text is sent back. ServeConn closes the returned fds once
-	// they are sent, or failed to be: return dups.
+	// whose text is sent back. ServeConn closes the fds of each chunk
+	// once it is sent, and all that are left if sending fails: return
+	// dups, each fd once.
 	Answer func(peer unix.Ucred, req Request) ([]File, error)
 	// Release, if set, is called with the files Answer returned once
 	// they are sent, or failed to be, instead of closing them: for an
@@ -58,7 +59,7 @@ func (s *Server) ServeConn(conn *net.UnixConn) error {
 	// Read the request even from a peer about to be refused: a socket
 	// closed with a packet unread resets the connection, and the peer
 	// would see ECONNRESET instead of the answer.
-	req, err := ReceiveRequest(conn)
+	req, minor, err := receiveRequest(conn)
 	if !allowed(cred) {
 		SendError(conn, "permission denied")
 		return &RefusedError{Peer: cred}
@@ -74,11 +75,18 @@ func (s *Server) ServeConn(conn *net.UnixConn) error {
 		SendError(conn, err.Error())
 		return fmt.Errorf("handoff: %s %s: %w", req.Op, req.Unit, err)
 	}
-	err = Send(conn, files)
+	// A peer of version 1.2 or later reads the compact encoding. Without
+	// Release, each chunk's fds are closed as soon as it is sent, while
+	// the peer receives it, rather than all at the end.
+	var sent func([]File)
+	if s.Release == nil {
+		sent = CloseAll
+	}
+	err = sendFiles(conn, files, minor >= minorCompact, sent)
 	if s.Release != nil {
 		s.Release(req, files)
 	} else {
-		CloseAll(files)
+		CloseAll(files) // what was not sent
 	}
 	if err != nil || s.Then == nil {
 		return err

@@ -144,3 +144,42 @@ func TestListenersContext(t *testing.T) {
 	}
 	<-served
 }
+
+// TestServerAnswersInTheRequestsVersion checks that a Server answers a
+// request of version 1.1 in JSON, which such a peer reads, and one of
+// 1.2 in the compact encoding.
+func TestServerAnswersInTheRequestsVersion(t *testing.T) {
+	files := sources(t, 3, "fp")
+	for _, tc := range []struct {
+		minor  byte
+		marker byte
+	}{{0, '{'}, {1, '{'}, {2, compactMarker}, {9, compactMarker}} {
+		a, b := seqpair(t)
+		served := async(func() error { return (&Server{Answer: dupAnswer(files)}).ServeConn(b) })
+		req, err := encodePacket(&header{Type: typeRequest, Op: OpListeners, Unit: "web"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req[5] = tc.minor
+		sendRaw(t, a, req, nil)
+		rc, err := rawSeqpacket(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, MaxMessageSize)
+		n, fds, err := recvPacket(rc, buf, make([]byte, oobSize))
+		closeFDs(fds)
+		if err != nil {
+			t.Fatalf("request of version 1.%d: %v", tc.minor, err)
+		}
+		if err := <-served; err != nil {
+			t.Errorf("request of version 1.%d: ServeConn: %v", tc.minor, err)
+		}
+		if got := buf[prefixLen]; got != tc.marker || len(fds) != 3 {
+			t.Errorf("request of version 1.%d: answer %q… with %d fds; want %q… with 3", tc.minor, buf[:prefixLen+1], len(fds), []byte{tc.marker})
+		}
+		if h, err := decodePacket(buf[:n]); err != nil || len(h.Files) != 3 || h.Files[2].Name != files[2].Name {
+			t.Errorf("request of version 1.%d: decoding the answer: %+v, %v", tc.minor, h, err)
+		}
+	}
+}

@@ -113,6 +113,30 @@ func recvPacket(rc syscall.RawConn, buf, oob []byte) (int, []int, error) {
 	return n, fds, nil
 }
 
+// peekSetSize returns how many files the set announces whose first
+// packet is the next on rc, reading that packet's head with MSG_PEEK
+// and no control buffer: the packet and its fds stay queued, and no fd
+// is installed (the kernel drops the references it took for the peek).
+// It returns 0 when it cannot tell: a JSON packet, which needs reading
+// whole, or any error, which the caller's recvmsg meets again.
+func peekSetSize(rc syscall.RawConn) int {
+	var head [prefixLen + 1 + 3*4]byte // up to the set's total
+	var n int
+	var rerr error
+	err := rc.Read(func(fd uintptr) bool {
+		for {
+			n, _, _, _, rerr = unix.Recvmsg(int(fd), head[:], nil, unix.MSG_PEEK)
+			if rerr != unix.EINTR {
+				return rerr != unix.EAGAIN
+			}
+		}
+	})
+	if err != nil || rerr != nil {
+		return 0
+	}
+	return compactTotal(head[:max(n, 0)])
+}
+
 // parseRights returns every fd in the SCM_RIGHTS messages of oob. It
 // parses every control message; on a malformed one it returns the fds
 // found so far with the error, for the caller to close.

@@ -9,11 +9,19 @@ import (
 )
 
 // The protocol version this package speaks. A peer with another major
-// version is refused; a higher minor version only adds fields.
+// version is refused; a higher minor version only adds fields, and what
+// a peer may be sent in reply depends on the version of its request.
 const (
 	VersionMajor = 1
-	VersionMinor = 1 // 1.1: the takeover conversation (OpTakeover)
+	// VersionMinor is 2. 1.1: the takeover conversation (OpTakeover);
+	// 1.2: files packets in the compact encoding, sent only in reply
+	// to a request of version 1.2 or later.
+	VersionMinor = 2
 )
+
+// minorCompact is the first minor version whose peers read files packets
+// in the compact encoding.
+const minorCompact = 2
 
 // Limits of the wire format.
 const (
@@ -83,7 +91,8 @@ type fileMeta struct {
 	Fingerprint string `json:"fingerprint"`
 }
 
-// encodePacket returns the packet of h.
+// encodePacket returns the packet of h in the JSON encoding, which every
+// peer of major version 1 reads.
 func encodePacket(h *header) ([]byte, error) {
 	body, err := json.Marshal(h)
 	if err != nil {
@@ -99,7 +108,8 @@ func encodePacket(h *header) ([]byte, error) {
 	return b, nil
 }
 
-// decodePacket parses and checks one packet. It is the fuzzed decoder.
+// decodePacket parses and checks one packet, in either encoding. It is
+// the fuzzed decoder.
 func decodePacket(b []byte) (*header, error) {
 	if len(b) < prefixLen || !bytes.Equal(b[:len(magic)], magic[:]) {
 		return nil, fmt.Errorf("handoff: not a handoff packet (%d bytes, no %q prefix)", len(b), magic[:])
@@ -107,14 +117,25 @@ func decodePacket(b []byte) (*header, error) {
 	if major, minor := b[4], b[5]; major != VersionMajor {
 		return nil, fmt.Errorf("handoff: peer speaks version %d.%d, this side %d.%d: %w", major, minor, VersionMajor, VersionMinor, ErrVersion)
 	}
-	var h header
-	if err := json.Unmarshal(b[prefixLen:], &h); err != nil {
-		return nil, fmt.Errorf("handoff: bad packet header: %w", err)
+	if len(b) > MaxMessageSize {
+		return nil, fmt.Errorf("handoff: packet of %d bytes exceeds %d", len(b), MaxMessageSize)
+	}
+	var h *header
+	if body := b[prefixLen:]; len(body) > 0 && body[0] == compactMarker {
+		var err error
+		if h, err = decodeCompact(body[1:]); err != nil {
+			return nil, fmt.Errorf("handoff: bad compact files packet: %w", err)
+		}
+	} else {
+		h = new(header)
+		if err := json.Unmarshal(body, h); err != nil {
+			return nil, fmt.Errorf("handoff: bad packet header: %w", err)
+		}
 	}
 	if err := h.check(); err != nil {
 		return nil, fmt.Errorf("handoff: bad %s packet: %w", h.Type, err)
 	}
-	return &h, nil
+	return h, nil
 }
 
 // check validates the fields of h for its type.
