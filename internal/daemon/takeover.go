@@ -54,6 +54,9 @@ type CheckResult struct {
 	New     int    `json:"new"`     // listeners that would be bound anew
 	Stored  int    `json:"fdstore"` // fd store entries received
 	Unused  int    `json:"unused"`  // listeners received that no unit wants
+	// StateFormats are the formats of the upgrade state this binary
+	// reads (upgrade_state.go); a binary that does not say reads only 1.
+	StateFormats []int `json:"state_formats,omitempty"`
 }
 
 // takeoverClient is the new sockd's side of the conversation.
@@ -132,7 +135,7 @@ func (h *Handover) Abort(reason string) {
 // units of dirs, then abort. It returns what it found, or why this
 // binary cannot take over.
 func RunUpgradeCheck(ctx context.Context, runtimeDir string, dirs []string, version string) (CheckResult, error) {
-	res := CheckResult{Version: version}
+	res := CheckResult{Version: version, StateFormats: stateFormats}
 	h, err := Takeover(ctx, runtimeDir)
 	if err != nil {
 		return res, err

@@ -92,15 +92,26 @@ func ReadHandover() (*Handover, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, fmt.Errorf("upgrade state: %w", err)
 	}
-	var h Handover
-	dec := json.NewDecoder(f)
-	if err := dec.Decode(&h); err != nil {
+	var data []byte
+	if fi, err := f.Stat(); err == nil {
+		data = make([]byte, 0, fi.Size()+1)
+	}
+	data, err = readAll(f, data)
+	if err != nil {
 		return nil, fmt.Errorf("upgrade state: %w", err)
 	}
-	if h.Format != handoverFormat {
-		return nil, fmt.Errorf("upgrade state: format %d, this sockd reads %d", h.Format, handoverFormat)
+	h, err := decodeState(data)
+	if err != nil {
+		return nil, fmt.Errorf("upgrade state: %w", err)
 	}
-	return &h, nil
+	return h, nil
+}
+
+// readAll reads f to its end into buf.
+func readAll(f io.Reader, buf []byte) ([]byte, error) {
+	w := bytes.NewBuffer(buf)
+	_, err := w.ReadFrom(f)
+	return w.Bytes(), err
 }
 
 // close closes every fd of h not taken over.
@@ -124,6 +135,17 @@ type execRequest struct {
 	binary string
 	parked map[string]*supervise.Parked
 	done   func() // unlocks what Upgrade locked, if the execve fails
+	// state is how to write the upgrade state (upgrade_state.go).
+	state stateWriter
+}
+
+// stateWriter writes the upgrade state in the format the new binary
+// reads; in format 2 the units' settings are encoded before they are
+// parked.
+type stateWriter struct {
+	format  int
+	configs [][]byte               // configParts of encoded
+	encoded map[string]*units.Unit // the settings in configs, by unit
 }
 
 // upgradeCheckTimeout bounds the new binary's check.
@@ -143,12 +165,20 @@ func (d *Daemon) Upgrade(ctx context.Context, binary string) (control.Daemon, fu
 		binary = d.binary
 	}
 	info := d.Info()
-	if err := d.checkBinary(ctx, binary); err != nil {
+	format, err := d.checkBinary(ctx, binary)
+	if err != nil {
 		d.upgradeMu.Unlock()
 		d.log.Error("upgrade refused: sockd keeps running as it is", "binary", binary, "err", err)
 		return info, nil, err
 	}
 	d.mu.Lock()
+	state, err := d.prepareState(format)
+	if err != nil {
+		d.mu.Unlock()
+		d.upgradeMu.Unlock()
+		d.log.Error("upgrade refused: sockd keeps running as it is", "binary", binary, "err", err)
+		return info, nil, err
+	}
 	parked, err := d.parkAll(ctx)
 	if err != nil {
 		d.mu.Unlock()
@@ -156,7 +186,7 @@ func (d *Daemon) Upgrade(ctx context.Context, binary string) (control.Daemon, fu
 		d.log.Error("upgrade refused: sockd keeps running as it is", "binary", binary, "err", err)
 		return info, nil, err
 	}
-	req := execRequest{binary: binary, parked: parked, done: func() {
+	req := execRequest{binary: binary, parked: parked, state: state, done: func() {
 		for _, p := range parked {
 			p.Resume()
 		}
@@ -171,6 +201,33 @@ func (d *Daemon) Upgrade(ctx context.Context, binary string) (control.Daemon, fu
 		}
 	}
 	return info, commit, nil
+}
+
+// prepareState encodes, for format 2, the settings of every unit before
+// the units are parked: nothing changes them until the execve or the
+// rollback (d.mu is held), and the encoding takes no time from the pause.
+func (d *Daemon) prepareState(format int) (stateWriter, error) {
+	w := stateWriter{format: format}
+	if format != stateFormatParts {
+		return w, nil
+	}
+	start := time.Now()
+	cfgs := make([]*units.Unit, 0, len(d.units))
+	w.encoded = make(map[string]*units.Unit, len(d.units))
+	for name, r := range d.units {
+		if r.stopped() {
+			continue
+		}
+		c := r.sup.Config()
+		cfgs = append(cfgs, c)
+		w.encoded[name] = c
+	}
+	var err error
+	if w.configs, err = configParts(cfgs); err != nil {
+		return w, fmt.Errorf("upgrade: %w", err)
+	}
+	d.log.Info("upgrade state: units' settings encoded", "units", len(cfgs), "parts", len(w.configs), "duration", time.Since(start))
+	return w, nil
 }
 
 // parkAll parks every running unit. If one is busy starting or stopping,
@@ -238,19 +295,25 @@ func (d *Daemon) execUpgrade(req execRequest) {
 		}
 	}
 	if err == nil {
-		err = d.exec(req.binary, h)
+		err = d.exec(req.binary, h, req.state)
 	}
 	thaw()
 	d.log.Error("upgrade failed: could not execute the new binary; sockd goes on as it is", "binary", req.binary, "err", err)
 	req.done()
 }
 
-// exec writes h into a memfd and execs binary with sockd's arguments.
-func (d *Daemon) exec(binary string, h *Handover) error {
-	data, err := json.Marshal(h)
-	if err != nil {
+// exec writes h into a memfd, in the format st says, and execs binary
+// with sockd's arguments.
+func (d *Daemon) exec(binary string, h *Handover, st stateWriter) error {
+	var buf bytes.Buffer
+	if st.format == stateFormatParts {
+		if err := encodeParts(&buf, h, st.configs, st.encoded); err != nil {
+			return err
+		}
+	} else if err := json.NewEncoder(&buf).Encode(h); err != nil {
 		return err
 	}
+	data := buf.Bytes()
 	fd, err := unix.MemfdCreate("sockd-upgrade-state", 0) // inherited
 	if err != nil {
 		return os.NewSyscallError("memfd_create", err)
@@ -263,20 +326,20 @@ func (d *Daemon) exec(binary string, h *Handover) error {
 	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, UpgradeStateEnv+"=") })
 	env = append(env, UpgradeStateEnv+"="+strconv.Itoa(fd))
 	argv := append([]string{binary}, d.cfg.Args...)
-	d.log.Info("re-executing sockd", "binary", binary, "generation", d.generation+1, "units", len(h.Units), "state_bytes", len(data))
+	d.log.Info("re-executing sockd", "binary", binary, "generation", d.generation+1, "units", len(h.Units), "state_bytes", len(data), "state_format", st.format)
 	return syscall.Exec(binary, argv, env)
 }
 
-// checkBinary runs binary --upgrade-check (step 1) and returns why it
-// cannot take over, or nil.
-func (d *Daemon) checkBinary(ctx context.Context, binary string) error {
+// checkBinary runs binary --upgrade-check (step 1) and returns the format
+// of the upgrade state to write for it, or why it cannot take over.
+func (d *Daemon) checkBinary(ctx context.Context, binary string) (int, error) {
 	if !filepath.IsAbs(binary) {
-		return fmt.Errorf("upgrade: binary %q: not an absolute path", binary)
+		return 0, fmt.Errorf("upgrade: binary %q: not an absolute path", binary)
 	}
 	if fi, err := os.Stat(binary); err != nil {
-		return fmt.Errorf("upgrade: binary: %w", err)
+		return 0, fmt.Errorf("upgrade: binary: %w", err)
 	} else if fi.Mode()&0o111 == 0 || !fi.Mode().IsRegular() {
-		return fmt.Errorf("upgrade: binary %s: not an executable file", binary)
+		return 0, fmt.Errorf("upgrade: binary %s: not an executable file", binary)
 	}
 	ctx, cancel := context.WithTimeout(ctx, upgradeCheckTimeout)
 	defer cancel()
@@ -288,12 +351,12 @@ func (d *Daemon) checkBinary(ctx context.Context, binary string) error {
 	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, UpgradeStateEnv+"=") })
 	stdout, err := captureOutput(cmd, &cmd.Stdout)
 	if err != nil {
-		return fmt.Errorf("upgrade: %w", err)
+		return 0, fmt.Errorf("upgrade: %w", err)
 	}
 	stderr, err := captureOutput(cmd, &cmd.Stderr)
 	if err != nil {
 		stdout.abandon()
-		return fmt.Errorf("upgrade: %w", err)
+		return 0, fmt.Errorf("upgrade: %w", err)
 	}
 	// The reaper is the only caller of wait4: the child is registered
 	// with it, and cmd.Wait is never called.
@@ -308,7 +371,7 @@ func (d *Daemon) checkBinary(ctx context.Context, binary string) error {
 	if err != nil {
 		stdout.abandon()
 		stderr.abandon()
-		return fmt.Errorf("upgrade: starting %s: %w", binary, err)
+		return 0, fmt.Errorf("upgrade: starting %s: %w", binary, err)
 	}
 	defer cmd.Process.Release()
 	var status string
@@ -317,7 +380,7 @@ func (d *Daemon) checkBinary(ctx context.Context, binary string) error {
 		if !ok {
 			stdout.abandon()
 			stderr.abandon()
-			return errors.New("upgrade: sockd is stopping")
+			return 0, errors.New("upgrade: sockd is stopping")
 		}
 		if !st.Wait.Exited() || st.Wait.ExitStatus() != 0 {
 			status = st.String()
@@ -327,18 +390,18 @@ func (d *Daemon) checkBinary(ctx context.Context, binary string) error {
 		<-exitC
 		stdout.abandon()
 		stderr.abandon()
-		return fmt.Errorf("upgrade: %s %s did not finish in %s", binary, UpgradeCheckFlag, upgradeCheckTimeout)
+		return 0, fmt.Errorf("upgrade: %s %s did not finish in %s", binary, UpgradeCheckFlag, upgradeCheckTimeout)
 	}
 	out, errOut := stdout.wait(ctx), stderr.wait(ctx)
 	if status != "" {
-		return fmt.Errorf("upgrade: %s %s failed (%s): %s", binary, UpgradeCheckFlag, status, lastLines(strings.TrimSpace(errOut), 20))
+		return 0, fmt.Errorf("upgrade: %s %s failed (%s): %s", binary, UpgradeCheckFlag, status, lastLines(strings.TrimSpace(errOut), 20))
 	}
 	var res CheckResult
 	if err := json.Unmarshal(lastLine([]byte(out)), &res); err != nil || !res.OK {
-		return fmt.Errorf("upgrade: %s does not speak sockd's upgrade protocol: no check result in its output %q", binary, lastLines(strings.TrimSpace(out), 3))
+		return 0, fmt.Errorf("upgrade: %s does not speak sockd's upgrade protocol: no check result in its output %q", binary, lastLines(strings.TrimSpace(out), 3))
 	}
-	d.log.Info("new binary checked", "binary", binary, "version", res.Version, "units", res.Units, "adopted", res.Adopted, "new_listeners", res.New, "fdstore", res.Stored)
-	return nil
+	d.log.Info("new binary checked", "binary", binary, "version", res.Version, "units", res.Units, "adopted", res.Adopted, "new_listeners", res.New, "fdstore", res.Stored, "state_formats", res.StateFormats)
+	return stateFormatFor(res.StateFormats), nil
 }
 
 // capturedOutput reads what a child writes to one pipe, up to 64 KiB.
