@@ -52,7 +52,7 @@ limit_nofile = "1024:4096"
 restart = "on-failure"
 file_descriptor_store_max = 4
 `,
-		"reset.socket": "[Socket]\nListenStream=127.0.0.1:7002\nListenDatagram=[::1]:7003\nSymlinks=\nBindIPv6Only=ipv6-only\n",
+		"reset.socket":  "[Socket]\nListenStream=127.0.0.1:7002\nListenDatagram=[::1]:7003\nSymlinks=\nBindIPv6Only=ipv6-only\n",
 		"reset.service": "[Service]\nExecStart=/bin/true\nEnvironment=A=1\nEnvironment=\nSupplementaryGroups=\nStandardOutput=null\n",
 	}
 	for name, text := range files {
