@@ -142,6 +142,7 @@ func (d *Daemon) Load() {
 	if d.restoreSaved() { // upgrade.go: the files are read after Run started
 		return
 	}
+	d.cfg.Handover.gcOn() // upgrade.go
 	res := unitdir.Load(d.cfg.UnitDirs, units.DefaultSpecifierEnv())
 	for _, err := range units.Errors(res.Err()) {
 		d.log.Error("invalid unit", "err", err)
@@ -231,6 +232,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 	d.ready.Store(true)
+	d.cfg.Handover.gcOn()                 // upgrade.go
 	reloaded := d.reloadAfterUpgrade(ctx) // upgrade.go
 	defer func() { <-reloaded }()
 	d.log.Info("sockd ready", "units", len(d.units), "runtime_dir", d.cfg.RuntimeDir, "generation", d.generation, "pid", os.Getpid())

@@ -38,6 +38,7 @@ type lifecycle struct {
 	cancel  context.CancelFunc // the running goroutine's context
 	awake   bool               // the goroutine runs
 	stopped bool               // Stop was called: no goroutine starts again
+	parked  bool               // ParkIdle: no goroutine starts until unpark (upgrade.go)
 	reqs    []request          // requests waiting for the goroutine
 	wg      sync.WaitGroup     // the goroutine, for Stop
 }
@@ -102,7 +103,7 @@ func (u *Unit) Run(ctx context.Context) {
 // or is dropped.
 func (u *Unit) wakeLocked() {
 	l := &u.life
-	if l.awake || l.parent == nil || l.stopped {
+	if l.awake || l.parent == nil || l.stopped || l.parked {
 		return
 	}
 	l.awake = true
