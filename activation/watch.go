@@ -29,6 +29,10 @@ type Watcher struct {
 	done       chan struct{}
 	closeOnce  sync.Once
 
+	// epfdMu is held for reading by add while it arms a descriptor
+	// outside mu, and for writing by Close to close epfd.
+	epfdMu sync.RWMutex
+
 	mu     sync.Mutex
 	regs   map[int]watch
 	gen    int32
@@ -82,24 +86,38 @@ func (w *Watcher) AddHangup(fd int, key any) error {
 	return w.add(fd, key, 0)
 }
 
+// add registers fd, then arms it without holding mu, so that several
+// goroutines add at once (a new image of sockd watches 10,000 listeners
+// after an upgrade); epfd stays open meanwhile (epfdMu). No event for
+// the registration can come before the epoll_ctl.
 func (w *Watcher) add(fd int, key any, events uint32) error {
+	w.epfdMu.RLock()
+	defer w.epfdMu.RUnlock()
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	if w.closed {
+		w.mu.Unlock()
 		return ErrWatcherClosed
 	}
 	if _, ok := w.regs[fd]; ok {
+		w.mu.Unlock()
 		return fmt.Errorf("watch fd %d: %w", fd, unix.EEXIST)
 	}
 	w.gen++
 	if w.gen < 0 {
 		w.gen = 0
 	}
-	if err := w.ctl(unix.EPOLL_CTL_ADD, fd, w.gen, events); err != nil {
-		return err
+	gen := w.gen
+	w.regs[fd] = watch{key: key, gen: gen, events: events}
+	w.mu.Unlock()
+	err := w.ctl(unix.EPOLL_CTL_ADD, fd, gen, events)
+	if err != nil {
+		w.mu.Lock()
+		if r, ok := w.regs[fd]; ok && r.gen == gen {
+			delete(w.regs, fd)
+		}
+		w.mu.Unlock()
 	}
-	w.regs[fd] = watch{key: key, gen: w.gen, events: events}
-	return nil
+	return err
 }
 
 // Rearm watches fd again after its event was delivered.
@@ -147,7 +165,9 @@ func (w *Watcher) Close() error {
 		binary.NativeEndian.PutUint64(one[:], 1)
 		_, _ = unix.Write(w.evfd, one[:])
 		<-w.done
+		w.epfdMu.Lock()
 		unix.Close(w.epfd)
+		w.epfdMu.Unlock()
 		unix.Close(w.evfd)
 	})
 	w.mu.Lock()

@@ -215,6 +215,21 @@ func (d *Daemon) Units() []*supervise.Unit {
 	return out
 }
 
+// startAll starts the supervision of every unit whose socket is not
+// stopped, on every CPU: starting one watches its listeners, a system
+// call each (at 10,000 units after an upgrade, 20-25 ms on one CPU).
+func (d *Daemon) startAll(ctx context.Context) {
+	rs := make([]*running, 0, len(d.units))
+	for _, r := range d.units {
+		rs = append(rs, r)
+	}
+	parallel(len(rs), func(i int) {
+		if !rs[i].stopped() {
+			rs[i].start(ctx)
+		}
+	})
+}
+
 // Run supervises every unit until ctx is done, then stops every service
 // gracefully, closes the listeners and returns. It returns early, with
 // the services stopped but the socket nodes left in place, when a new
@@ -226,11 +241,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer d.cancelRun()
 	d.mu.Lock()
 	d.runCtx = ctx
-	for _, r := range d.units {
-		if !r.stopped() {
-			r.start(ctx)
-		}
-	}
+	d.startAll(ctx)
 	d.ready.Store(true)
 	d.cfg.Handover.gcOn()                 // upgrade.go
 	reloaded := d.reloadAfterUpgrade(ctx) // upgrade.go
