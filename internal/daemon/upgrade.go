@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -289,25 +290,50 @@ func (d *Daemon) parkAll(ctx context.Context) (map[string]*supervise.Parked, err
 	}
 }
 
-// parkRound tries to park every running unit once; on failure it resumes
-// the ones it parked and says whether the unit that failed was busy.
+// parkRound tries to park every running unit once, on every CPU; on
+// failure it resumes the ones it parked and says whether the unit that
+// failed was busy.
 func (d *Daemon) parkRound(ctx context.Context) (map[string]*supervise.Parked, bool, error) {
-	parked := map[string]*supervise.Parked{}
+	names := make([]string, 0, len(d.units))
 	for name, r := range d.units {
-		if r.stopped() {
-			continue
+		if !r.stopped() {
+			names = append(names, name)
 		}
+	}
+	ps := make([]*supervise.Parked, len(names))
+	errs := make([]error, len(names))
+	var failed atomic.Bool
+	parallel(len(names), func(i int) {
+		if failed.Load() {
+			return
+		}
+		r := d.units[names[i]]
 		p, ok, err := r.sup.ParkIdle() // an idle unit, without waking it
 		if !ok {
 			p, err = r.sup.Park(ctx)
 		}
+		ps[i], errs[i] = p, err
 		if err != nil {
-			for _, p := range parked {
+			failed.Store(true)
+		}
+	})
+	if failed.Load() {
+		var first error
+		busy := false
+		for i, p := range ps {
+			if p != nil {
 				p.Resume()
 			}
-			return nil, errors.Is(err, supervise.ErrBusy), fmt.Errorf("upgrade: parking unit %s.socket: %w", name, err)
+			if errs[i] != nil && first == nil {
+				first = fmt.Errorf("upgrade: parking unit %s.socket: %w", names[i], errs[i])
+				busy = errors.Is(errs[i], supervise.ErrBusy)
+			}
 		}
-		parked[name] = p
+		return nil, busy, first
+	}
+	parked := make(map[string]*supervise.Parked, len(names))
+	for i, p := range ps {
+		parked[names[i]] = p
 	}
 	return parked, false, nil
 }
@@ -320,18 +346,20 @@ func (d *Daemon) execUpgrade(req execRequest) {
 		Format: handoverFormat, Generation: d.generation, Started: d.started,
 		Binary: d.binary, Version: d.cfg.Version, Units: map[string]*supervise.Saved{},
 	}
-	var err error
+	ps := make([]*supervise.Parked, 0, len(req.parked))
 	for name, p := range req.parked {
-		if err == nil {
-			err = p.Final()
-		}
+		ps = append(ps, p)
 		h.Units[name] = p.Saved
 	}
 	for name, r := range d.units {
-		if r.stopped() {
+		if _, ok := req.parked[name]; !ok && r.stopped() {
 			h.Stopped = append(h.Stopped, name)
 		}
 	}
+	// Final is a system call per listener: on every CPU.
+	errs := make([]error, len(ps))
+	parallel(len(ps), func(i int) { errs[i] = ps[i].Final() })
+	err := errors.Join(errs...)
 	if err == nil {
 		err = d.exec(req.binary, h, req.state)
 	}
