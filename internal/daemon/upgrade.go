@@ -83,6 +83,8 @@ type Handover struct {
 	// watched; the memory is returned after "sockd ready" (Run).
 	gcPercent int
 	gcOff     bool
+	// ids identify the units' listeners, by unit (format 2).
+	ids map[string][]fileID
 }
 
 // gcOn turns the garbage collector on again if ReadHandover turned it off.
@@ -180,6 +182,7 @@ type stateWriter struct {
 	format  int
 	configs [][]byte               // configParts of encoded
 	encoded map[string]*units.Unit // the settings in configs, by unit
+	ids     map[string][]fileID    // the units' listeners, by unit
 }
 
 // upgradeCheckTimeout bounds the new binary's check.
@@ -250,6 +253,7 @@ func (d *Daemon) prepareState(format int) (stateWriter, error) {
 	start := time.Now()
 	cfgs := make([]*units.Unit, 0, len(d.units))
 	w.encoded = make(map[string]*units.Unit, len(d.units))
+	w.ids = make(map[string][]fileID, len(d.units))
 	for name, r := range d.units {
 		if r.stopped() {
 			continue
@@ -257,6 +261,7 @@ func (d *Daemon) prepareState(format int) (stateWriter, error) {
 		c := r.sup.Config()
 		cfgs = append(cfgs, c)
 		w.encoded[name] = c
+		w.ids[name] = listenerIDs(r.sup.Listeners())
 	}
 	var err error
 	if w.configs, err = configParts(cfgs); err != nil {
@@ -373,7 +378,7 @@ func (d *Daemon) execUpgrade(req execRequest) {
 func (d *Daemon) exec(binary string, h *Handover, st stateWriter) error {
 	var buf bytes.Buffer
 	if st.format == stateFormatParts {
-		if err := encodeParts(&buf, h, st.configs, st.encoded); err != nil {
+		if err := encodeParts(&buf, h, st); err != nil {
 			return err
 		}
 	} else if err := json.NewEncoder(&buf).Encode(h); err != nil {
@@ -540,7 +545,7 @@ func lastLines(s string, n int) string {
 // their listeners, fd stores and processes back; h's fds left over are
 // closed, and the processes of units that are gone are stopped.
 func (d *Daemon) restoreUnit(u *units.Unit, s *supervise.Saved) error {
-	r, err := d.restoreRunning(u, s)
+	r, err := d.restoreRunning(u, s, nil)
 	if err == nil {
 		d.units[u.Name] = r
 	}
@@ -548,13 +553,20 @@ func (d *Daemon) restoreUnit(u *units.Unit, s *supervise.Saved) error {
 }
 
 // restoreRunning is restoreUnit without d.units: safe to call for
-// several units at once.
-func (d *Daemon) restoreRunning(u *units.Unit, s *supervise.Saved) (*running, error) {
+// several units at once. ids are what the previous image recorded of the
+// unit's listeners, if anything (upgrade_state.go): a listener that is
+// still the very socket is adopted without activation.Matches.
+func (d *Daemon) restoreRunning(u *units.Unit, s *supervise.Saved, ids []fileID) (*running, error) {
 	used := make([]bool, len(s.Listeners))
 	ls, err := activation.BindOwning(u.Name+".socket", &u.Socket, func(l units.Listener) int {
 		for i, sl := range s.Listeners {
 			if used[i] || sl.Addr != l.Address.String() {
 				continue
+			}
+			if sameFile(sl.FD, ids) {
+				used[i] = true
+				unix.CloseOnExec(sl.FD)
+				return sl.FD
 			}
 			if ok, err := activation.Matches(sl.FD, l); err == nil && ok {
 				used[i] = true
@@ -645,7 +657,7 @@ func (d *Daemon) restoreSaved() bool {
 	restored := make([]*running, len(saved))
 	parallel(len(saved), func(i int) {
 		s := saved[i]
-		r, err := d.restoreRunning(s.Config, s)
+		r, err := d.restoreRunning(s.Config, s, h.ids[s.Config.Name])
 		if err != nil {
 			d.log.Error("unit failed", "unit", s.Config.Name+".socket", "err", err)
 		}

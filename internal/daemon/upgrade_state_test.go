@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/sockd/sockd/activation/spawn"
 	"github.com/sockd/sockd/internal/reaper"
 	"github.com/sockd/sockd/internal/supervise"
@@ -121,7 +123,7 @@ func TestUpgradeStateRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := encodeParts(&buf, h, parts, encoded); err != nil {
+	if err := encodeParts(&buf, h, stateWriter{format: stateFormatParts, configs: parts, encoded: encoded}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := decodeState(buf.Bytes())
@@ -195,5 +197,53 @@ func TestStateFormatFor(t *testing.T) {
 		if got := stateFormatFor(tc.formats); got != tc.want {
 			t.Errorf("stateFormatFor(%v) = %d; want %d", tc.formats, got, tc.want)
 		}
+	}
+}
+
+// TestSameFile checks the identity that lets the new image adopt a
+// listener without activation.Matches: the same open file only.
+func TestSameFile(t *testing.T) {
+	a, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(a)
+	b, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(b)
+	stat := func(fd int) fileID {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			t.Fatal(err)
+		}
+		return fileID{FD: fd, Dev: st.Dev, Ino: st.Ino}
+	}
+	idA, idB := stat(a), stat(b)
+	if !sameFile(a, []fileID{idB, idA}) {
+		t.Errorf("sameFile(a, ids of a) = false")
+	}
+	other := idB
+	other.FD = a // fd a was b's before: another socket now
+	if sameFile(a, []fileID{other}) {
+		t.Errorf("sameFile(a, ids of b under a's number) = true")
+	}
+	if sameFile(a, nil) || sameFile(a, []fileID{idB}) {
+		t.Errorf("sameFile without a's id = true")
+	}
+
+	h := &Handover{Units: map[string]*supervise.Saved{"x": {Listeners: []supervise.SavedListener{{Addr: "127.0.0.1:1", FD: a}}}}}
+	var buf bytes.Buffer
+	st := stateWriter{format: stateFormatParts, ids: map[string][]fileID{"x": {idA}}}
+	if err := encodeParts(&buf, h, st); err != nil {
+		t.Fatal(err)
+	}
+	got, err := decodeState(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.ids["x"], []fileID{idA}) {
+		t.Errorf("ids after the round trip: %v; want %v", got.ids, []fileID{idA})
 	}
 }
