@@ -121,15 +121,6 @@ func stateFormatFor(formats []int) int {
 	return stateFormatJSON
 }
 
-// configParts gob-encodes the settings of the units in cfgs into parts.
-func configParts(cfgs []*units.Unit) ([][]byte, error) {
-	parts, err := encodeSplit(cfgs)
-	if err != nil {
-		return nil, fmt.Errorf("encoding the units' settings: %w", err)
-	}
-	return parts, nil
-}
-
 // encodeSplit gob-encodes xs in as many parts as there are CPUs (fewer
 // for few xs; at least one), in parallel.
 func encodeSplit[T any](xs []T) ([][]byte, error) {
@@ -252,12 +243,12 @@ func decodeState(data []byte) (*Handover, error) {
 	}
 	// Every part at once: the units parts next to the config parts.
 	split := 1 + hdr.UnitParts
-	var cfgs [][]*units.Unit
+	var cfgs []*units.Unit
 	var cfgErr error
 	cfgDone := make(chan struct{})
 	go func() {
 		defer close(cfgDone)
-		cfgs, cfgErr = decodeSplit[*units.Unit](parts[split:])
+		cfgs, cfgErr = decodeConfigs(parts[split:])
 	}()
 	saved, err := decodeSplit[savedUnit](parts[1:split])
 	<-cfgDone
@@ -281,11 +272,9 @@ func decodeState(data []byte) (*Handover, error) {
 	if len(h.Units) != hdr.Units {
 		return nil, fmt.Errorf("units: %d, the header announces %d", len(h.Units), hdr.Units)
 	}
-	for _, part := range cfgs {
-		for _, c := range part {
-			if s := h.Units[c.Name]; s != nil && s.Config == nil {
-				s.Config = c
-			}
+	for _, c := range cfgs {
+		if s := h.Units[c.Name]; s != nil && s.Config == nil {
+			s.Config = c
 		}
 	}
 	return h, nil

@@ -90,6 +90,20 @@ func TestUpgradeStateRoundTrip(t *testing.T) {
 		Format: handoverFormat, Generation: 3, Started: started, Binary: "/usr/bin/sockd",
 		Version: "v1", Units: map[string]*supervise.Saved{}, Stopped: []string{"gone"},
 	}
+	// What gob leaves out: a pointer to zero, empty lists that are not
+	// nil (in a struct in a list too).
+	zero := *cfgs[0]
+	zero.Name = "zeros"
+	zero.Socket.IPTOS, zero.Socket.Priority = new(int), new(int)
+	zero.Service.LimitNOFILE = &units.Rlimit{}
+	zero.Socket.Documentation, zero.Service.Environment = []string{}, []string{}
+	zero.Service.ExecStartPre = []units.Command{{Path: "/bin/true", Argv: []string{}}}
+	// The same as cfgs[0] but for one pointer to zero: another
+	// prototype.
+	zero0 := *cfgs[0]
+	zero0.Name = "zero0"
+	zero0.Socket.Mark = new(int)
+	cfgs = append(cfgs, &zero, &zero0)
 	encoded := map[string]*units.Unit{}
 	var list []*units.Unit
 	for i, u := range cfgs {
