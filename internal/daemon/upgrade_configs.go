@@ -76,10 +76,7 @@ func configParts(cfgs []*units.Unit) ([][]byte, error) {
 	if err := gob.NewEncoder(&pb).Encode(protos); err != nil {
 		return nil, fmt.Errorf("encoding the units' settings: %w", err)
 	}
-	parts, err := encodeSplit(deltas)
-	if err != nil {
-		return nil, fmt.Errorf("encoding the units' settings: %w", err)
-	}
+	parts := encodeRecords(deltas, appendDelta)
 	return append([][]byte{pb.Bytes()}, parts...), nil
 }
 
@@ -132,7 +129,7 @@ func decodeConfigs(parts [][]byte) ([]*units.Unit, error) {
 		}
 		protosErr <- err
 	}()
-	deltas, err := decodeSplit[configDelta](parts[1:])
+	deltas, err := decodeParts(parts[1:], (*decoder).delta)
 	if perr := <-protosErr; perr != nil {
 		return nil, fmt.Errorf("prototypes: %w", perr)
 	}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
 	"sync"
 	"time"
 
@@ -60,7 +59,10 @@ type stateHeader struct {
 	Version    string
 	Stopped    []string
 	Units      int // how many units the units parts hold
-	UnitParts  int // how many units parts follow the header
+	// UnitParts is how many units parts follow the header: compact ones
+	// (appendSaved), then GobUnitParts in gob.
+	UnitParts    int
+	GobUnitParts int
 }
 
 // savedUnit is one unit in a units part.
@@ -121,26 +123,7 @@ func stateFormatFor(formats []int) int {
 	return stateFormatJSON
 }
 
-// encodeSplit gob-encodes xs in as many parts as there are CPUs (fewer
-// for few xs; at least one), in parallel.
-func encodeSplit[T any](xs []T) ([][]byte, error) {
-	n := max(1, min(runtime.GOMAXPROCS(0), len(xs)/256))
-	parts := make([][]byte, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		lo, hi := i*len(xs)/n, (i+1)*len(xs)/n
-		wg.Go(func() {
-			var buf bytes.Buffer
-			errs[i] = gob.NewEncoder(&buf).Encode(xs[lo:hi])
-			parts[i] = buf.Bytes()
-		})
-	}
-	wg.Wait()
-	return parts, errors.Join(errs...)
-}
-
-// decodeSplit decodes parts that encodeSplit made, in parallel.
+// decodeSplit decodes gob parts of []T, in parallel.
 func decodeSplit[T any](parts [][]byte) ([][]T, error) {
 	out := make([][]T, len(parts))
 	errs := make([]error, len(parts))
@@ -163,21 +146,34 @@ func decodeSplit[T any](parts [][]byte) ([][]T, error) {
 func encodeParts(w io.Writer, h *Handover, st stateWriter) error {
 	// The units parts carry every Saved without the settings that the
 	// config parts have.
-	saved := make([]savedUnit, 0, len(h.Units))
+	var compact, other []savedUnit
 	for name, s := range h.Units {
 		c := *s
 		if c.Config != nil && st.encoded[name] == c.Config {
 			c.Config = nil
 		}
-		saved = append(saved, savedUnit{Name: name, Saved: &c, Listeners: st.ids[name]})
+		u := savedUnit{Name: name, Saved: &c, Listeners: st.ids[name]}
+		if compactSaved(&c) {
+			compact = append(compact, u)
+		} else {
+			other = append(other, u)
+		}
 	}
-	unitParts, err := encodeSplit(saved)
-	if err != nil {
-		return fmt.Errorf("encoding the units' state: %w", err)
+	unitParts := encodeRecords(compact, func(b []byte, u *savedUnit) []byte {
+		return appendSaved(b, u.Name, u.Saved, u.Listeners)
+	})
+	gobParts := 0
+	if len(other) > 0 {
+		var ob bytes.Buffer
+		if err := gob.NewEncoder(&ob).Encode(other); err != nil {
+			return fmt.Errorf("encoding the units' state: %w", err)
+		}
+		unitParts, gobParts = append(unitParts, ob.Bytes()), 1
 	}
 	hdr := stateHeader{
 		Generation: h.Generation, Started: h.Started, Binary: h.Binary,
-		Version: h.Version, Stopped: h.Stopped, Units: len(h.Units), UnitParts: len(unitParts),
+		Version: h.Version, Stopped: h.Stopped, Units: len(h.Units),
+		UnitParts: len(unitParts), GobUnitParts: gobParts,
 	}
 	var hb bytes.Buffer
 	if err := gob.NewEncoder(&hb).Encode(hdr); err != nil {
@@ -232,7 +228,7 @@ func decodeState(data []byte) (*Handover, error) {
 	if err := gob.NewDecoder(bytes.NewReader(parts[0])).Decode(&hdr); err != nil {
 		return nil, fmt.Errorf("header: %w", err)
 	}
-	if hdr.UnitParts < 0 || 1+hdr.UnitParts > len(parts) {
+	if hdr.UnitParts < 0 || hdr.GobUnitParts < 0 || hdr.GobUnitParts > hdr.UnitParts || 1+hdr.UnitParts > len(parts) {
 		return nil, fmt.Errorf("%d parts, the header announces %d units parts", len(parts), hdr.UnitParts)
 	}
 	h := &Handover{
@@ -250,7 +246,13 @@ func decodeState(data []byte) (*Handover, error) {
 		defer close(cfgDone)
 		cfgs, cfgErr = decodeConfigs(parts[split:])
 	}()
-	saved, err := decodeSplit[savedUnit](parts[1:split])
+	compactEnd := split - hdr.GobUnitParts
+	saved, err := decodeParts(parts[1:compactEnd], (*decoder).saved)
+	if err == nil {
+		var other [][]savedUnit
+		other, err = decodeSplit[savedUnit](parts[compactEnd:split])
+		saved = append(saved, other...)
+	}
 	<-cfgDone
 	if err != nil {
 		return nil, fmt.Errorf("units: %w", err)

@@ -120,6 +120,10 @@ func TestUpgradeStateRoundTrip(t *testing.T) {
 			}
 			s.Failed = "trigger-limit-hit"
 		}
+		if i == 3 { // no process: the compact encoding
+			s.FDStore = []supervise.SavedFD{{Name: "c", FD: 11, NoPoll: true}}
+			s.Failed = "start-limit-hit"
+		}
 		if i == 1 {
 			s.Instances = []supervise.SavedInstance{{
 				SavedProcess: supervise.SavedProcess{PID: 43, Started: started},
@@ -259,5 +263,28 @@ func TestSameFile(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got.ids["x"], []fileID{idA}) {
 		t.Errorf("ids after the round trip: %v; want %v", got.ids, []fileID{idA})
+	}
+}
+
+// TestCodecFields fails when a type the compact codec encodes field by
+// field (upgrade_codec.go) gains a field: teach the codec the new field,
+// then the number here.
+func TestCodecFields(t *testing.T) {
+	for _, tc := range []struct {
+		v    any
+		want int
+	}{
+		{units.Listener{}, 2},
+		{units.Address{}, 6},
+		{configDelta{}, 5},
+		{supervise.Saved{}, 7},
+		{supervise.SavedListener{}, 2},
+		{supervise.SavedFD{}, 3},
+		{supervise.Counters{}, 4},
+		{fileID{}, 3},
+	} {
+		if got := reflect.TypeOf(tc.v).NumField(); got != tc.want {
+			t.Errorf("%T has %d fields; the compact codec knows %d", tc.v, got, tc.want)
+		}
 	}
 }
