@@ -155,3 +155,34 @@ func TestWatcherClose(t *testing.T) {
 		t.Errorf("%d descriptors before, %d after Close", before, after)
 	}
 }
+
+func TestWatcherInheritable(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	w, _ := newWatcher(t)
+	cloexec := func(fd int) bool {
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return flags&unix.FD_CLOEXEC != 0
+	}
+	fd, err := w.Inheritable(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cloexec(fd) {
+		t.Errorf("Inheritable(true): fd %d is still close-on-exec", fd)
+	}
+	if fd, err = w.Inheritable(false); err != nil {
+		t.Fatal(err)
+	}
+	if !cloexec(fd) {
+		t.Errorf("Inheritable(false): fd %d is not close-on-exec", fd)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Inheritable(true); !errors.Is(err, ErrWatcherClosed) {
+		t.Errorf("Inheritable after Close: %v; want ErrWatcherClosed", err)
+	}
+}

@@ -248,6 +248,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer func() { <-reloaded }()
 	d.log.Info("sockd ready", "units", len(d.units), "runtime_dir", d.cfg.RuntimeDir, "generation", d.generation, "pid", os.Getpid())
 	d.mu.Unlock()
+	d.cfg.Handover.closeOldEpoll() // upgrade.go
 	// Loading the units made several times more garbage than what stays
 	// (about 10 KB per unit against 2.3), and the heap grew to hold it.
 	// Return that memory to the system once, now, rather than keep about

@@ -85,6 +85,19 @@ type Handover struct {
 	gcOff     bool
 	// ids identify the units' listeners, by unit (format 2).
 	ids map[string][]fileID
+	// oldEpoll is the previous image's epoll descriptor, inherited in
+	// format 2: it is closed once this image watches the listeners
+	// (closeOldEpoll), so that freeing it does not delay them.
+	oldEpoll int
+}
+
+// closeOldEpoll closes the previous image's epoll descriptor, if h has
+// it.
+func (h *Handover) closeOldEpoll() {
+	if h != nil && h.oldEpoll > 0 {
+		unix.Close(h.oldEpoll)
+		h.oldEpoll = 0
+	}
 }
 
 // gcOn turns the garbage collector on again if ReadHandover turned it off.
@@ -152,6 +165,7 @@ func readAll(f io.Reader, buf []byte) ([]byte, error) {
 
 // close closes every fd of h not taken over.
 func (h *Handover) close() {
+	h.closeOldEpoll()
 	for _, s := range h.Units {
 		s.Close()
 	}
@@ -365,8 +379,16 @@ func (d *Daemon) execUpgrade(req execRequest) {
 	errs := make([]error, len(ps))
 	parallel(len(ps), func(i int) { errs[i] = ps[i].Final() })
 	err := errors.Join(errs...)
+	if err == nil && req.state.format == stateFormatParts {
+		// The new image closes it once it watches (format 2 only: it
+		// knows to).
+		h.oldEpoll, err = d.watcher.Inheritable(true)
+	}
 	if err == nil {
 		err = d.exec(req.binary, h, req.state)
+	}
+	if h.oldEpoll > 0 {
+		d.watcher.Inheritable(false)
 	}
 	thaw()
 	d.log.Error("upgrade failed: could not execute the new binary; sockd goes on as it is", "binary", req.binary, "err", err)

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -63,6 +65,10 @@ type stateHeader struct {
 	// (appendSaved), then GobUnitParts in gob.
 	UnitParts    int
 	GobUnitParts int
+	// OldEpoll is the old image's epoll descriptor, inherited for the new
+	// image to close once it watches the listeners (closeOldEpoll); 0 if
+	// none.
+	OldEpoll int
 }
 
 // savedUnit is one unit in a units part.
@@ -173,7 +179,7 @@ func encodeParts(w io.Writer, h *Handover, st stateWriter) error {
 	hdr := stateHeader{
 		Generation: h.Generation, Started: h.Started, Binary: h.Binary,
 		Version: h.Version, Stopped: h.Stopped, Units: len(h.Units),
-		UnitParts: len(unitParts), GobUnitParts: gobParts,
+		UnitParts: len(unitParts), GobUnitParts: gobParts, OldEpoll: h.oldEpoll,
 	}
 	var hb bytes.Buffer
 	if err := gob.NewEncoder(&hb).Encode(hdr); err != nil {
@@ -237,6 +243,10 @@ func decodeState(data []byte) (*Handover, error) {
 		Units: make(map[string]*supervise.Saved, hdr.Units),
 		ids:   make(map[string][]fileID, hdr.Units),
 	}
+	if hdr.OldEpoll > 2 && isEpoll(hdr.OldEpoll) {
+		unix.CloseOnExec(hdr.OldEpoll)
+		h.oldEpoll = hdr.OldEpoll
+	}
 	// Every part at once: the units parts next to the config parts.
 	split := 1 + hdr.UnitParts
 	var cfgs []*units.Unit
@@ -280,4 +290,10 @@ func decodeState(data []byte) (*Handover, error) {
 		}
 	}
 	return h, nil
+}
+
+// isEpoll reports whether fd is an epoll instance.
+func isEpoll(fd int) bool {
+	link, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+	return err == nil && link == "anon_inode:[eventpoll]"
 }
