@@ -220,6 +220,32 @@ func (r *scaleRun) print(sum *summary) {
 	r.summarize(sum)
 	printPhaseTable("Phases from sockd's log (ms):", r.upgrades)
 	fmt.Println()
+	printPauseTable(r.upgrades)
+	fmt.Println()
+}
+
+// printPauseTable prints the phases during which idle units do not
+// serve, from the first unit parked to sockd ready, as far as sockd logs
+// them (a sockd before fastrestore logs fewer: "–").
+func printPauseTable(ups []*upgrade) {
+	fmt.Println("The pause, phase by phase (ms; the settings are encoded before parking, while every unit serves):")
+	fmt.Println()
+	fmt.Println("| # | encode the settings (not paused) | park every unit | mark the fds inheritable, encode the state, → execve | execve → control socket ready | → `taking over` | restore the units | watch the listeners → `sockd ready` | **park → ready** |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for i, u := range ups {
+		p := u.phases
+		park, restore := between(p.parkStart(), p.parked), between(p.taking, p.restored)
+		final, watch := between(p.parked, p.reexec), between(p.restored, p.ready)
+		if p.parked.IsZero() {
+			park = between(p.parkStart(), p.reexec)
+		}
+		if p.restored.IsZero() {
+			restore = between(p.taking, p.ready)
+		}
+		fmt.Printf("| %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", i+1,
+			ms(between(p.checked, p.encoded)), ms(park), ms(final), ms(between(p.reexec, p.control)),
+			ms(between(p.control, p.taking)), ms(restore), ms(watch), ms(between(p.parkStart(), p.ready)))
+	}
 }
 
 // printPhaseTable prints the title and a table of the phases of each
@@ -244,7 +270,7 @@ func printPhases(i int, u *upgrade) {
 
 // summarize adds the medians over the upgrades to sum.
 func (r *scaleRun) summarize(sum *summary) {
-	var e2e, returned, unwatched, wait []time.Duration
+	var e2e, returned, unwatched, paused, wait []time.Duration
 	failed := 0
 	for _, u := range r.upgrades {
 		p := u.phases
@@ -253,6 +279,7 @@ func (r *scaleRun) summarize(sum *summary) {
 		})
 		e2e, returned = append(e2e, between(u.start, p.ready)), append(returned, u.end.Sub(u.start))
 		unwatched, wait = append(unwatched, between(p.reexec, p.ready)), append(wait, st.max)
+		paused = append(paused, between(p.parkStart(), p.ready))
 		failed += st.failed
 	}
 	pair := func(ds []time.Duration) (string, time.Duration) {
@@ -266,6 +293,8 @@ func (r *scaleRun) summarize(sum *summary) {
 	sum.add("… `sockctl upgrade` returned", f, "", "")
 	f, m := pair(unwatched)
 	sum.add("… listeners not watched (`re-executing sockd` → `sockd ready`)", f, "< 50 ms", verdict(m, handoverGoal))
+	f, _ = pair(paused)
+	sum.add("… from parking the first unit to `sockd ready`", f, "", "")
 	f, m = pair(wait)
 	base := summarizeProbe(r.probes, func(t time.Time) bool { return !r.inUpgrade(t) })
 	sum.add(fmt.Sprintf("… longest wait of a new connection (probe; %s ms outside the upgrades)", ms(base.p50)), f, "< 50 ms", verdict(m, handoverGoal))

@@ -159,9 +159,12 @@ type phases struct {
 	asked     time.Time // the check child connected to handoff.sock
 	aborted   time.Time // the check child loaded the units and said abort
 	checked   time.Time // the check passed; parking starts
+	encoded   time.Time // the units' settings encoded (since fastrestore); parking starts
+	parked    time.Time // every unit parked (since fastrestore)
 	reexec    time.Time // everything parked; execve next
 	control   time.Time // the new image serves the control socket
 	taking    time.Time // the new image starts restoring the units
+	restored  time.Time // the units restored, not watched yet (since fastrestore)
 	ready     time.Time // the new image watches every listener again
 	state     int       // bytes of the handover state passed across execve
 }
@@ -175,6 +178,9 @@ func readPhases(lines []string) phases {
 		"a new sockd asks to take over":               &p.asked,
 		"takeover aborted by the new sockd; going on": &p.aborted,
 		"new binary checked":                          &p.checked,
+		"upgrade state: units' settings encoded":      &p.encoded,
+		"upgrade: every unit parked":                  &p.parked,
+		"units restored":                              &p.restored,
 		"re-executing sockd":                          &p.reexec,
 		"control socket ready":                        &p.control,
 		"taking over from the previous sockd":         &p.taking,
@@ -253,4 +259,13 @@ func loadAvg() string {
 		return "?"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// parkStart is when the first unit could be parked: after the settings
+// are encoded, or after the check for a sockd that does not log that.
+func (p phases) parkStart() time.Time {
+	if !p.encoded.IsZero() {
+		return p.encoded
+	}
+	return p.checked
 }
