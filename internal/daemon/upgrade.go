@@ -85,10 +85,50 @@ type Handover struct {
 	gcOff     bool
 	// ids identify the units' listeners, by unit (format 2).
 	ids map[string][]fileID
+	// cloexec is set when every inherited fd was made close-on-exec at
+	// once (readHandover).
+	cloexec bool
 	// oldEpoll is the previous image's epoll descriptor, inherited in
 	// format 2: it is closed once this image watches the listeners
 	// (closeOldEpoll), so that freeing it does not delay them.
 	oldEpoll int
+}
+
+// closeOnExec makes every fd of h close-on-exec, as the code that takes
+// each one over would, but with one close_range(2) per run of
+// consecutive fds instead of one fcntl(2) per fd: at 10,000 listeners,
+// while none is watched. Only h's fds: an fd sockd inherited from its
+// parent stays as it was. It reports whether it did (not on a kernel
+// before 5.11).
+func (h *Handover) closeOnExec() bool {
+	maxFD := 0
+	var fds []int
+	for _, s := range h.Units {
+		fds = append(fds, s.FDs()...)
+	}
+	for _, fd := range fds {
+		maxFD = max(maxFD, fd)
+	}
+	mine := make([]bool, maxFD+2)
+	for _, fd := range fds {
+		if fd > 2 {
+			mine[fd] = true
+		}
+	}
+	for lo := 0; lo <= maxFD; lo++ {
+		if !mine[lo] {
+			continue
+		}
+		hi := lo
+		for mine[hi+1] {
+			hi++
+		}
+		if err := unix.CloseRange(uint(lo), uint(hi), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+			return false
+		}
+		lo = hi
+	}
+	return true
 }
 
 // closeOldEpoll closes the previous image's epoll descriptor, if h has
@@ -138,29 +178,20 @@ func readHandover(v string) (*Handover, error) {
 	unix.CloseOnExec(fd)
 	f := os.NewFile(uintptr(fd), "upgrade-state")
 	defer f.Close()
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
+	fi, err := f.Stat()
+	if err != nil {
 		return nil, fmt.Errorf("upgrade state: %w", err)
 	}
-	var data []byte
-	if fi, err := f.Stat(); err == nil {
-		data = make([]byte, 0, fi.Size()+1)
-	}
-	data, err = readAll(f, data)
-	if err != nil {
+	data := make([]byte, fi.Size())
+	if _, err := f.ReadAt(data, 0); err != nil {
 		return nil, fmt.Errorf("upgrade state: %w", err)
 	}
 	h, err := decodeState(data)
 	if err != nil {
 		return nil, fmt.Errorf("upgrade state: %w", err)
 	}
+	h.cloexec = h.closeOnExec()
 	return h, nil
-}
-
-// readAll reads f to its end into buf.
-func readAll(f io.Reader, buf []byte) ([]byte, error) {
-	w := bytes.NewBuffer(buf)
-	_, err := w.ReadFrom(f)
-	return w.Bytes(), err
 }
 
 // close closes every fd of h not taken over.
@@ -579,20 +610,18 @@ func (d *Daemon) restoreUnit(u *units.Unit, s *supervise.Saved) error {
 // unit's listeners, if anything (upgrade_state.go): a listener that is
 // still the very socket is adopted without activation.Matches.
 func (d *Daemon) restoreRunning(u *units.Unit, s *supervise.Saved, ids []fileID) (*running, error) {
+	cloexec := d.cfg.Handover != nil && d.cfg.Handover.cloexec
 	used := make([]bool, len(s.Listeners))
 	ls, err := activation.BindOwning(u.Name+".socket", &u.Socket, func(l units.Listener) int {
 		for i, sl := range s.Listeners {
 			if used[i] || sl.Addr != l.Address.String() {
 				continue
 			}
-			if sameFile(sl.FD, ids) {
+			if sameFile(sl.FD, ids) || matches(sl.FD, l) {
 				used[i] = true
-				unix.CloseOnExec(sl.FD)
-				return sl.FD
-			}
-			if ok, err := activation.Matches(sl.FD, l); err == nil && ok {
-				used[i] = true
-				unix.CloseOnExec(sl.FD)
+				if !cloexec {
+					unix.CloseOnExec(sl.FD)
+				}
 				return sl.FD
 			}
 		}
@@ -609,6 +638,12 @@ func (d *Daemon) restoreRunning(u *units.Unit, s *supervise.Saved, ids []fileID)
 		return nil, err
 	}
 	return &running{sup: supervise.Restore(u, ls, d.deps(), s)}, nil
+}
+
+// matches is activation.Matches, false on error.
+func matches(fd int, l units.Listener) bool {
+	ok, err := activation.Matches(fd, l)
+	return err == nil && ok
 }
 
 // dropSaved stops the processes of a saved unit that this generation
@@ -724,6 +759,10 @@ func (d *Daemon) reloadAfterUpgrade(ctx context.Context) <-chan struct{} {
 		if err := d.Reload(ctx); err != nil {
 			d.log.Error("reading the unit files after the upgrade", "err", err)
 		}
+		// Reading 10,000 unit files made about 100 MB of garbage: return
+		// it now rather than keep it resident (and have the next
+		// upgrade's execve unmap it while nothing is watched).
+		debug.FreeOSMemory()
 	}()
 	return done
 }

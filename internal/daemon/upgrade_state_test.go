@@ -288,3 +288,38 @@ func TestCodecFields(t *testing.T) {
 		}
 	}
 }
+
+// TestHandoverCloseOnExec checks that the new image makes the fds the
+// state names close-on-exec, and no other fd.
+func TestHandoverCloseOnExec(t *testing.T) {
+	var fds []int
+	for range 3 {
+		var p [2]int
+		if err := unix.Pipe2(p[:], 0); err != nil { // inheritable, as across the execve
+			t.Fatal(err)
+		}
+		fds = append(fds, p[0], p[1])
+	}
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}()
+	foreign := fds[2] // between the handover's fds, not one of them
+	h := &Handover{Units: map[string]*supervise.Saved{
+		"a": {Listeners: []supervise.SavedListener{{FD: fds[0]}, {FD: fds[1]}}},
+		"b": {FDStore: []supervise.SavedFD{{FD: fds[3]}}, Main: &supervise.SavedProcess{NotifyFD: fds[4], Logs: []spawn.LogPipe{{FD: fds[5]}}}},
+	}}
+	if !h.closeOnExec() {
+		t.Skip("close_range(CLOSE_RANGE_CLOEXEC) is not supported: the per-fd calls are used")
+	}
+	for _, fd := range fds {
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := flags&unix.FD_CLOEXEC != 0, fd != foreign; got != want {
+			t.Errorf("fd %d: close-on-exec %v; want %v", fd, got, want)
+		}
+	}
+}
