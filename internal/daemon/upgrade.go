@@ -39,16 +39,23 @@ import (
 //     nothing, answers abort, and prints what it found. A binary that
 //     does not start, does not speak the protocol, or finds an invalid
 //     unit fails the upgrade: nothing changed (rollback).
-//  2. Every unit is parked (supervise.Unit.Park): it stops acting on its
+//  2. The units' settings are encoded for the new image (prepareState,
+//     upgrade_state.go) while every unit still serves. Then every unit
+//     is parked (supervise.Unit.ParkIdle for an idle unit, without
+//     waking it; Park otherwise), on every CPU: it stops acting on its
 //     listeners — connections queue in the kernel — and saves what must
 //     cross the execve as inheritable fds.
 //  3. The reaper is frozen, so every exit not yet delivered is left for
 //     the new image to reap; the saved state goes into a memfd whose fd
-//     the new image finds in $SOCKD_UPGRADE_STATE; sockd execs the new
-//     binary with its own arguments.
+//     the new image finds in $SOCKD_UPGRADE_STATE, in the format the
+//     new binary said it reads; sockd execs the new binary with its own
+//     arguments.
 //  4. The new image (ReadHandover, Load) adopts the listeners instead of
 //     binding them, takes the running processes, their NOTIFY_SOCKETs,
-//     log pipes and fd stores over, and watches again.
+//     log pipes and fd stores over, and watches again: from the settings
+//     the old image saved, on every CPU, with no GC cycle until then.
+//     It reads the unit files next and applies what changed, as a
+//     reload does (reloadAfterUpgrade).
 //
 // If the execve itself fails, the reaper thaws and the units resume.
 
