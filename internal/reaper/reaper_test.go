@@ -234,3 +234,64 @@ func TestStartForkError(t *testing.T) {
 		t.Error("pid 0 accepted")
 	}
 }
+
+// TestStartFunc: a function subscriber gets the status once; Reap
+// delivers it in the calling goroutine without waiting for SIGCHLD's
+// handling, and only after every status reaped before was delivered.
+func TestStartFunc(t *testing.T) {
+	r := newReaper(t, nil)
+	got := make(chan Status, 2)
+	var pid int
+	err := r.StartFunc(func() (int, error) {
+		var err error
+		pid, err = syscall.ForkExec("/bin/sh", []string{"sh", "-c", "exit 7"}, &syscall.ProcAttr{Files: []uintptr{0, 1, 2}})
+		return pid, err
+	}, func(st Status, ok bool) {
+		if !ok {
+			t.Error("delivered with ok=false before Stop")
+		}
+		got <- st
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(got) == 0 && time.Now().Before(deadline) {
+		r.Reap()
+		time.Sleep(time.Millisecond)
+	}
+	st := wait(t, got)
+	if st.Pid != pid || st.Wait.ExitStatus() != 7 {
+		t.Errorf("got %v for pid %d; want exit 7 of %d", st, st.Pid, pid)
+	}
+	r.Reap()
+	if len(got) != 0 {
+		t.Error("status delivered twice")
+	}
+}
+
+// TestStartFuncStop: Stop calls the function of a child not reaped yet
+// with ok=false.
+func TestStartFuncStop(t *testing.T) {
+	r, err := New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	called := make(chan bool, 1)
+	err = r.StartFunc(func() (int, error) {
+		var err error
+		pid, err = syscall.ForkExec("/bin/sleep", []string{"sleep", "10"}, &syscall.ProcAttr{Files: []uintptr{0, 1, 2}})
+		return pid, err
+	}, func(_ Status, ok bool) { called <- ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Stop()
+	if ok := <-called; ok {
+		t.Error("function called with ok=true for a child still running")
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	var ws syscall.WaitStatus
+	syscall.Wait4(pid, &ws, 0, nil)
+}
