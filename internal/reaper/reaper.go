@@ -26,8 +26,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"os/signal"
 	"sync"
 	"syscall"
 
@@ -81,8 +79,7 @@ type Reaper struct {
 	// gets the status of a child that exited before it was adopted.
 	orphans orphanMemory
 
-	sigc chan os.Signal
-	stop chan struct{}
+	wake wakeSource // SIGCHLD (wake.go)
 	done chan struct{}
 }
 
@@ -99,11 +96,9 @@ func New(log *slog.Logger) (*Reaper, error) {
 	r := &Reaper{
 		log:  log,
 		subs: make(map[int]subscriber),
-		sigc: make(chan os.Signal, 1),
-		stop: make(chan struct{}),
 		done: make(chan struct{}),
 	}
-	signal.Notify(r.sigc, syscall.SIGCHLD)
+	r.wake = newWakeSource()
 	go r.loop()
 	return r, nil
 }
@@ -181,9 +176,9 @@ func (r *Reaper) Stop() {
 	r.stopped = true
 	r.mu.Unlock()
 
-	signal.Stop(r.sigc)
-	close(r.stop)
+	r.wake.stop()
 	<-r.done
+	r.wake.release()
 
 	r.mu.Lock()
 	subs := r.subs
@@ -196,15 +191,10 @@ func (r *Reaper) Stop() {
 
 func (r *Reaper) loop() {
 	defer close(r.done)
-	// A child may have exited before signal.Notify took effect.
+	// A child may have exited before the wake source was in place.
 	r.reapAll()
-	for {
-		select {
-		case <-r.stop:
-			return
-		case <-r.sigc:
-			r.reapAll()
-		}
+	for r.wake.wait() {
+		r.reapAll()
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -294,4 +295,37 @@ func TestStartFuncStop(t *testing.T) {
 	syscall.Kill(pid, syscall.SIGKILL)
 	var ws syscall.WaitStatus
 	syscall.Wait4(pid, &ws, 0, nil)
+}
+
+// TestSIGCHLDStillNotified: with the reaper's own SIGCHLD handler in
+// place (sigchld_cgo.go), os/signal still delivers SIGCHLD to a channel
+// registered for it.
+func TestSIGCHLDStillNotified(t *testing.T) {
+	r := newReaper(t, nil)
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGCHLD)
+	defer signal.Stop(c)
+	_, exit := sh(t, r, "exit 0")
+	wait(t, exit)
+	select {
+	case <-c:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no SIGCHLD on the channel")
+	}
+}
+
+// TestReapersInTurn: reapers started and stopped one after another (more
+// than there are eventfd slots) each see their child's exit.
+func TestReapersInTurn(t *testing.T) {
+	for i := range 12 {
+		r, err := New(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, exit := sh(t, r, "exit "+strconv.Itoa(i))
+		if st := wait(t, exit); st.Wait.ExitStatus() != i {
+			t.Errorf("reaper %d: %v", i, st)
+		}
+		r.Stop()
+	}
 }

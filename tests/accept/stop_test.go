@@ -2,6 +2,7 @@ package accept_test
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"syscall"
 	"testing"
@@ -44,7 +45,8 @@ func TestStopKillsInstances(t *testing.T) {
 	}
 	for _, pid := range procs {
 		if syscall.Kill(pid, 0) == nil {
-			t.Errorf("process %d survived sockd", pid)
+			stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+			t.Errorf("process %d survived sockd: %s", pid, stat)
 		}
 	}
 }
