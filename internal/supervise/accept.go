@@ -36,14 +36,13 @@ const acceptRetry = 100 * time.Millisecond
 
 // spawnSlot lets one instance of any Accept=yes unit be forked at a time.
 // Forks are serialized by the reaper's lock anyway; a crowd of goroutines
-// waiting for it puts the lock into starvation mode, where the reaper
-// gets it about once per millisecond, and exited instances wait as
-// zombies that still count against MaxConnections= (measured: 900 zombies
-// under 64 concurrent clients with 2 slots per unit, none with one slot
-// in all). The reaper now collects every exit under one hold of the lock,
-// but without the token the -race leak test still saw an instance over a
-// limit of 100 at 50 concurrent clients, at the same throughput; so the
-// token stays. It is taken only around the fork.
+// waiting for it once put the lock into starvation mode, where the
+// reaper got it about once per millisecond and exited instances waited
+// as zombies that still counted against MaxConnections=. Inline
+// instances are forked by their unit's loop, one at a time per unit; the
+// token still keeps the loops of busy units, and the goroutines of
+// instances with ExecStartPre=, from crowding the lock. It is taken only
+// around the fork.
 var spawnSlot = make(chan struct{}, 1)
 
 // acceptor is the state of the accept loop, owned by the unit's goroutine
