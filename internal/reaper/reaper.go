@@ -72,9 +72,13 @@ type Reaper struct {
 	// delivered, so that Reap returns only once every status reaped
 	// before it has been delivered. Taken before mu.
 	delivering sync.Mutex
-	mu         sync.Mutex
-	subs       map[int]subscriber
-	stopped    bool
+	// signalsReaped is the wake source's count of SIGCHLDs when the last
+	// reap began (guarded by delivering): if it has not changed, Reap has
+	// nothing to reap.
+	signalsReaped uint64
+	mu            sync.Mutex
+	subs          map[int]subscriber
+	stopped       bool
 	// orphans remembers the last orphans reaped, so that Adopt still
 	// gets the status of a child that exited before it was adopted.
 	orphans orphanMemory
@@ -205,6 +209,10 @@ func (r *Reaper) loop() {
 // it to learn of exits at once rather than when the signal is handled.
 // It does nothing after Stop, and waits while the reaper is frozen. A
 // function given to StartFunc must not call it.
+//
+// Where SIGCHLDs are counted (with cgo), Reap calls wait4 only if one
+// arrived since the last reap began, so that a caller refusing a flood of
+// connections does not scan every child for each.
 func (r *Reaper) Reap() {
 	r.reap(true)
 }
@@ -223,6 +231,11 @@ func (r *Reaper) reap(unlessStopped bool) {
 	var calls []reaped
 	r.delivering.Lock()
 	defer r.delivering.Unlock()
+	n, counted := r.wake.signals()
+	if unlessStopped && counted && n == r.signalsReaped {
+		return // no child has exited since the last reap began
+	}
+	r.signalsReaped = n
 	r.mu.Lock()
 	if !unlessStopped || !r.stopped {
 		for {

@@ -329,3 +329,20 @@ func TestReapersInTurn(t *testing.T) {
 		r.Stop()
 	}
 }
+
+// TestReapDeliversAtOnce: a child's exit is delivered; Reap with nothing
+// new to reap (no SIGCHLD since) returns at once.
+func TestReapDeliversAtOnce(t *testing.T) {
+	r := newReaper(t, nil)
+	got := make(chan Status, 1)
+	err := r.StartFunc(func() (int, error) {
+		return syscall.ForkExec("/bin/true", []string{"true"}, &syscall.ProcAttr{Files: []uintptr{0, 1, 2}})
+	}, func(st Status, ok bool) { got <- st })
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait(t, got)
+	for range 100 {
+		r.Reap() // nothing to reap
+	}
+}

@@ -14,6 +14,7 @@ package reaper
 // static int slots[SLOTS] = {-1, -1, -1, -1, -1, -1, -1, -1};
 // static struct sigaction go_handler; // the handler ours replaced
 // static int installed;
+// uint64_t reaper_sigchld_count;       // SIGCHLDs handled so far
 //
 // // on_sigchld wakes every Reaper, then calls the Go handler it
 // // replaced, so that os/signal still sees SIGCHLD (it drops it unless
@@ -21,6 +22,7 @@ package reaper
 // static void on_sigchld(int sig, siginfo_t *info, void *ctx) {
 // 	int saved = errno;
 // 	uint64_t one = 1;
+// 	__atomic_add_fetch(&reaper_sigchld_count, 1, __ATOMIC_SEQ_CST);
 // 	for (int i = 0; i < SLOTS; i++) {
 // 		int fd = __atomic_load_n(&slots[i], __ATOMIC_ACQUIRE);
 // 		if (fd >= 0 && write(fd, &one, sizeof one) < 0) {
@@ -61,6 +63,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -174,4 +177,9 @@ func (s *eventSource) release() {
 	sigchld.Lock()
 	defer sigchld.Unlock()
 	sigchld.used[s.slot] = false
+}
+
+// signals returns how many SIGCHLDs the handler has seen.
+func (s *eventSource) signals() (uint64, bool) {
+	return atomic.LoadUint64((*uint64)(unsafe.Pointer(&C.reaper_sigchld_count))), true
 }

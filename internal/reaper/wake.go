@@ -15,6 +15,9 @@ type wakeSource interface {
 	// once wait has returned for the last time.
 	stop()
 	release()
+	// signals returns how many SIGCHLDs arrived so far in the process,
+	// if the source counts them.
+	signals() (n uint64, ok bool)
 }
 
 // newWakeSource returns the cheapest source this build has: a C signal
@@ -54,3 +57,5 @@ func (s *notifySource) stop() {
 }
 
 func (s *notifySource) release() {}
+
+func (s *notifySource) signals() (uint64, bool) { return 0, false }
