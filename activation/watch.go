@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -18,13 +19,15 @@ var ErrWatcherClosed = errors.New("activation: watcher closed")
 // readable (or reports an error or hangup), the callback gets its key once
 // and the descriptor is disarmed, so it stays quiet while the service it
 // started runs; Rearm watches it again (and fires at once if it is still
-// readable). The goroutine blocks in epoll_wait with no timeout: it wakes
-// only for an event or for Close.
+// readable). The goroutine waits in Go's poller until the epoll fd has
+// events (no thread is held meanwhile): it wakes only for an event or for
+// Close.
 //
 // Remove a descriptor before closing it: an epoll registration belongs to
 // the open file description, which the services' copies keep alive.
 type Watcher struct {
 	epfd, evfd int
+	pollFile   *os.File // a duplicate of epfd in Go's poller, for the loop
 	ready      func(key any)
 	done       chan struct{}
 	closeOnce  sync.Once
@@ -166,6 +169,9 @@ func (w *Watcher) Close() error {
 		_, _ = unix.Write(w.evfd, one[:])
 		<-w.done
 		w.epfdMu.Lock()
+		if w.pollFile != nil {
+			w.pollFile.Close()
+		}
 		unix.Close(w.epfd)
 		w.epfdMu.Unlock()
 		unix.Close(w.evfd)
@@ -210,26 +216,59 @@ func (w *Watcher) ctl(op, fd int, gen int32, events uint32) error {
 func (w *Watcher) loop() {
 	defer close(w.done)
 	events := make([]unix.EpollEvent, 32)
-	for {
-		n, err := unix.EpollWait(w.epfd, events, -1)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			w.mu.Lock()
-			w.err = os.NewSyscallError("epoll_wait", err)
-			w.mu.Unlock()
-			return
-		}
-		for _, ev := range events[:n] {
-			if ev.Pad == wakeGen && int(ev.Fd) == w.evfd {
-				return
+	rc, err := w.pollable()
+	var stop bool
+	for !stop && err == nil {
+		// The epoll fd is readable when it has events: the goroutine
+		// waits in Go's poller, which holds no thread.
+		err = rc.Read(func(uintptr) bool {
+			var n int
+			n, err = unix.EpollWait(w.epfd, events, 0)
+			if err == unix.EINTR || (err == nil && n == 0) {
+				err = nil
+				return false
 			}
-			if key, ok := w.lookup(int(ev.Fd), ev.Pad); ok {
-				w.ready(key)
+			if err != nil {
+				err = os.NewSyscallError("epoll_wait", err)
+				return true
 			}
+			stop = w.dispatch(events[:n])
+			return true
+		})
+	}
+	if err != nil {
+		w.mu.Lock()
+		w.err = err
+		w.mu.Unlock()
+	}
+}
+
+// pollable puts a duplicate of the epoll fd in Go's poller.
+func (w *Watcher) pollable() (syscall.RawConn, error) {
+	dup, err := unix.FcntlInt(uintptr(w.epfd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("fcntl", err)
+	}
+	if err := unix.SetNonblock(dup, true); err != nil {
+		unix.Close(dup)
+		return nil, os.NewSyscallError("fcntl", err)
+	}
+	w.pollFile = os.NewFile(uintptr(dup), "epoll")
+	return w.pollFile.SyscallConn()
+}
+
+// dispatch calls back for events; it reports whether Close woke the
+// loop.
+func (w *Watcher) dispatch(events []unix.EpollEvent) bool {
+	for _, ev := range events {
+		if ev.Pad == wakeGen && int(ev.Fd) == w.evfd {
+			return true
+		}
+		if key, ok := w.lookup(int(ev.Fd), ev.Pad); ok {
+			w.ready(key)
 		}
 	}
+	return false
 }
 
 // lookup returns the key of the current registration of fd.

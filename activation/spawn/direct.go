@@ -95,7 +95,7 @@ func spawnDirect(r *reaper.Reaper, s *Spec) (*Process, error) {
 	}
 	attr := &syscall.ProcAttr{Dir: s.directDir(), Env: s.directEnv(), Files: files, Sys: &syscall.SysProcAttr{Setsid: true}}
 	var pid int
-	exit, err := r.Start(func() (int, error) {
+	exit, err := s.startChild(r, func() (int, error) {
 		var ferr error
 		pid, ferr = syscall.ForkExec(s.Path, s.argv(), attr)
 		return pid, ferr

@@ -34,7 +34,9 @@
 // The block starts with a futex word. The child sets it after setsid and
 // wakes it: Spawn sleeps on it until then, so that it never returns a
 // pid whose process group does not exist yet (a stop signal sent to the
-// group at once would be lost). The kernel clears the word
+// group at once would be lost), unless Spec.NoSessionWait says that the
+// caller falls back to the pid (as sockd does for Accept=yes instances).
+// The kernel clears the word
 // (CLONE_CHILD_CLEARTID) when the child is done with sockd's memory: when
 // its execve has switched to the program's, or when it exits. No pipe and
 // no goroutine wait for that. Each spawn frees the blocks of the children
@@ -42,13 +44,11 @@
 // WaitExec) of a child that is not done yet starts a goroutine that
 // sleeps on the futex until the kernel wakes it.
 //
-// The wait for setsid also paces a caller that spawns one instance after
-// another, as sockd's Accept=yes units do: without it, instances that had
-// exited but were not reaped yet piled up and counted against
-// MaxConnections= (tests/accept TestNoLeaks under -race refused
-// connections in 4 of 40 runs, in none of 80 with the wait). Waiting
-// until the exec instead, as Go's vfork did, costs more of sockd's CPU
-// per connection (bench/accept/README.md).
+// The wait for setsid once also paced sockd's Accept=yes loop, whose
+// exited but unreaped instances counted against MaxConnections=; the loop
+// now reaps before it refuses a connection (internal/reaper Reap) and
+// does not wait. Waiting until the exec, as Go's vfork did, costs more of
+// sockd's CPU per connection (bench/accept/README.md).
 //
 // The fast path needs cgo, amd64 (the raw system calls are inline
 // assembly), close_range's CLOSE_RANGE_CLOEXEC (Linux 5.11) and an

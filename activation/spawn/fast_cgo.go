@@ -60,7 +60,7 @@ type fastSpec struct {
 
 // spawnFast starts s with the C spawner (fastspawn.c) and returns once
 // the child is in its own session, so that its process group can be
-// signalled. It returns ok=false, having done nothing, when this build or
+// signalled (or at once with s.NoSessionWait). It returns ok=false, having done nothing, when this build or
 // kernel has no fast path or a user or group of s is unknown: the shim
 // then starts s and reports the failure.
 func spawnFast(r *reaper.Reaper, s *Spec) (p *Process, ok bool, err error) {
@@ -88,7 +88,7 @@ func spawnFast(r *reaper.Reaper, s *Spec) (p *Process, ok bool, err error) {
 		return nil, true, fmt.Errorf("spawn %s: %w", s.Path, syscall.ENOMEM)
 	}
 	var pid int
-	exit, err := r.Start(func() (int, error) {
+	exit, err := s.startChild(r, func() (int, error) {
 		ret := C.fs_clone(block)
 		if ret < 0 {
 			return 0, os.NewSyscallError("clone", syscall.Errno(-ret))
@@ -102,9 +102,11 @@ func spawnFast(r *reaper.Reaper, s *Spec) (p *Process, ok bool, err error) {
 	}
 	p = &Process{Pid: pid, Exit: exit, execDone: make(chan struct{}), outDone: make(chan struct{}),
 		child: &fastChild{block: block, fs: fs}}
-	// Nothing else knows the block yet, so it stays allocated while we
-	// sleep on it.
-	sleepWhile(p.child.busy(), func(v int32) bool { return v == C.FS_CLONED })
+	if !s.NoSessionWait {
+		// Nothing else knows the block yet, so it stays allocated while
+		// we sleep on it.
+		sleepWhile(p.child.busy(), func(v int32) bool { return v == C.FS_CLONED })
+	}
 	children.Lock()
 	children.m[p] = struct{}{}
 	children.Unlock()

@@ -53,6 +53,29 @@ type Spec struct {
 	UMask           *os.FileMode  // nil means DefaultUMask
 	LimitNOFILE     *units.Rlimit // nil inherits sockd's original limit
 	NoNewPrivileges bool
+
+	// Exited, if set, receives the process's exit status instead of
+	// Process.Exit, which is then nil: the reaper calls it from the
+	// goroutine that reaped the process, once, with ok=false if the
+	// reaper stopped first (see reaper.Reaper.StartFunc). It may be
+	// called before Spawn returns.
+	Exited func(st reaper.Status, ok bool)
+	// NoSessionWait lets the fast path return right after the clone,
+	// before the child has called setsid: until it has, its process
+	// group does not exist and kill(-pid) fails with ESRCH, so a caller
+	// that stops it must then signal the pid (the child blocks every
+	// signal until it has reset their handlers, so the signal waits for
+	// it, and a default action then applies). Other paths always wait.
+	NoSessionWait bool
+}
+
+// startChild registers the child fork starts with r: on Process.Exit's
+// channel, or for s.Exited.
+func (s *Spec) startChild(r *reaper.Reaper, fork func() (int, error)) (<-chan reaper.Status, error) {
+	if s.Exited != nil {
+		return nil, r.StartFunc(fork, s.Exited)
+	}
+	return r.Start(fork)
 }
 
 // StdioKind says where a standard stream of the service goes.
@@ -83,7 +106,7 @@ type Stdio struct {
 type Process struct {
 	Pid int
 	// Exit receives the process's exit status from the reaper, then is
-	// closed (see reaper.Reaper.Start).
+	// closed (see reaper.Reaper.Start); nil when Spec.Exited gets it.
 	Exit <-chan reaper.Status
 
 	execDone chan struct{}
@@ -161,7 +184,7 @@ func spawnShim(r *reaper.Reaper, s *Spec) (*Process, error) {
 	argv := append([]string{shimArgv0, s.Path}, s.argv()...)
 	attr := &syscall.ProcAttr{Env: env, Files: files, Sys: &syscall.SysProcAttr{Setsid: true}}
 	var pid int
-	exit, err := r.Start(func() (int, error) {
+	exit, err := s.startChild(r, func() (int, error) {
 		var ferr error
 		pid, ferr = syscall.ForkExec(shimExe, argv, attr)
 		return pid, ferr

@@ -13,6 +13,10 @@
 // so a status is never reaped before its subscriber exists, and a pid that
 // is reused after a reap is never confused with the old process.
 //
+// A subscriber gets the status on a channel (Start, Adopt) or through a
+// function the reaper calls (StartFunc): the function saves a goroutine
+// hand-off per child where processes are short-lived (Accept=yes).
+//
 // Nothing else in the process may wait for children: exec.Cmd.Wait,
 // os.Process.Wait and syscall.Wait4 would race with the reaper (or find
 // the child already reaped). Start children through Start.
@@ -22,8 +26,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"os/signal"
 	"sync"
 	"syscall"
 
@@ -66,15 +68,22 @@ var ErrStopped = errors.New("reaper: stopped")
 type Reaper struct {
 	log *slog.Logger
 
-	mu      sync.Mutex
-	subs    map[int]chan Status
-	stopped bool
+	// delivering is held from a wait4 until the statuses it got are
+	// delivered, so that Reap returns only once every status reaped
+	// before it has been delivered. Taken before mu.
+	delivering sync.Mutex
+	// signalsReaped is the wake source's count of SIGCHLDs when the last
+	// reap began (guarded by delivering): if it has not changed, Reap has
+	// nothing to reap.
+	signalsReaped uint64
+	mu            sync.Mutex
+	subs          map[int]subscriber
+	stopped       bool
 	// orphans remembers the last orphans reaped, so that Adopt still
 	// gets the status of a child that exited before it was adopted.
 	orphans orphanMemory
 
-	sigc chan os.Signal
-	stop chan struct{}
+	wake wakeSource // SIGCHLD (wake.go)
 	done chan struct{}
 }
 
@@ -90,14 +99,30 @@ func New(log *slog.Logger) (*Reaper, error) {
 	}
 	r := &Reaper{
 		log:  log,
-		subs: make(map[int]chan Status),
-		sigc: make(chan os.Signal, 1),
-		stop: make(chan struct{}),
+		subs: make(map[int]subscriber),
 		done: make(chan struct{}),
 	}
-	signal.Notify(r.sigc, syscall.SIGCHLD)
+	r.wake = newWakeSource()
 	go r.loop()
 	return r, nil
+}
+
+// subscriber is who gets a child's status: c, or else fn.
+type subscriber struct {
+	c  chan Status
+	fn func(st Status, ok bool)
+}
+
+// deliver hands st to s; ok=false means the reaper stopped first.
+func (s subscriber) deliver(st Status, ok bool) {
+	if s.fn != nil {
+		s.fn(st, ok)
+		return
+	}
+	if ok {
+		s.c <- st // buffered, one value per pid: never blocks
+	}
+	close(s.c)
 }
 
 // Start calls fork, which must start exactly one child and return its
@@ -107,21 +132,38 @@ func New(log *slog.Logger) (*Reaper, error) {
 // stopped first. If fork fails, its error is returned and nothing is
 // registered. fork must not call Start.
 func (r *Reaper) Start(fork func() (pid int, err error)) (<-chan Status, error) {
+	c := make(chan Status, 1)
+	if err := r.start(fork, subscriber{c: c}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// StartFunc is Start with a function instead of a channel: exited is
+// called once with the child's status and ok=true, or with ok=false if
+// the reaper is stopped first. It is called by the goroutine that reaped
+// the child (the reaper's, or one calling Reap), without the reaper's
+// lock held; it must not block for long, as other exits wait behind it.
+// It may be called before StartFunc returns.
+func (r *Reaper) StartFunc(fork func() (pid int, err error), exited func(st Status, ok bool)) error {
+	return r.start(fork, subscriber{fn: exited})
+}
+
+func (r *Reaper) start(fork func() (pid int, err error), s subscriber) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.stopped {
-		return nil, ErrStopped
+		return ErrStopped
 	}
 	pid, err := fork()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if pid <= 0 {
-		return nil, fmt.Errorf("reaper: fork returned pid %d", pid)
+		return fmt.Errorf("reaper: fork returned pid %d", pid)
 	}
-	c := make(chan Status, 1)
-	r.subs[pid] = c
-	return c, nil
+	r.subs[pid] = s
+	return nil
 }
 
 // Stop stops the reaping goroutine and waits for it to return. Channels
@@ -138,47 +180,91 @@ func (r *Reaper) Stop() {
 	r.stopped = true
 	r.mu.Unlock()
 
-	signal.Stop(r.sigc)
-	close(r.stop)
+	r.wake.stop()
 	<-r.done
+	r.wake.release()
 
 	r.mu.Lock()
-	for pid, c := range r.subs {
-		close(c)
-		delete(r.subs, pid)
-	}
+	subs := r.subs
+	r.subs = make(map[int]subscriber)
 	r.mu.Unlock()
+	for _, s := range subs {
+		s.deliver(Status{}, false)
+	}
 }
 
 func (r *Reaper) loop() {
 	defer close(r.done)
-	// A child may have exited before signal.Notify took effect.
+	// A child may have exited before the wake source was in place.
 	r.reapAll()
-	for {
-		select {
-		case <-r.stop:
-			return
-		case <-r.sigc:
-			r.reapAll()
-		}
+	for r.wake.wait() {
+		r.reapAll()
 	}
 }
 
-// reapAll reaps until no child is left to reap. SIGCHLD is not queued:
-// one signal may stand for many exits, so one wake-up drains them all.
-func (r *Reaper) reapAll() {
+// Reap reaps, in the calling goroutine, every child that has exited and
+// delivers the statuses, as the reaper's goroutine does on SIGCHLD; it
+// returns once every status reaped before it, by anyone, was delivered
+// (to a channel or a function). A caller that counts live children calls
+// it to learn of exits at once rather than when the signal is handled.
+// It does nothing after Stop, and waits while the reaper is frozen. A
+// function given to StartFunc must not call it.
+//
+// Where SIGCHLDs are counted (with cgo), Reap calls wait4 only if one
+// arrived since the last reap began, so that a caller refusing a flood of
+// connections does not scan every child for each.
+func (r *Reaper) Reap() {
+	r.reap(true)
+}
+
+// reapAll reaps until no child is left to reap, then delivers the
+// statuses. SIGCHLD is not queued: one signal may stand for many exits,
+// so one wake-up drains them all.
+func (r *Reaper) reapAll() { r.reap(false) }
+
+// reap is reapAll; unlessStopped makes it do nothing after Stop.
+func (r *Reaper) reap(unlessStopped bool) {
 	// One lock for the whole batch: with goroutines queued to fork (Start
 	// holds the lock), taking it per child let the mutex starve the
-	// reaper, and exited children piled up as zombies.
+	// reaper, and exited children piled up as zombies. Functions
+	// (StartFunc) are called after the lock is released.
+	var calls []reaped
+	r.delivering.Lock()
+	defer r.delivering.Unlock()
+	n, counted := r.wake.signals()
+	if unlessStopped && counted && n == r.signalsReaped {
+		return // no child has exited since the last reap began
+	}
+	r.signalsReaped = n
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	for r.reapOne() {
+	if !unlessStopped || !r.stopped {
+		for {
+			st, s, ok := r.reapOne()
+			if !ok {
+				break
+			}
+			if s.fn != nil {
+				calls = append(calls, reaped{st, s})
+			} else if s.c != nil {
+				s.deliver(st, true)
+			}
+		}
+	}
+	r.mu.Unlock()
+	for _, c := range calls {
+		c.s.deliver(c.st, true)
 	}
 }
 
-// reapOne reaps at most one child and reports whether it did.
-// reapOne reaps one child, if one has exited; r.mu is held.
-func (r *Reaper) reapOne() bool {
+// reaped is a status to deliver to a function once r.mu is released.
+type reaped struct {
+	st Status
+	s  subscriber
+}
+
+// reapOne reaps one child, if one has exited, and returns its status and
+// subscriber (zero for an orphan); r.mu is held.
+func (r *Reaper) reapOne() (Status, subscriber, bool) {
 	var st Status
 	var err error
 	for {
@@ -191,20 +277,18 @@ func (r *Reaper) reapOne() bool {
 		if err != syscall.ECHILD {
 			r.log.Error("wait4 failed", "err", err)
 		}
-		return false
+		return st, subscriber{}, false
 	}
 	if st.Pid <= 0 {
-		return false
+		return st, subscriber{}, false
 	}
-	if c, ok := r.subs[st.Pid]; ok {
+	if s, ok := r.subs[st.Pid]; ok {
 		delete(r.subs, st.Pid)
-		c <- st // buffered, one value per pid: never blocks
-		close(c)
-		return true
+		return st, s, true
 	}
 	r.orphans.add(st)
 	r.log.Debug("reaped orphan", "pid", st.Pid, "status", st.String())
-	return true
+	return st, subscriber{}, true
 }
 
 // Adopt registers pid, a child this process already has (one started
@@ -226,7 +310,7 @@ func (r *Reaper) Adopt(pid int) <-chan Status {
 		close(c)
 		return c
 	}
-	r.subs[pid] = c
+	r.subs[pid] = subscriber{c: c}
 	return c
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -232,5 +233,116 @@ func TestStartForkError(t *testing.T) {
 	}
 	if _, err := r.Start(func() (int, error) { return 0, nil }); err == nil {
 		t.Error("pid 0 accepted")
+	}
+}
+
+// TestStartFunc: a function subscriber gets the status once; Reap
+// delivers it in the calling goroutine without waiting for SIGCHLD's
+// handling, and only after every status reaped before was delivered.
+func TestStartFunc(t *testing.T) {
+	r := newReaper(t, nil)
+	got := make(chan Status, 2)
+	var pid int
+	err := r.StartFunc(func() (int, error) {
+		var err error
+		pid, err = syscall.ForkExec("/bin/sh", []string{"sh", "-c", "exit 7"}, &syscall.ProcAttr{Files: []uintptr{0, 1, 2}})
+		return pid, err
+	}, func(st Status, ok bool) {
+		if !ok {
+			t.Error("delivered with ok=false before Stop")
+		}
+		got <- st
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(got) == 0 && time.Now().Before(deadline) {
+		r.Reap()
+		time.Sleep(time.Millisecond)
+	}
+	st := wait(t, got)
+	if st.Pid != pid || st.Wait.ExitStatus() != 7 {
+		t.Errorf("got %v for pid %d; want exit 7 of %d", st, st.Pid, pid)
+	}
+	r.Reap()
+	if len(got) != 0 {
+		t.Error("status delivered twice")
+	}
+}
+
+// TestStartFuncStop: Stop calls the function of a child not reaped yet
+// with ok=false.
+func TestStartFuncStop(t *testing.T) {
+	r, err := New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	called := make(chan bool, 1)
+	err = r.StartFunc(func() (int, error) {
+		var err error
+		pid, err = syscall.ForkExec("/bin/sleep", []string{"sleep", "10"}, &syscall.ProcAttr{Files: []uintptr{0, 1, 2}})
+		return pid, err
+	}, func(_ Status, ok bool) { called <- ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Stop()
+	if ok := <-called; ok {
+		t.Error("function called with ok=true for a child still running")
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	var ws syscall.WaitStatus
+	syscall.Wait4(pid, &ws, 0, nil)
+}
+
+// TestSIGCHLDStillNotified: with the reaper's own SIGCHLD handler in
+// place (sigchld_cgo.go), os/signal still delivers SIGCHLD to a channel
+// registered for it.
+func TestSIGCHLDStillNotified(t *testing.T) {
+	r := newReaper(t, nil)
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGCHLD)
+	defer signal.Stop(c)
+	_, exit := sh(t, r, "exit 0")
+	wait(t, exit)
+	select {
+	case <-c:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no SIGCHLD on the channel")
+	}
+}
+
+// TestReapersInTurn: reapers started and stopped one after another (more
+// than there are eventfd slots) each see their child's exit.
+func TestReapersInTurn(t *testing.T) {
+	for i := range 12 {
+		r, err := New(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, exit := sh(t, r, "exit "+strconv.Itoa(i))
+		if st := wait(t, exit); st.Wait.ExitStatus() != i {
+			t.Errorf("reaper %d: %v", i, st)
+		}
+		r.Stop()
+	}
+}
+
+// TestReapDeliversAtOnce: a child's exit is delivered; Reap with nothing
+// new to reap (no SIGCHLD since) returns at once.
+func TestReapDeliversAtOnce(t *testing.T) {
+	r := newReaper(t, nil)
+	got := make(chan Status, 1)
+	err := r.StartFunc(func() (int, error) {
+		return syscall.ForkExec("/bin/true", []string{"true"}, &syscall.ProcAttr{Files: []uintptr{0, 1, 2}})
+	}, func(st Status, ok bool) { got <- st })
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait(t, got)
+	for range 100 {
+		r.Reap() // nothing to reap
 	}
 }

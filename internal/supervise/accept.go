@@ -16,10 +16,13 @@ import (
 // Accept=yes (systemd.socket(5)): sockd accepts every connection itself
 // and starts one instance of the template service NAME@.service per
 // connection, with the connection as its only socket. The accept loop
-// runs in the unit's goroutine (wake.go); each instance is started,
-// watched and stopped by a goroutine of its own, which the loop owns: it
-// cancels them and waits for them when it ends. Nothing per connection
-// outlives the connection's instance.
+// runs in the unit's goroutine (wake.go). An instance without
+// ExecStartPre= and ExecStartPost= is started by the loop itself and has
+// no goroutine while it runs: the reaper reports its exit
+// (accept_inline.go). Any other instance is started, watched and stopped
+// by a goroutine of its own (accept_instance.go). The loop owns both
+// kinds: it stops them and waits for them when it ends. Nothing per
+// connection outlives the connection's instance.
 
 // acceptBatch bounds the connections taken from one listener per wake-up,
 // so that a flood cannot keep the loop from its other work (control
@@ -33,14 +36,13 @@ const acceptRetry = 100 * time.Millisecond
 
 // spawnSlot lets one instance of any Accept=yes unit be forked at a time.
 // Forks are serialized by the reaper's lock anyway; a crowd of goroutines
-// waiting for it puts the lock into starvation mode, where the reaper
-// gets it about once per millisecond, and exited instances wait as
-// zombies that still count against MaxConnections= (measured: 900 zombies
-// under 64 concurrent clients with 2 slots per unit, none with one slot
-// in all). The reaper now collects every exit under one hold of the lock,
-// but without the token the -race leak test still saw an instance over a
-// limit of 100 at 50 concurrent clients, at the same throughput; so the
-// token stays. It is taken only around the fork.
+// waiting for it once put the lock into starvation mode, where the
+// reaper got it about once per millisecond and exited instances waited
+// as zombies that still counted against MaxConnections=. Inline
+// instances are forked by their unit's loop, one at a time per unit; the
+// token still keeps the loops of busy units, and the goroutines of
+// instances with ExecStartPre=, from crowding the lock. It is taken only
+// around the fork.
 var spawnSlot = make(chan struct{}, 1)
 
 // acceptor is the state of the accept loop, owned by the unit's goroutine
@@ -156,6 +158,16 @@ func (a *acceptor) close() {
 // stopInstances stops every live instance and waits until all have ended.
 func (a *acceptor) stopInstances() {
 	a.cancel()
+	u := a.u
+	u.mu.Lock()
+	insts := make([]*liveInstance, 0, len(u.instances.byID))
+	for _, inst := range u.instances.byID {
+		insts = append(insts, inst)
+	}
+	u.mu.Unlock()
+	for _, inst := range insts {
+		inst.stop()
+	}
 	a.wg.Wait()
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 }
@@ -255,35 +267,56 @@ func (a *acceptor) connection(cfd int, sa unix.Sockaddr) {
 		instance: instance,
 		env:      p.env(),
 	}
-	id, ok := a.admit(cfg, inst)
-	if !ok {
+	job := instanceJob{cfg: cfg, inst: inst, instance: instance, fd: cfd, env: inst.env}
+	inline := startsInline(&cfg.Service)
+	var ctx context.Context
+	if inline {
+		inst.stop = func() { a.stopInline(inst) }
+	} else {
+		ctx, inst.cancel = context.WithCancel(a.ctx)
+		inst.stop = inst.cancel
+	}
+	if !a.admit(cfg, inst) {
 		unix.Close(cfd)
+		if inst.cancel != nil {
+			inst.cancel()
+		}
 		return
 	}
-	var ctx context.Context
-	ctx, inst.stop = context.WithCancel(a.ctx)
 	a.wg.Add(1)
-	go a.run(ctx, instanceJob{cfg: cfg, id: id, inst: inst, instance: instance, fd: cfd, env: inst.env})
+	if inline {
+		a.startInline(job)
+		return
+	}
+	go a.run(ctx, job)
 }
 
 // admit records the instance, or counts the connection as refused if a
 // limit does not allow it.
-func (a *acceptor) admit(cfg *units.Unit, inst *liveInstance) (uint64, bool) {
+func (a *acceptor) admit(cfg *units.Unit, inst *liveInstance) bool {
 	u := a.u
 	u.mu.Lock()
-	id, err := u.instances.admit(inst, cfg.Socket.MaxConnections, cfg.Socket.MaxConnectionsPerSource)
+	err := u.instances.admit(inst, cfg.Socket.MaxConnections, cfg.Socket.MaxConnectionsPerSource)
+	if err != nil && u.deps.Reaper != nil {
+		// Instances that have exited may not be reaped yet: reap them
+		// now rather than refuse for them.
+		u.mu.Unlock()
+		u.deps.Reaper.Reap()
+		u.mu.Lock()
+		err = u.instances.admit(inst, cfg.Socket.MaxConnections, cfg.Socket.MaxConnectionsPerSource)
+	}
 	if err == nil {
 		a.accepted++
 		u.status.Accepted++
 		u.status.Connections = len(u.instances.byID)
 		u.mu.Unlock()
-		return id, true
+		return true
 	}
 	u.status.Refused++
 	refused := u.status.Refused
 	u.mu.Unlock()
 	a.refusals.Note(err.Error()+", dropping connection", "peer", inst.Remote, "refused", refused)
-	return 0, false
+	return false
 }
 
 // handle serves a request of the control API in accept mode. The service

@@ -17,7 +17,6 @@ import (
 // goroutine, which owns fd from then on.
 type instanceJob struct {
 	cfg  *units.Unit // the unit's settings when the connection came
-	id   uint64
 	inst *liveInstance
 	// instance is the instance part of the service name, what %i
 	// expands to.
@@ -35,7 +34,7 @@ var errStopping = errors.New("the unit is stopping")
 // apply to them, as in systemd); Type= is treated as simple.
 func (a *acceptor) run(ctx context.Context, job instanceJob) {
 	defer a.wg.Done()
-	defer a.end(job)
+	defer a.end(job.inst)
 	svc := job.cfg.Service.Instantiate(job.instance)
 	p, err := a.startInstance(ctx, &svc, job)
 	unix.Close(job.fd) // the instance has its own copy, or none
@@ -49,13 +48,13 @@ func (a *acceptor) run(ctx context.Context, job instanceJob) {
 	job.inst.PID, job.inst.proc = p.Pid, p
 	a.u.mu.Unlock()
 	exit := a.superviseInstance(ctx, &svc, p, job.env)
-	a.logExit(&svc, job, exit)
+	a.logExit(&svc, job.inst, exit)
 }
 
 // logExit logs how an instance ended.
-func (a *acceptor) logExit(svc *units.Service, job instanceJob, exit Exit) {
+func (a *acceptor) logExit(svc *units.Service, inst *liveInstance, exit Exit) {
 	if !exit.Clean() {
-		a.failures.Note("instance exited", "service", svc.Name, "peer", job.inst.Remote, "status", exit.String())
+		a.failures.Note("instance exited", "service", svc.Name, "peer", inst.Remote, "status", exit.String())
 		return
 	}
 	a.u.log.Debug("instance exited", "service", svc.Name, "status", exit.String())
@@ -63,15 +62,17 @@ func (a *acceptor) logExit(svc *units.Service, job instanceJob, exit Exit) {
 
 // end forgets the instance, and wakes the accept loop when the last
 // instance has ended (it may switch to Accept=no, or sleep).
-func (a *acceptor) end(job instanceJob) {
+func (a *acceptor) end(inst *liveInstance) {
 	u := a.u
 	u.mu.Lock()
-	u.instances.remove(job.id)
+	u.instances.remove(inst)
 	live := len(u.instances.byID)
 	u.status.Connections = live
 	u.mu.Unlock()
-	job.inst.stop()
-	close(job.inst.done)
+	if inst.cancel != nil {
+		inst.cancel()
+	}
+	close(inst.done)
 	if live == 0 {
 		select {
 		case a.ended <- struct{}{}:

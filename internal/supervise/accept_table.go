@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/sockd/sockd/activation/spawn"
+	"github.com/sockd/sockd/internal/reaper"
+	"github.com/sockd/sockd/units"
 )
 
 // Instance is a live per-connection service instance of an Accept=yes
@@ -37,48 +39,57 @@ type instanceTable struct {
 
 type liveInstance struct {
 	Instance
+	id     uint64 // its key in instanceTable.byID
 	source string
-	stop   context.CancelFunc // stops this instance
+	stop   func()             // stops this instance; call it without Unit.mu
+	cancel context.CancelFunc // the context of its goroutine, if it has one
 	done   chan struct{}      // closed when the instance has ended
 	// proc is the main process once started; instance and env are what
 	// it was started with (Park saves them).
 	proc     *spawn.Process
 	instance string
 	env      []string
+
+	// An instance started inline (accept_inline.go): its settings, and
+	// how far it got.
+	svc        *units.Service
+	stopWanted bool               // stop it once started
+	exited     bool               // the reaper reported the exit, which ended it
+	stopExit   chan reaper.Status // set while a goroutine stops it: the exit goes there
 }
 
 // admit adds inst if the limits allow another instance from source; it
 // returns nil and the reason if they do not. max is MaxConnections=,
 // perSource MaxConnectionsPerSource= (0: no limit).
-func (t *instanceTable) admit(inst *liveInstance, max, perSource int) (uint64, error) {
+func (t *instanceTable) admit(inst *liveInstance, max, perSource int) error {
 	if len(t.byID) >= max {
-		return 0, fmt.Errorf("too many incoming connections (%d)", len(t.byID))
+		return fmt.Errorf("too many incoming connections (%d)", len(t.byID))
 	}
 	if n := t.perSource[inst.source]; perSource > 0 && n >= perSource {
-		return 0, fmt.Errorf("too many incoming connections (%d) from source %s", n, inst.source)
+		return fmt.Errorf("too many incoming connections (%d) from source %s", n, inst.source)
 	}
-	return t.insert(inst), nil
+	t.insert(inst)
+	return nil
 }
 
 // insert adds inst whatever the limits: an instance a previous image of
-// sockd admitted.
-func (t *instanceTable) insert(inst *liveInstance) uint64 {
+// sockd admitted. It sets inst.id.
+func (t *instanceTable) insert(inst *liveInstance) {
 	if t.byID == nil {
 		t.byID, t.perSource = map[uint64]*liveInstance{}, map[string]int{}
 	}
 	t.nextID++
+	inst.id = t.nextID
 	t.byID[t.nextID] = inst
 	t.perSource[inst.source]++
-	return t.nextID
 }
 
 // remove forgets an instance that has ended.
-func (t *instanceTable) remove(id uint64) {
-	inst, ok := t.byID[id]
-	if !ok {
+func (t *instanceTable) remove(inst *liveInstance) {
+	if t.byID[inst.id] != inst {
 		return
 	}
-	delete(t.byID, id)
+	delete(t.byID, inst.id)
 	if t.perSource[inst.source]--; t.perSource[inst.source] <= 0 {
 		delete(t.perSource, inst.source)
 	}

@@ -11,8 +11,9 @@ import (
 // instance is removed.
 func TestInstanceTable(t *testing.T) {
 	var tb instanceTable
-	add := func(source string, max, perSource int) (uint64, error) {
-		return tb.admit(&liveInstance{Instance: Instance{Name: source, Since: time.Now()}, source: source}, max, perSource)
+	add := func(source string, max, perSource int) (*liveInstance, error) {
+		inst := &liveInstance{Instance: Instance{Name: source, Since: time.Now()}, source: source}
+		return inst, tb.admit(inst, max, perSource)
 	}
 	a, err := add("10.0.0.1", 3, 2)
 	if err != nil {
@@ -32,8 +33,8 @@ func TestInstanceTable(t *testing.T) {
 	if l := tb.list(); len(l) != 3 || l[0].Name != "10.0.0.1" || l[2].Name != "10.0.0.2" {
 		t.Errorf("list %+v", l)
 	}
-	for _, id := range []uint64{a, b, c, c} {
-		tb.remove(id)
+	for _, inst := range []*liveInstance{a, b, c, c} {
+		tb.remove(inst)
 	}
 	if len(tb.byID) != 0 || len(tb.perSource) != 0 {
 		t.Errorf("left behind: %v %v", tb.byID, tb.perSource)

@@ -11,8 +11,10 @@
 //
 // With Accept=yes the unit runs an accept loop instead (accept.go): one
 // instance of the template service per connection, MaxConnections= and
-// MaxConnectionsPerSource= enforced, each instance owned by a goroutine
-// of the loop.
+// MaxConnectionsPerSource= enforced. An instance without ExecStartPre=
+// and ExecStartPost= is started by the loop itself and ended by the
+// reaper's report of its exit (accept_inline.go); any other is owned by
+// a goroutine of the loop.
 //
 // Each Unit is a state machine owned by one goroutine, which runs only
 // while the unit has work (wake.go): an idle unit holds no goroutine. The

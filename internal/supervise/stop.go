@@ -66,14 +66,15 @@ func (u *Unit) finishMain(exit Exit) {
 }
 
 // killRest signals what remains of the process group of svc's process
-// pid once that process has exited: KillSignal= with
-// KillMode=control-group, SIGKILL with KillMode=mixed.
+// pid once that process has exited (and was reaped): KillSignal= with
+// KillMode=control-group, SIGKILL with KillMode=mixed. An empty group
+// costs one kill(2), which fails.
 func killRest(svc *units.Service, pid int) {
 	switch svc.KillMode {
 	case units.KillControlGroup:
-		killGroup(pid, svc.KillSignal)
+		signalGroup(pid, svc.KillSignal, false)
 	case units.KillMixed:
-		killGroup(pid, syscall.SIGKILL)
+		signalGroup(pid, syscall.SIGKILL, false)
 	}
 }
 
@@ -190,12 +191,28 @@ func exitFrom(st reaper.Status, ok bool) Exit {
 }
 
 // killGroup sends sig, then SIGCONT, to the process group led by pid
-// (each service is its own session and group).
+// (each service is its own session and group), pid being a process not
+// reaped yet. Until pid has called setsid its group does not exist (an
+// Accept=yes instance is started without waiting for that,
+// spawn.Spec.NoSessionWait): then the signal goes to pid, which blocks
+// every signal until it has reset their handlers and so gets it once it
+// has, and to the group again, in case it was made in between.
 func killGroup(pid int, sig os.Signal) {
-	s := sig.(syscall.Signal)
-	_ = unix.Kill(-pid, s) // ESRCH: the group is already gone
+	signalGroup(pid, sig.(syscall.Signal), true)
+}
+
+// signalGroup sends s, then SIGCONT, to the process group pid; when the
+// group does not exist, to pid and the group again if orPID is set, and
+// else to nothing (the group is gone).
+func signalGroup(pid int, s syscall.Signal, orPID bool) {
+	if err := unix.Kill(-pid, s); err == unix.ESRCH {
+		if !orPID || unix.Kill(pid, s) != nil {
+			return // gone
+		}
+		_ = unix.Kill(-pid, s)
+	}
 	if s != syscall.SIGKILL && s != syscall.SIGCONT {
-		_ = unix.Kill(-pid, syscall.SIGCONT)
+		signalGroup(pid, syscall.SIGCONT, orPID)
 	}
 }
 

@@ -411,12 +411,27 @@ func (u *Unit) adoptNotify(path string, fd int) (*notifySocket, error) {
 }
 
 // saveInstances saves the live instances of an Accept=yes unit; it fails
-// with ErrBusy while one is still being started.
+// with ErrBusy while one is still being started. It returns once every
+// instance has left sockd's memory (exec'ed or exited): an instance
+// started without waiting (accept_inline.go) still holds copies of
+// sockd's fds until its exec, among them the control socket's lock,
+// which the next image takes.
 func (a *acceptor) saveInstances() ([]SavedInstance, error) {
+	out, procs, err := a.saveInstancesLocked()
+	for _, p := range procs {
+		<-p.ExecDone()
+	}
+	return out, err
+}
+
+// saveInstancesLocked saves the live instances, and returns their
+// processes.
+func (a *acceptor) saveInstancesLocked() ([]SavedInstance, []*spawn.Process, error) {
 	u := a.u
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	var out []SavedInstance
+	var procs []*spawn.Process
 	for _, inst := range u.instances.byID {
 		var err error
 		var p *SavedProcess
@@ -429,14 +444,15 @@ func (a *acceptor) saveInstances() ([]SavedInstance, error) {
 			for i := range out {
 				closeSavedProcess(&out[i].SavedProcess)
 			}
-			return nil, err
+			return nil, nil, err
 		}
 		out = append(out, SavedInstance{
 			SavedProcess: *p, Name: inst.Name, Instance: inst.instance,
 			Remote: inst.Remote, Source: inst.source, Since: inst.Since, Env: inst.env,
 		})
+		procs = append(procs, inst.proc)
 	}
-	return out, nil
+	return out, procs, nil
 }
 
 // adoptInstances takes over the instances a previous image started:
@@ -451,20 +467,21 @@ func (a *acceptor) adoptInstances() {
 		}
 		p := u.adoptProcess(&s.SavedProcess, s.Name)
 		inst.proc = p.proc
+		var ctx context.Context
+		ctx, inst.cancel = context.WithCancel(a.ctx)
+		inst.stop = inst.cancel
 		u.mu.Lock()
-		id := u.instances.insert(inst)
+		u.instances.insert(inst)
 		u.status.Connections = len(u.instances.byID)
 		u.mu.Unlock()
-		var ctx context.Context
-		ctx, inst.stop = context.WithCancel(a.ctx)
-		job := instanceJob{cfg: u.cfg, id: id, inst: inst, instance: s.Instance, fd: -1, env: s.Env}
+		job := instanceJob{cfg: u.cfg, inst: inst, instance: s.Instance, fd: -1, env: s.Env}
 		a.wg.Add(1)
 		go func() {
 			defer a.wg.Done()
-			defer a.end(job)
+			defer a.end(job.inst)
 			svc := job.cfg.Service.Instantiate(job.instance)
 			env := append(job.env[:len(job.env):len(job.env)], "MAINPID="+strconv.Itoa(p.pid))
-			a.logExit(&svc, job, a.waitInstance(ctx, &svc, p.proc, env))
+			a.logExit(&svc, job.inst, a.waitInstance(ctx, &svc, p.proc, env))
 		}()
 	}
 	u.adopted = nil

@@ -35,6 +35,8 @@ func TestParkBusyAcceptUnit(t *testing.T) {
 	if n, err := c.Read(buf); string(buf[:n]) != "up\n" {
 		t.Fatalf("the instance answered %q, %v; want \"up\"", buf[:n], err)
 	}
+	// The instance can answer before its goroutine has recorded it.
+	h.waitFor("the instance's pid", func() bool { in := h.u.Instances(); return len(in) == 1 && in[0].PID != 0 })
 	p, err := h.u.Park(ctx)
 	if err != nil {
 		t.Fatalf("Park once the instance runs: %v", err)

@@ -1,7 +1,9 @@
 package accept_test
 
 import (
+	"bytes"
 	"fmt"
+	"os"
 	"strconv"
 	"syscall"
 	"testing"
@@ -43,10 +45,22 @@ func TestStopKillsInstances(t *testing.T) {
 		t.Errorf("sockd stopped in %v; want TimeoutStopSec=1s, then SIGKILL", took)
 	}
 	for _, pid := range procs {
-		if syscall.Kill(pid, 0) == nil {
-			t.Errorf("process %d survived sockd", pid)
+		if syscall.Kill(pid, 0) == nil && !dead(pid) {
+			stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+			t.Errorf("process %d survived sockd: %s", pid, stat)
 		}
 	}
+}
+
+// dead reports whether pid is a zombie: killed, and not reaped yet by its
+// new parent (a process killed as sockd exits is reparented to PID 1).
+func dead(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	rest := stat[bytes.LastIndexByte(stat, ')')+1:]
+	return bytes.HasPrefix(rest, []byte(" Z"))
 }
 
 // descendants returns every process below pid.
