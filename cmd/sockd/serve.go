@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime"
 	"syscall"
 	"time"
 
@@ -19,7 +18,6 @@ import (
 
 // serve runs the daemon in the foreground until SIGTERM or SIGINT.
 func serve(o options, stderr io.Writer) int {
-	oneProc()
 	log, err := newLogger(o, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "sockd:", err)
@@ -51,6 +49,7 @@ func serve(o options, stderr io.Writer) int {
 	d, err := daemon.New(daemon.Config{
 		UnitDirs: o.unitDirs, RuntimeDir: runtimeDir, Log: log,
 		Version: version, Binary: binary, Args: o.args, Handover: handover,
+		IdleProcs: idleProcs(),
 	})
 	if err != nil {
 		log.Error("cannot start", "err", err)
@@ -159,14 +158,14 @@ func upgradeCheck(o options, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// oneProc runs Go code on one processor, unless GOMAXPROCS is set. sockd
-// waits far more than it computes; with one P its goroutines hand work
-// to each other on one thread instead of waking idle threads to steal
-// it. For Accept=yes at 64 concurrent clients on 2 CPUs that halved
-// sockd's CPU per connection (about 50 instead of 75-140 us, with far
-// fewer context switches; bench/accept/README.md).
-func oneProc() {
-	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(1)
+// idleProcs is how many processors run sockd's Go code once it is ready
+// (daemon.Config.IdleProcs): one, unless GOMAXPROCS is set, which then
+// applies throughout. sockd waits far more than it computes; with one
+// processor its goroutines hand work to each other on one thread instead
+// of waking idle threads to steal it.
+func idleProcs() int {
+	if os.Getenv("GOMAXPROCS") != "" {
+		return 0
 	}
+	return 1
 }

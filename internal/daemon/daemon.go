@@ -37,6 +37,10 @@ type Config struct {
 	// generation (ReadHandover or Takeover): Load adopts its listeners,
 	// fd stores and running processes instead of starting afresh.
 	Handover *Handover
+	// IdleProcs, if positive, is how many processors run sockd's Go code
+	// once it is ready, between the bursts of work (loading, reloading,
+	// upgrading) that use every CPU (procs.go).
+	IdleProcs int
 }
 
 // Daemon is a running sockd. Create it with New, then call Run.
@@ -63,6 +67,7 @@ type Daemon struct {
 	cancelRun  context.CancelFunc
 	takenOver  bool        // a new sockd took over: leave the socket nodes
 	ready      atomic.Bool // Run supervises the units
+	procs      *procs      // processors for Go code: all in bursts, IdleProcs between
 	// unread is set when Load restored the units from the handover's
 	// settings: Run then reads the unit files (reloadAfterUpgrade).
 	unread bool
@@ -92,6 +97,7 @@ func New(cfg Config) (*Daemon, error) {
 		cfg: cfg, log: cfg.Log, units: map[string]*running{},
 		generation: 1, binary: cfg.Binary, started: time.Now(),
 		execC: make(chan execRequest), runDone: make(chan struct{}),
+		procs: newProcs(cfg.IdleProcs),
 	}
 	if h := cfg.Handover; h != nil {
 		d.generation, d.upgraded = h.Generation+1, d.started
@@ -256,6 +262,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	// → 40 MB. It is a full GC, about 20-40 ms, after "ready" so that it
 	// does not delay the listeners.
 	debug.FreeOSMemory()
+	d.procs.settle()
 	for ctx.Err() == nil {
 		select {
 		case <-ctx.Done():

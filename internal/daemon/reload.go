@@ -26,6 +26,7 @@ var ErrNotRunning = errors.New("sockd is not running")
 // ones, and restarts its supervision (stopping its service). A reload
 // never refuses a connection to a listener that did not change.
 func (d *Daemon) Reload(ctx context.Context) error {
+	defer d.procs.work()()
 	res := unitdir.Load(d.cfg.UnitDirs, units.DefaultSpecifierEnv())
 	if err := res.Err(); err != nil {
 		return fmt.Errorf("reload refused, nothing changed: %w", err)

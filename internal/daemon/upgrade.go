@@ -253,6 +253,7 @@ func (d *Daemon) Upgrade(ctx context.Context, binary string) (control.Daemon, fu
 	if binary == "" {
 		binary = d.binary
 	}
+	defer d.procs.work()() // encoding and parking run on every CPU
 	info := d.Info()
 	format, err := d.checkBinary(ctx, binary)
 	if err != nil {
@@ -398,6 +399,7 @@ func (d *Daemon) parkRound(ctx context.Context) (map[string]*supervise.Parked, b
 // execUpgrade re-executes sockd (step 3). It returns only if the execve
 // failed, after resuming every unit.
 func (d *Daemon) execUpgrade(req execRequest) {
+	defer d.procs.work()() // until the execve, or its failure
 	thaw := d.reaper.Freeze()
 	h := &Handover{
 		Format: handoverFormat, Generation: d.generation, Started: d.started,
