@@ -52,7 +52,11 @@ func graceService(dir string) int {
 	case os.Getenv("LISTEN_PID") != pid || os.Getenv("LISTEN_FDS") != "1":
 		return 4
 	case mode == "noready":
-		select {}
+		// Not select{}: without cgo the runtime would call that a
+		// deadlock and exit 2.
+		for {
+			time.Sleep(time.Hour)
+		}
 	}
 	ln, err := net.FileListener(os.NewFile(3, "listener"))
 	if err != nil {
