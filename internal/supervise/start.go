@@ -20,9 +20,9 @@ import (
 // unit stays queued for the service.
 func (u *Unit) activate(ctx context.Context) {
 	if !u.triggers.allow(time.Now()) {
+		u.setState(StateFailed, "trigger-limit-hit") // before the log line, which tests and operators act on
 		u.log.Error("trigger limit hit, refusing further activation",
 			"limit", fmt.Sprintf("%d in %s", u.cfg.Socket.TriggerLimitBurst, u.cfg.Socket.TriggerLimitInterval))
-		u.setState(StateFailed, "trigger-limit-hit")
 		return
 	}
 	u.mu.Lock()
