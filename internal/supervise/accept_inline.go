@@ -59,12 +59,7 @@ func (a *acceptor) startInline(job instanceJob) {
 
 // spawnInline starts the main process of an inline instance.
 func (a *acceptor) spawnInline(svc *units.Service, job instanceJob) (*spawn.Process, error) {
-	u := a.u
-	env, err := u.serviceEnv(svc, job.env...)
-	if err != nil {
-		return nil, err
-	}
-	spec, err := u.mainSpec(svc, env, []int{job.fd}, []string{connectionName(job.cfg)})
+	spec, err := a.instanceSpec(svc, job)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +68,7 @@ func (a *acceptor) spawnInline(svc *units.Service, job instanceJob) (*spawn.Proc
 	spec.Exited = func(st reaper.Status, ok bool) { a.instanceExited(inst, st, ok) }
 	spawnSlot <- struct{}{}
 	defer func() { <-spawnSlot }()
-	return spawn.SpawnDirect(u.deps.Reaper, spec)
+	return spawn.SpawnDirect(a.u.deps.Reaper, spec)
 }
 
 // instanceExited is called by the reaper when the main process of an

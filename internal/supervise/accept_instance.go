@@ -92,11 +92,7 @@ func (a *acceptor) startInstance(ctx context.Context, svc *units.Service, job in
 	if ctx.Err() != nil {
 		return nil, errStopping
 	}
-	env, err := u.serviceEnv(svc, job.env...)
-	if err != nil {
-		return nil, err
-	}
-	spec, err := u.mainSpec(svc, env, []int{job.fd}, []string{connectionName(job.cfg)})
+	spec, err := a.instanceSpec(svc, job)
 	if err != nil {
 		return nil, err
 	}
@@ -107,6 +103,17 @@ func (a *acceptor) startInstance(ctx context.Context, svc *units.Service, job in
 	}
 	defer func() { <-spawnSlot }()
 	return spawn.SpawnDirect(u.deps.Reaper, spec)
+}
+
+// instanceSpec is how to start the main process of an instance: the
+// service's environment with REMOTE_ADDR and REMOTE_PORT, and the
+// connection as its only fd.
+func (a *acceptor) instanceSpec(svc *units.Service, job instanceJob) (*spawn.Spec, error) {
+	env, err := a.u.serviceEnv(svc, job.env...)
+	if err != nil {
+		return nil, err
+	}
+	return a.u.mainSpec(svc, env, []int{job.fd}, []string{connectionName(job.cfg)})
 }
 
 // connectionName is the fd name of a connection in LISTEN_FDNAMES:
