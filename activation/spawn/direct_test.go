@@ -110,14 +110,7 @@ func testSpawnDirectExecDone(t *testing.T) {
 			t.Error("ExecDone not closed when SpawnDirect returned")
 		}
 	}
-	select {
-	case <-p.ExecDone():
-		if err := p.WaitExec(); err != nil {
-			t.Error(err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Error("ExecDone not closed while the program runs")
-	}
+	checkExecDone(t, p)
 }
 
 // TestSpawnDirectMarksInheritedFDs: an fd that sockd holds without

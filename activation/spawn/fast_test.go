@@ -186,14 +186,7 @@ func testExecDoneBeforeExit(t *testing.T) {
 		syscall.Kill(p.Pid, syscall.SIGKILL)
 		<-p.Exit
 	}()
-	select {
-	case <-p.ExecDone():
-		if err := p.WaitExec(); err != nil {
-			t.Error(err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Error("ExecDone not closed while the program runs")
-	}
+	checkExecDone(t, p)
 }
 
 // TestSignalGroupAtOnce: the process group of a process Spawn returned
@@ -222,5 +215,19 @@ func testSignalGroupAtOnce(t *testing.T) {
 			t.Fatalf("pid %d did not exit on SIGTERM", p.Pid)
 		}
 		p.WaitExec()
+	}
+}
+
+// checkExecDone fails the test unless p's ExecDone closes, without an
+// exec error, while its program runs.
+func checkExecDone(t *testing.T, p *Process) {
+	t.Helper()
+	select {
+	case <-p.ExecDone():
+		if err := p.WaitExec(); err != nil {
+			t.Error(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Error("ExecDone not closed while the program runs")
 	}
 }
