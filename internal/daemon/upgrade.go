@@ -255,27 +255,26 @@ func (d *Daemon) Upgrade(ctx context.Context, binary string) (control.Daemon, fu
 	}
 	defer d.procs.work()() // encoding and parking run on every CPU
 	info := d.Info()
-	format, err := d.checkBinary(ctx, binary)
-	if err != nil {
+	refuse := func(err error) (control.Daemon, func(), error) {
 		d.upgradeMu.Unlock()
 		d.log.Error("upgrade refused: sockd keeps running as it is", "binary", binary, "err", err)
 		return info, nil, err
+	}
+	format, err := d.checkBinary(ctx, binary)
+	if err != nil {
+		return refuse(err)
 	}
 	d.mu.Lock()
 	state, err := d.prepareState(format)
 	if err != nil {
 		d.mu.Unlock()
-		d.upgradeMu.Unlock()
-		d.log.Error("upgrade refused: sockd keeps running as it is", "binary", binary, "err", err)
-		return info, nil, err
+		return refuse(err)
 	}
 	start := time.Now()
 	parked, err := d.parkAll(ctx)
 	if err != nil {
 		d.mu.Unlock()
-		d.upgradeMu.Unlock()
-		d.log.Error("upgrade refused: sockd keeps running as it is", "binary", binary, "err", err)
-		return info, nil, err
+		return refuse(err)
 	}
 	d.log.Info("upgrade: every unit parked", "units", len(parked), "duration", time.Since(start))
 	req := execRequest{binary: binary, parked: parked, state: state, done: func() {
