@@ -247,9 +247,7 @@ func (a *acceptor) connection(cfd int, sa unix.Sockaddr) {
 	u := a.u
 	if !u.triggers.allow(time.Now()) {
 		unix.Close(cfd)
-		u.setState(StateFailed, "trigger-limit-hit") // before the log line, which tests and operators act on
-		u.log.Error("trigger limit hit, refusing further activation",
-			"limit", fmt.Sprintf("%d in %s", u.cfg.Socket.TriggerLimitBurst, u.cfg.Socket.TriggerLimitInterval))
+		u.failTriggerLimit()
 		return
 	}
 	p, err := peerOf(cfd, sa)

@@ -20,9 +20,7 @@ import (
 // unit stays queued for the service.
 func (u *Unit) activate(ctx context.Context) {
 	if !u.triggers.allow(time.Now()) {
-		u.setState(StateFailed, "trigger-limit-hit") // before the log line, which tests and operators act on
-		u.log.Error("trigger limit hit, refusing further activation",
-			"limit", fmt.Sprintf("%d in %s", u.cfg.Socket.TriggerLimitBurst, u.cfg.Socket.TriggerLimitInterval))
+		u.failTriggerLimit()
 		return
 	}
 	u.mu.Lock()
@@ -263,4 +261,14 @@ func (u *Unit) runCommand(ctx context.Context, svc *units.Service, cmd units.Com
 	e := exitOf(st)
 	e.Timeout = true
 	return e, fmt.Errorf("%s: %w", cmd.Path, errCommandTimeout)
+}
+
+// failTriggerLimit fails the unit because TriggerLimitBurst= activations
+// came within TriggerLimitIntervalSec=: its listeners stay bound and are
+// no longer watched. The state is set before the log line, which tests
+// and operators act on.
+func (u *Unit) failTriggerLimit() {
+	u.setState(StateFailed, "trigger-limit-hit")
+	u.log.Error("trigger limit hit, refusing further activation",
+		"limit", fmt.Sprintf("%d in %s", u.cfg.Socket.TriggerLimitBurst, u.cfg.Socket.TriggerLimitInterval))
 }
