@@ -741,14 +741,26 @@ func (d *Daemon) restoreSaved() bool {
 // parallel calls f(0) … f(n-1) on as many goroutines as there are CPUs,
 // each taking a contiguous range, and returns when every call has.
 func parallel(n int, f func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), max(1, n/256))
+	inParts(n, partsFor(n), func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			f(i)
+		}
+	})
+}
+
+// partsFor is how many parts n items are split into for work on every
+// CPU: one a CPU, but at least 256 items a part, and at least one part.
+func partsFor(n int) int {
+	return max(1, min(runtime.GOMAXPROCS(0), n/256))
+}
+
+// inParts splits 0 … n-1 into parts contiguous ranges and calls
+// f(part, lo, hi) for each on a goroutine of its own; it returns when
+// every call has.
+func inParts(n, parts int, f func(part, lo, hi int)) {
 	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for i := w * n / workers; i < (w+1)*n/workers; i++ {
-				f(i)
-			}
-		})
+	for w := range parts {
+		wg.Go(func() { f(w, w*n/parts, (w+1)*n/parts) })
 	}
 	wg.Wait()
 }

@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"runtime"
-	"sync"
 
 	"github.com/sockd/sockd/internal/supervise"
 	"github.com/sockd/sockd/units"
@@ -263,20 +261,14 @@ func decodeRecords[T any](b []byte, next func(*decoder) T) ([]T, error) {
 // CPUs (fewer for few xs; at least one), in parallel; each part starts
 // with its count.
 func encodeRecords[T any](xs []T, add func([]byte, *T) []byte) [][]byte {
-	n := max(1, min(runtime.GOMAXPROCS(0), len(xs)/256))
-	parts := make([][]byte, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		lo, hi := i*len(xs)/n, (i+1)*len(xs)/n
-		wg.Go(func() {
-			b := binary.AppendUvarint(make([]byte, 0, 64*(hi-lo)), uint64(hi-lo))
-			for j := lo; j < hi; j++ {
-				b = add(b, &xs[j])
-			}
-			parts[i] = b
-		})
-	}
-	wg.Wait()
+	parts := make([][]byte, partsFor(len(xs)))
+	inParts(len(xs), len(parts), func(i, lo, hi int) {
+		b := binary.AppendUvarint(make([]byte, 0, 64*(hi-lo)), uint64(hi-lo))
+		for j := lo; j < hi; j++ {
+			b = add(b, &xs[j])
+		}
+		parts[i] = b
+	})
 	return parts
 }
 
@@ -284,14 +276,10 @@ func encodeRecords[T any](xs []T, add func([]byte, *T) []byte) [][]byte {
 func decodeParts[T any](parts [][]byte, next func(*decoder) T) ([][]T, error) {
 	out := make([][]T, len(parts))
 	errs := make([]error, len(parts))
-	var wg sync.WaitGroup
-	for i, p := range parts {
-		wg.Go(func() {
-			if out[i], errs[i] = decodeRecords(p, next); errs[i] != nil {
-				errs[i] = fmt.Errorf("part %d: %w", i+1, errs[i])
-			}
-		})
-	}
-	wg.Wait()
+	inParts(len(parts), len(parts), func(i, _, _ int) {
+		if out[i], errs[i] = decodeRecords(parts[i], next); errs[i] != nil {
+			errs[i] = fmt.Errorf("part %d: %w", i+1, errs[i])
+		}
+	})
 	return out, errors.Join(errs...)
 }

@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"runtime"
 	"slices"
-	"sync"
 
 	"github.com/sockd/sockd/units"
 )
@@ -85,31 +83,26 @@ func configParts(cfgs []*units.Unit) ([][]byte, error) {
 // prototypes), on every CPU.
 func protoKeys(cfgs []*units.Unit) ([]string, error) {
 	keys := make([]string, len(cfgs))
-	n := max(1, min(runtime.GOMAXPROCS(0), len(cfgs)/256))
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for w := range n {
-		wg.Go(func() {
-			var buf bytes.Buffer
-			enc := gob.NewEncoder(&buf)
-			// The first value of a stream carries the type: leave it out
-			// of every key.
-			if errs[w] = enc.Encode(units.Unit{}); errs[w] != nil {
+	errs := make([]error, partsFor(len(cfgs)))
+	inParts(len(cfgs), len(errs), func(w, lo, hi int) {
+		var buf bytes.Buffer
+		enc := gob.NewEncoder(&buf)
+		// The first value of a stream carries the type: leave it out
+		// of every key.
+		if errs[w] = enc.Encode(units.Unit{}); errs[w] != nil {
+			return
+		}
+		for i := lo; i < hi; i++ {
+			buf.Reset()
+			p := protoOf(cfgs[i])
+			if errs[w] = enc.Encode(p); errs[w] != nil {
 				return
 			}
-			for i := w * len(cfgs) / n; i < (w+1)*len(cfgs)/n; i++ {
-				buf.Reset()
-				p := protoOf(cfgs[i])
-				if errs[w] = enc.Encode(p); errs[w] != nil {
-					return
-				}
-				// What gob leaves out tells prototypes apart too.
-				fmt.Fprint(&buf, zeroPaths(reflect.ValueOf(p), nil, nil))
-				keys[i] = buf.String()
-			}
-		})
-	}
-	wg.Wait()
+			// What gob leaves out tells prototypes apart too.
+			fmt.Fprint(&buf, zeroPaths(reflect.ValueOf(p), nil, nil))
+			keys[i] = buf.String()
+		}
+	})
 	return keys, errors.Join(errs...)
 }
 
