@@ -21,7 +21,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/sockd/sockd/activation/spawn"
+	"github.com/sockd/sockd/internal/spawn"
 	"github.com/sockd/sockd/internal/daemon"
 	"github.com/sockd/sockd/units"
 	"github.com/sockd/sockd/units/unitdir"

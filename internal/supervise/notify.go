@@ -70,7 +70,7 @@ func (n *notifySocket) close() {
 
 // fromService reports whether pid is one of the service's processes: the
 // main process or a member of its session (each service is its own
-// session, see activation/spawn).
+// session, see internal/spawn).
 func (u *Unit) fromService(pid int) bool {
 	return u.main != nil && inSession(pid, u.main.pid)
 }

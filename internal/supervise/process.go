@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/sockd/sockd/activation/spawn"
+	"github.com/sockd/sockd/internal/spawn"
 	"github.com/sockd/sockd/internal/reaper"
 )
 

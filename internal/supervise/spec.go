@@ -5,7 +5,7 @@ import (
 	"os"
 	"os/user"
 
-	"github.com/sockd/sockd/activation/spawn"
+	"github.com/sockd/sockd/internal/spawn"
 	"github.com/sockd/sockd/units"
 )
 

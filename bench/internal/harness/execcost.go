@@ -18,7 +18,7 @@ type Command struct {
 // ShimCommand runs sockd's spawn shim on its own, the way Spawn starts
 // it (argv[0] "sockd-spawn", the spec in SOCKD_SPAWN_SHIM: no fds, umask
 // 022, status fd 99, which is not open and only written on failure), to
-// exec prog. It depends on activation/spawn's private protocol: if that
+// exec prog. It depends on internal/spawn's private protocol: if that
 // changes, the row fails with exit status 202.
 func ShimCommand(name, sockd, prog string) Command {
 	return Command{Name: name, Path: sockd, Argv: []string{"sockd-spawn", prog, prog},
