@@ -21,8 +21,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/sockd/sockd/internal/spawn"
 	"github.com/sockd/sockd/internal/daemon"
+	"github.com/sockd/sockd/internal/spawn"
 	"github.com/sockd/sockd/units"
 	"github.com/sockd/sockd/units/unitdir"
 )

@@ -1,5 +1,6 @@
-// Package control is sockd's control API: a versioned HTTP+JSON API served
-// on a Unix socket (RUNTIME_DIR/control.sock), its server and its client.
+// Package control is sockd's control API as its clients see it: the types of
+// a versioned HTTP+JSON API served on a Unix socket (RUNTIME_DIR/control.sock)
+// and the client sockctl uses; the server is internal/controlserver.
 //
 // The API, every path under /v1:
 //

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sockd/sockd/internal/control"
+	"github.com/sockd/sockd/internal/controlserver"
 	"github.com/sockd/sockd/internal/logring"
 	"github.com/sockd/sockd/internal/supervise"
 	"github.com/sockd/sockd/units"
@@ -55,7 +56,7 @@ func (d *Daemon) ServeControl(ctx context.Context, cfg ControlConfig) (stop func
 			return nil, fmt.Errorf("control group: runtime directory: %w", err)
 		}
 	}
-	srv, err := control.Listen(control.Config{
+	srv, err := controlserver.Listen(controlserver.Config{
 		Path:    filepath.Join(d.cfg.RuntimeDir, control.SocketName),
 		Group:   gid,
 		Backend: &controlBackend{d: d, ring: cfg.Ring, ctx: ctx},
@@ -394,13 +395,13 @@ func fdStoreOf(store []supervise.StoredFD) []control.StoredFD {
 	return out
 }
 
-// Daemon describes the running sockd (control.Upgrader).
+// Daemon describes the running sockd (controlserver.Upgrader).
 func (b *controlBackend) Daemon(ctx context.Context) (control.Daemon, error) {
 	return b.d.Info(), nil
 }
 
 // Upgrade checks the new binary and prepares the re-execution
-// (control.Upgrader); a refusal is answered 409 with the reason.
+// (controlserver.Upgrader); a refusal is answered 409 with the reason.
 func (b *controlBackend) Upgrade(ctx context.Context, req control.UpgradeRequest) (control.Daemon, func(), error) {
 	info, commit, err := b.d.Upgrade(ctx, req.Binary)
 	if err != nil {

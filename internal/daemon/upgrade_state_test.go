@@ -11,8 +11,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/sockd/sockd/internal/spawn"
 	"github.com/sockd/sockd/internal/reaper"
+	"github.com/sockd/sockd/internal/spawn"
 	"github.com/sockd/sockd/internal/supervise"
 	"github.com/sockd/sockd/units"
 	"github.com/sockd/sockd/units/unitdir"

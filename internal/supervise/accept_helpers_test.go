@@ -17,8 +17,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/sockd/sockd/activation"
-	"github.com/sockd/sockd/internal/spawn"
 	"github.com/sockd/sockd/internal/reaper"
+	"github.com/sockd/sockd/internal/spawn"
 	"github.com/sockd/sockd/units"
 	"github.com/sockd/sockd/units/unitdir"
 )

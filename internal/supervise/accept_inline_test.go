@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sockd/sockd/internal/spawn"
 	"github.com/sockd/sockd/internal/reaper"
+	"github.com/sockd/sockd/internal/spawn"
 )
 
 // TestKillGroupBeforeSetsid: a process started without waiting for its

@@ -6,8 +6,8 @@ import (
 	"sort"
 	"time"
 
-	"github.com/sockd/sockd/internal/spawn"
 	"github.com/sockd/sockd/internal/reaper"
+	"github.com/sockd/sockd/internal/spawn"
 	"github.com/sockd/sockd/units"
 )
 

@@ -6,8 +6,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/sockd/sockd/internal/spawn"
 	"github.com/sockd/sockd/internal/reaper"
+	"github.com/sockd/sockd/internal/spawn"
 	"github.com/sockd/sockd/units"
 )
 

@@ -4,8 +4,8 @@ import (
 	"context"
 	"time"
 
-	"github.com/sockd/sockd/internal/spawn"
 	"github.com/sockd/sockd/internal/reaper"
+	"github.com/sockd/sockd/internal/spawn"
 )
 
 // process is the running main process of the service.

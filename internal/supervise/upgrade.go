@@ -10,9 +10,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sockd/sockd/activation"
-	"github.com/sockd/sockd/internal/spawn"
 	"github.com/sockd/sockd/internal/notify"
 	"github.com/sockd/sockd/internal/reaper"
+	"github.com/sockd/sockd/internal/spawn"
 	"github.com/sockd/sockd/units"
 )
 

@@ -1,4 +1,4 @@
-package control
+package controlserver
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/sockd/sockd/internal/control"
 )
 
 // Backend is what the server serves: the daemon, or a fake in tests.
@@ -19,28 +21,19 @@ import (
 // an *Error keep their status; others are answered 500.
 type Backend interface {
 	// Units returns every socket unit, sorted by name.
-	Units(ctx context.Context) ([]Unit, error)
+	Units(ctx context.Context) ([]control.Unit, error)
 	// Unit returns one socket or service unit.
-	Unit(ctx context.Context, name string) (Unit, error)
+	Unit(ctx context.Context, name string) (control.Unit, error)
 	// Do performs an action on a unit and returns when it is done.
-	Do(ctx context.Context, name string, a Action) error
+	Do(ctx context.Context, name string, a control.Action) error
 	// GracefulRestart restarts a service gracefully and returns once
 	// the new instance is ready, or why it failed.
 	GracefulRestart(ctx context.Context, name string) error
 	// Reload re-reads the unit directories.
 	Reload(ctx context.Context) error
 	// Files returns the files a unit was loaded from.
-	Files(ctx context.Context, name string) ([]File, error)
+	Files(ctx context.Context, name string) ([]control.File, error)
 }
-
-// Limits of a request.
-const (
-	MaxHeaderBytes    = 8 << 10
-	MaxBodyBytes      = 64 << 10
-	ReadHeaderTimeout = 5 * time.Second
-	ReadTimeout       = 10 * time.Second
-	IdleTimeout       = 60 * time.Second
-)
 
 // Config configures a Server.
 type Config struct {
@@ -90,10 +83,10 @@ func Listen(cfg Config) (*Server, error) {
 	s.base, s.cancel = context.WithCancel(context.Background())
 	s.http = &http.Server{
 		Handler:           s,
-		MaxHeaderBytes:    MaxHeaderBytes,
-		ReadHeaderTimeout: orDefault(cfg.ReadHeaderTimeout, ReadHeaderTimeout),
-		ReadTimeout:       orDefault(cfg.ReadTimeout, ReadTimeout),
-		IdleTimeout:       orDefault(cfg.IdleTimeout, IdleTimeout),
+		MaxHeaderBytes:    control.MaxHeaderBytes,
+		ReadHeaderTimeout: orDefault(cfg.ReadHeaderTimeout, control.ReadHeaderTimeout),
+		ReadTimeout:       orDefault(cfg.ReadTimeout, control.ReadTimeout),
+		IdleTimeout:       orDefault(cfg.IdleTimeout, control.IdleTimeout),
 		ConnContext:       connContext,
 		BaseContext:       func(net.Listener) context.Context { return s.base },
 		ErrorLog:          slog.NewLogLogger(cfg.Log.Handler(), slog.LevelDebug),
@@ -141,7 +134,7 @@ func (s *Server) mayChange(p Peer) bool {
 
 // ServeHTTP routes a request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	r.Body = http.MaxBytesReader(w, r.Body, control.MaxBodyBytes)
 	peer, known := PeerFrom(r.Context())
 	parts := strings.Split(strings.Trim(r.URL.EscapedPath(), "/"), "/")
 	for i, p := range parts {
@@ -149,15 +142,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			parts[i] = u
 		}
 	}
-	if len(parts) < 2 || parts[0] != Version {
-		s.fail(w, Errorf(http.StatusNotFound, "", "no such API path %q (this is API %s)", r.URL.Path, Version))
+	if len(parts) < 2 || parts[0] != control.Version {
+		s.fail(w, control.Errorf(http.StatusNotFound, "", "no such API path %q (this is API %s)", r.URL.Path, control.Version))
 		return
 	}
 	change := r.Method != http.MethodGet && r.Method != http.MethodHead
 	if change && !(known && s.mayChange(peer)) {
 		s.cfg.Log.Warn("control request refused", "uid", peer.UID, "gid", peer.GID, "pid", peer.PID,
 			"method", r.Method, "path", r.URL.Path, "peer_known", known)
-		s.fail(w, Errorf(http.StatusForbidden, "", "permission denied: uid %d may read but not make changes (allowed: root, uid %d%s)",
+		s.fail(w, control.Errorf(http.StatusForbidden, "", "permission denied: uid %d may read but not make changes (allowed: root, uid %d%s)",
 			peer.UID, s.uid, s.groupNote()))
 		return
 	}
@@ -175,7 +168,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if us == nil {
-			us = []Unit{}
+			us = []control.Unit{}
 		}
 		s.reply(w, map[string]any{"units": us})
 	case len(parts) == 2 && parts[1] == "reload":
@@ -189,9 +182,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.reply(w, map[string]any{"ok": true})
 	case (len(parts) == 3 || len(parts) == 4) && parts[1] == "units":
-		name, err := CanonicalName(parts[2])
+		name, err := control.CanonicalName(parts[2])
 		if err != nil {
-			s.fail(w, Errorf(http.StatusBadRequest, parts[2], "%v", err))
+			s.fail(w, control.Errorf(http.StatusBadRequest, parts[2], "%v", err))
 			return
 		}
 		if len(parts) == 3 {
@@ -211,13 +204,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			if fs == nil {
-				fs = []File{}
+				fs = []control.File{}
 			}
 			s.reply(w, map[string]any{"files": fs})
-		case string(Start), string(Stop), string(Restart):
-			var req ActionRequest
+		case string(control.Start), string(control.Stop), string(control.Restart):
+			var req control.ActionRequest
 			var into any = &struct{}{}
-			if sub == string(Restart) {
+			if sub == string(control.Restart) {
 				into = &req
 			}
 			if !s.method(w, r, http.MethodPost) || !s.body(w, r, name, into) {
@@ -228,7 +221,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if req.Graceful {
 				err = s.cfg.Backend.GracefulRestart(r.Context(), name)
 			} else {
-				err = s.cfg.Backend.Do(r.Context(), name, Action(sub))
+				err = s.cfg.Backend.Do(r.Context(), name, control.Action(sub))
 			}
 			if err != nil {
 				s.fail(w, withUnit(err, name))
@@ -236,10 +229,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			s.unit(w, r, name)
 		default:
-			s.fail(w, Errorf(http.StatusNotFound, name, "no such API path %q", r.URL.Path))
+			s.fail(w, control.Errorf(http.StatusNotFound, name, "no such API path %q", r.URL.Path))
 		}
 	default:
-		s.fail(w, Errorf(http.StatusNotFound, "", "no such API path %q", r.URL.Path))
+		s.fail(w, control.Errorf(http.StatusNotFound, "", "no such API path %q", r.URL.Path))
 	}
 }
 
@@ -265,7 +258,7 @@ func (s *Server) method(w http.ResponseWriter, r *http.Request, want string) boo
 		return true
 	}
 	w.Header().Set("Allow", want)
-	s.fail(w, Errorf(http.StatusMethodNotAllowed, "", "method %s not allowed on %s (use %s)", r.Method, r.URL.Path, want))
+	s.fail(w, control.Errorf(http.StatusMethodNotAllowed, "", "method %s not allowed on %s (use %s)", r.Method, r.URL.Path, want))
 	return false
 }
 
@@ -281,25 +274,25 @@ func (s *Server) body(w http.ResponseWriter, r *http.Request, unit string, into 
 
 // withUnit names the unit in an error that does not name one.
 func withUnit(err error, name string) error {
-	var e *Error
+	var e *control.Error
 	if errors.As(err, &e) && e.Unit == "" {
 		c := *e
 		c.Unit = name
 		return &c
 	}
 	if !errors.As(err, &e) {
-		return &Error{Status: http.StatusInternalServerError, Unit: name, Message: err.Error()}
+		return &control.Error{Status: http.StatusInternalServerError, Unit: name, Message: err.Error()}
 	}
 	return err
 }
 
 func (s *Server) fail(w http.ResponseWriter, err error) {
-	var e *Error
+	var e *control.Error
 	if !errors.As(err, &e) {
-		e = &Error{Status: http.StatusInternalServerError, Message: err.Error()}
+		e = &control.Error{Status: http.StatusInternalServerError, Message: err.Error()}
 	}
 	if errors.Is(err, context.Canceled) {
-		e = &Error{Status: http.StatusServiceUnavailable, Unit: e.Unit, Message: "request cancelled: sockd is stopping"}
+		e = &control.Error{Status: http.StatusServiceUnavailable, Unit: e.Unit, Message: "request cancelled: sockd is stopping"}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")

@@ -1,4 +1,4 @@
-package control
+package controlserver
 
 import (
 	"bufio"
@@ -20,13 +20,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sockd/sockd/internal/control"
 )
 
 // fakeBackend records the changes asked of it.
 type fakeBackend struct {
 	mu      sync.Mutex
 	calls   []string
-	units   map[string]Unit
+	units   map[string]control.Unit
 	reload  error
 	blockDo chan struct{} // if set, Do waits on it or ctx
 	// graceful is what GracefulRestart returns.
@@ -34,27 +36,27 @@ type fakeBackend struct {
 }
 
 func newFake() *fakeBackend {
-	return &fakeBackend{units: map[string]Unit{
+	return &fakeBackend{units: map[string]control.Unit{
 		"web.socket":  {Name: "web.socket", Kind: "socket", Socket: "web.socket", Service: "web.service", State: "listening", ActiveState: "active", SubState: "listening", Files: []string{"/etc/sockd/units/web.socket"}},
 		"web.service": {Name: "web.service", Kind: "service", Socket: "web.socket", Service: "web.service", State: "listening", ActiveState: "inactive", SubState: "dead"},
 	}}
 }
 
-func (f *fakeBackend) Units(ctx context.Context) ([]Unit, error) {
-	return []Unit{f.units["web.socket"]}, nil
+func (f *fakeBackend) Units(ctx context.Context) ([]control.Unit, error) {
+	return []control.Unit{f.units["web.socket"]}, nil
 }
 
-func (f *fakeBackend) Unit(ctx context.Context, name string) (Unit, error) {
+func (f *fakeBackend) Unit(ctx context.Context, name string) (control.Unit, error) {
 	u, ok := f.units[name]
 	if !ok {
-		return Unit{}, NoSuchUnit(name)
+		return control.Unit{}, control.NoSuchUnit(name)
 	}
 	return u, nil
 }
 
-func (f *fakeBackend) Do(ctx context.Context, name string, a Action) error {
+func (f *fakeBackend) Do(ctx context.Context, name string, a control.Action) error {
 	if _, ok := f.units[name]; !ok {
-		return NoSuchUnit(name)
+		return control.NoSuchUnit(name)
 	}
 	if f.blockDo != nil {
 		select {
@@ -63,8 +65,8 @@ func (f *fakeBackend) Do(ctx context.Context, name string, a Action) error {
 			return ctx.Err()
 		}
 	}
-	if name == "web.socket" && a == Stop {
-		return NotSupported(name, "stop of a socket unit")
+	if name == "web.socket" && a == control.Stop {
+		return control.NotSupported(name, "stop of a socket unit")
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -74,7 +76,7 @@ func (f *fakeBackend) Do(ctx context.Context, name string, a Action) error {
 
 func (f *fakeBackend) GracefulRestart(ctx context.Context, name string) error {
 	if _, ok := f.units[name]; !ok {
-		return NoSuchUnit(name)
+		return control.NoSuchUnit(name)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -89,11 +91,11 @@ func (f *fakeBackend) Reload(ctx context.Context) error {
 	return f.reload
 }
 
-func (f *fakeBackend) Files(ctx context.Context, name string) ([]File, error) {
+func (f *fakeBackend) Files(ctx context.Context, name string) ([]control.File, error) {
 	if _, ok := f.units[name]; !ok {
-		return nil, NoSuchUnit(name)
+		return nil, control.NoSuchUnit(name)
 	}
-	return []File{{Path: "/etc/sockd/units/web.socket", Content: "[Socket]\nListenStream=80\n"}}, nil
+	return []control.File{{Path: "/etc/sockd/units/web.socket", Content: "[Socket]\nListenStream=80\n"}}, nil
 }
 
 func (f *fakeBackend) Calls() []string {
@@ -136,7 +138,7 @@ func startServer(t *testing.T, dir string, mod func(*Config)) *testServer {
 	}
 	ts := &testServer{fake: newFake(), log: &syncBuffer{}, done: make(chan error, 1)}
 	cfg := Config{
-		Path:    filepath.Join(dir, SocketName),
+		Path:    filepath.Join(dir, control.SocketName),
 		Group:   -1,
 		Backend: ts.fake,
 		Log:     slog.New(slog.NewTextHandler(ts.log, nil)),
@@ -228,7 +230,7 @@ func TestLiveSocketIsNotClobbered(t *testing.T) {
 	}
 
 	// ...and so is a path where something else listens, lock or not.
-	other := filepath.Join(t.TempDir(), SocketName)
+	other := filepath.Join(t.TempDir(), control.SocketName)
 	l, err := net.Listen("unix", other)
 	if err != nil {
 		t.Fatal(err)
@@ -239,7 +241,7 @@ func TestLiveSocketIsNotClobbered(t *testing.T) {
 	}
 
 	// A stale socket (nobody listening) is replaced.
-	stale := filepath.Join(t.TempDir(), SocketName)
+	stale := filepath.Join(t.TempDir(), control.SocketName)
 	sl, err := net.ListenUnix("unix", &net.UnixAddr{Name: stale, Net: "unix"})
 	if err != nil {
 		t.Fatal(err)
@@ -252,7 +254,7 @@ func TestLiveSocketIsNotClobbered(t *testing.T) {
 	}
 
 	// A regular file is left alone.
-	reg := filepath.Join(t.TempDir(), SocketName)
+	reg := filepath.Join(t.TempDir(), control.SocketName)
 	os.WriteFile(reg, []byte("x"), 0o600)
 	if _, err := Listen(Config{Path: reg, Group: -1, Backend: newFake()}); err == nil {
 		t.Fatal("Listen replaced a regular file")
@@ -262,7 +264,7 @@ func TestLiveSocketIsNotClobbered(t *testing.T) {
 func TestShutdownRemovesSocketAndServeReturns(t *testing.T) {
 	fake := newFake()
 	fake.blockDo = make(chan struct{})
-	path := filepath.Join(t.TempDir(), SocketName)
+	path := filepath.Join(t.TempDir(), control.SocketName)
 	srv, err := Listen(Config{Path: path, Group: -1, Backend: fake})
 	if err != nil {
 		t.Fatal(err)
@@ -272,7 +274,7 @@ func TestShutdownRemovesSocketAndServeReturns(t *testing.T) {
 	// A request stuck in the backend is cancelled when the grace ends.
 	reqDone := make(chan error, 1)
 	go func() {
-		_, err := NewClient(path).Do(context.Background(), "web.service", Stop)
+		_, err := control.NewClient(path).Do(context.Background(), "web.service", control.Stop)
 		reqDone <- err
 	}()
 	time.Sleep(100 * time.Millisecond)
@@ -298,8 +300,8 @@ func TestShutdownRemovesSocketAndServeReturns(t *testing.T) {
 	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("socket still there after Shutdown: %v", err)
 	}
-	_, err = NewClient(path).Units(context.Background())
-	var nr *NotRunningError
+	_, err = control.NewClient(path).Units(context.Background())
+	var nr *control.NotRunningError
 	if !errors.As(err, &nr) || !strings.Contains(err.Error(), "sockd is not running (no control socket at "+path+")") {
 		t.Errorf("client after shutdown: %v", err)
 	}
@@ -307,7 +309,7 @@ func TestShutdownRemovesSocketAndServeReturns(t *testing.T) {
 
 func TestClientRequests(t *testing.T) {
 	ts := startServer(t, "", nil)
-	c := NewClient(ts.Path())
+	c := control.NewClient(ts.Path())
 	ctx := context.Background()
 	us, err := c.Units(ctx)
 	if err != nil || len(us) != 1 || us[0].Name != "web.socket" {
@@ -319,7 +321,7 @@ func TestClientRequests(t *testing.T) {
 			t.Errorf("Unit(%q) = %+v, %v", name, u, err)
 		}
 	}
-	if u, err := c.Do(ctx, "web.service", Restart); err != nil || u.Name != "web.service" {
+	if u, err := c.Do(ctx, "web.service", control.Restart); err != nil || u.Name != "web.service" {
 		t.Errorf("Do = %+v, %v", u, err)
 	}
 	if err := c.Reload(ctx); err != nil {
@@ -330,11 +332,11 @@ func TestClientRequests(t *testing.T) {
 		t.Errorf("Files = %+v, %v", fs, err)
 	}
 	_, err = c.Unit(ctx, "nope.service")
-	if !IsNoSuchUnit(err) || err.Error() != "nope.service: no such unit" {
+	if !control.IsNoSuchUnit(err) || err.Error() != "nope.service: no such unit" {
 		t.Errorf("Unit(nope) error = %v", err)
 	}
-	_, err = c.Do(ctx, "web.socket", Stop)
-	var e *Error
+	_, err = c.Do(ctx, "web.socket", control.Stop)
+	var e *control.Error
 	if !errors.As(err, &e) || e.Status != 501 || !strings.Contains(err.Error(), "web.socket: ") {
 		t.Errorf("stop web.socket error = %v", err)
 	}
@@ -362,7 +364,7 @@ func TestMalformedRequestsChangeNothing(t *testing.T) {
 		{"POST", "/v1/units/web.service/restart", `{"graceful":"yes"}`, 400},
 		{"POST", "/v1/units/web.service/restart", `{"graceful":true,"force":true}`, 400},
 		{"POST", "/v1/reload", `{"graceful":true}`, 400},
-		{"POST", "/v1/units/web.service/stop", strings.Repeat(" ", MaxBodyBytes+1) + "{}", 413},
+		{"POST", "/v1/units/web.service/stop", strings.Repeat(" ", control.MaxBodyBytes+1) + "{}", 413},
 		{"POST", "/v1/reload", "nope", 400},
 		{"POST", "/v1/units/web.service/explode", "", 404},
 		{"GET", "/v1/units/web.service/stop", "", 405},
@@ -393,7 +395,7 @@ func TestMalformedRequestsChangeNothing(t *testing.T) {
 // error; without it, or with false, it is a plain restart.
 func TestGracefulRestartRequest(t *testing.T) {
 	ts := startServer(t, "", nil)
-	c := NewClient(ts.Path())
+	c := control.NewClient(ts.Path())
 	ctx := context.Background()
 	if u, err := c.GracefulRestart(ctx, "web.service"); err != nil || u.Name != "web.service" {
 		t.Errorf("GracefulRestart = %+v, %v", u, err)
@@ -410,11 +412,11 @@ func TestGracefulRestartRequest(t *testing.T) {
 
 	ts.fake.graceful = errors.New("graceful restart of web.service failed: new instance (pid 2) exited with code=exited, status=1/FAILURE; old instance (pid 1) keeps serving")
 	_, err := c.GracefulRestart(ctx, "web.service")
-	var e *Error
+	var e *control.Error
 	if !errors.As(err, &e) || e.Status != 500 || e.Unit != "web.service" || e.Message != ts.fake.graceful.Error() {
 		t.Errorf("failed graceful restart: %#v; want status 500 with the backend's message", err)
 	}
-	if _, err := c.GracefulRestart(ctx, "nope.service"); !IsNoSuchUnit(err) {
+	if _, err := c.GracefulRestart(ctx, "nope.service"); !control.IsNoSuchUnit(err) {
 		t.Errorf("graceful restart of a missing unit: %v", err)
 	}
 }
@@ -426,7 +428,7 @@ func TestHeaderLimitAndSlowClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	fmt.Fprintf(c, "GET /v1/units HTTP/1.1\r\nHost: x\r\nX-Big: %s\r\n\r\n", strings.Repeat("a", 2*MaxHeaderBytes+4096))
+	fmt.Fprintf(c, "GET /v1/units HTTP/1.1\r\nHost: x\r\nX-Big: %s\r\n\r\n", strings.Repeat("a", 2*control.MaxHeaderBytes+4096))
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -544,7 +546,7 @@ func TestPermissions(t *testing.T) {
 				}
 				return
 			}
-			var e Error
+			var e control.Error
 			if code != 403 || json.Unmarshal([]byte(body), &e) != nil || !strings.Contains(e.Message, "permission denied") {
 				t.Errorf("change as nobody: %d %s, want 403 JSON error", code, body)
 			}
