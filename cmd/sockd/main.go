@@ -124,6 +124,9 @@ func check(o options, stdout, stderr io.Writer) int {
 	for _, u := range res.Units {
 		fmt.Fprintln(stdout, u.Summary())
 	}
+	for _, name := range res.Masked {
+		fmt.Fprintf(stdout, "%s: masked\n", name)
+	}
 	for _, err := range units.Errors(res.Err()) {
 		fmt.Fprintln(stderr, err)
 	}

@@ -3,6 +3,7 @@ package unitdir
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/sockd/sockd/units"
@@ -33,5 +34,8 @@ func TestLoadMaskedIsNotInvalid(t *testing.T) {
 	}
 	if got := names(res.Units); got != "good" {
 		t.Errorf("units = %s; want good", got)
+	}
+	if got := strings.Join(res.Masked, ","); got != "empty.socket,gone.socket,nosvc.service" {
+		t.Errorf("masked = %s; want empty.socket,gone.socket,nosvc.service", got)
 	}
 }

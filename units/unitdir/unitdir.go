@@ -34,6 +34,11 @@ type Result struct {
 	// Errors holds problems that belong to no unit (an unreadable
 	// directory, say).
 	Errors []error
+	// Masked are the unit files found masked (a symlink to /dev/null or
+	// empty), sorted: "web.socket", or "web.service" for a socket whose
+	// service is masked. Their units are left out but are not invalid:
+	// masking is how a unit is switched off, not a mistake (masked.go).
+	Masked []string
 }
 
 // Err returns every problem as one units.ErrorList, or nil.
@@ -71,12 +76,17 @@ func Load(dirs []string, env units.SpecifierEnv) *Result {
 	loadedAll, errsAll := loadAll(names, sources, systemdfile.NewDirFinder(dirs), env)
 	var loaded []*units.Unit
 	for i, name := range names {
+		if masked := maskedUnits(errsAll[i]); masked != nil {
+			r.Masked = append(r.Masked, masked...)
+			continue
+		}
 		if errsAll[i] != nil {
 			r.Invalid[name] = units.Errors(errsAll[i])
 			continue
 		}
 		loaded = append(loaded, loadedAll[i])
 	}
+	sort.Strings(r.Masked)
 	bad, setErrs := units.ValidateSet(loaded)
 	for _, err := range setErrs {
 		var ue *units.Error
