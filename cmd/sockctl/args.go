@@ -23,6 +23,7 @@ type options struct {
 	quiet      bool
 	graceful   bool // restart --graceful
 	help       bool
+	version    bool
 	binary     string // upgrade --binary
 	verb       string
 	args       []string
@@ -85,6 +86,8 @@ func parseArgs(args []string) (options, error) {
 			err = boolFlag(&o.graceful)
 		case "-h", "--help":
 			err = boolFlag(&o.help)
+		case "--version":
+			err = boolFlag(&o.version)
 		case "--no-pager", "--full", "-l":
 			// accepted for systemctl muscle memory; sockctl never pages or truncates
 		default:
@@ -104,6 +107,7 @@ func parseArgs(args []string) (options, error) {
 }
 
 const usageText = `Usage: sockctl [--runtime-dir DIR] [--json] VERB [ARGS]
+       sockctl --version
 
 Verbs:
   list [--all] [--no-legend]   list the socket units and their listeners

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/sockd/sockd/internal/buildinfo"
 	"github.com/sockd/sockd/internal/control"
 )
 
@@ -58,6 +59,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if o.help {
 		fmt.Fprint(stdout, usageText)
+		return exitOK
+	}
+	if o.version {
+		fmt.Fprintln(stdout, buildinfo.String("sockctl"))
 		return exitOK
 	}
 	if o.verb == "" {

@@ -7,6 +7,7 @@
 //
 //	sockd [--units DIR]... [--runtime-dir DIR] [--log-format text|json] [--takeover]
 //	sockd --check [--units DIR]...
+//	sockd --version
 //
 // `sockctl upgrade` re-executes sockd in place with a new binary; sockd
 // --takeover takes the place of a sockd already serving the runtime
@@ -21,15 +22,16 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/sockd/sockd/internal/buildinfo"
 	"github.com/sockd/sockd/internal/daemon"
 	"github.com/sockd/sockd/internal/spawn"
 	"github.com/sockd/sockd/units"
 	"github.com/sockd/sockd/units/unitdir"
 )
 
-// version is sockd's version, set at build time with
-// -ldflags "-X main.version=…".
-var version = "dev"
+// version is sockd's version: stamped at build time (packaging/build),
+// else from the module's build information (internal/buildinfo).
+var version = buildinfo.Version()
 
 // defaultUnitDirs are searched when no --units is given, lowest priority
 // first.
@@ -46,6 +48,7 @@ type options struct {
 	logFormat  string
 	logLevel   string
 	check      bool
+	version    bool
 	// takeover takes over from the sockd serving the runtime directory;
 	// upgradeCheck is the check a running sockd makes of a new binary.
 	takeover, upgradeCheck bool
@@ -65,6 +68,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&o.controlGroup, "control-group", "", "group (name or gid) whose members may change units through the control socket, which is then mode 0660; default: only root and sockd's own user (mode 0600)")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.BoolVar(&o.check, "check", false, "load and validate the units, print them and every error, and exit (non-zero if any unit is invalid)")
 	fs.BoolVar(&o.takeover, "takeover", false, "take over the listeners, fd stores and control socket of the sockd serving the runtime directory, which then stops its services and exits")
 	fs.BoolVar(&o.upgradeCheck, strings.TrimLeft(daemon.UpgradeCheckFlag, "-"), false, "internal: check that this binary can take over from the running sockd (sockctl upgrade runs it)")
@@ -108,6 +112,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "sockd:", err)
 		}
 		return 2
+	}
+	if o.version {
+		fmt.Fprintln(stdout, buildinfo.String("sockd"))
+		return 0
 	}
 	if o.check {
 		return check(o, stdout, stderr)

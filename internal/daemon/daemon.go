@@ -253,6 +253,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	reloaded := d.reloadAfterUpgrade(ctx) // upgrade.go
 	defer func() { <-reloaded }()
 	d.log.Info("sockd ready", "units", len(d.units), "runtime_dir", d.cfg.RuntimeDir, "generation", d.generation, "pid", os.Getpid())
+	d.notifyManager("READY=1") // sdnotify.go
 	d.mu.Unlock()
 	d.cfg.Handover.closeOldEpoll() // upgrade.go
 	// Loading the units made several times more garbage than what stays
@@ -276,6 +277,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.log.Info("a new sockd took over: stopping the services, leaving the listeners to it")
 	} else {
 		d.log.Info("stopping")
+		d.notifyManager("STOPPING=1")
 	}
 	d.runCtx = nil
 	for _, r := range d.units {
