@@ -7,6 +7,7 @@
 //
 //	sockd [--units DIR]... [--runtime-dir DIR] [--log-format text|json] [--takeover]
 //	sockd --check [--units DIR]...
+//	sockd --systemd-units [--root DIR] ...
 //	sockd --version
 //
 // `sockctl upgrade` re-executes sockd in place with a new binary; sockd
@@ -24,9 +25,9 @@ import (
 
 	"github.com/sockd/sockd/internal/buildinfo"
 	"github.com/sockd/sockd/internal/daemon"
+	"github.com/sockd/sockd/internal/enable"
 	"github.com/sockd/sockd/internal/spawn"
 	"github.com/sockd/sockd/units"
-	"github.com/sockd/sockd/units/unitdir"
 )
 
 // version is sockd's version: stamped at build time (packaging/build),
@@ -49,6 +50,10 @@ type options struct {
 	logLevel   string
 	check      bool
 	version    bool
+	// systemdUnits: the unit directories are systemd's search path under
+	// root, of which only the enabled socket units are loaded.
+	systemdUnits bool
+	root         string
 	// takeover takes over from the sockd serving the runtime directory;
 	// upgradeCheck is the check a running sockd makes of a new binary.
 	takeover, upgradeCheck bool
@@ -69,6 +74,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&o.controlGroup, "control-group", "", "group (name or gid) whose members may change units through the control socket, which is then mode 0660; default: only root and sockd's own user (mode 0600)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	fs.BoolVar(&o.systemdUnits, "systemd-units", false, "run the socket units enabled in systemd's unit search path (/etc/systemd/system, /run/systemd/system, /usr/local/lib/systemd/system, /lib/systemd/system, /usr/lib/systemd/system; or the --units given), as a boot would start them")
+	fs.StringVar(&o.root, "root", "/", "with --systemd-units: the directory systemd's unit search path is under, as systemctl --root")
 	fs.BoolVar(&o.check, "check", false, "load and validate the units, print them and every error, and exit (non-zero if any unit is invalid)")
 	fs.BoolVar(&o.takeover, "takeover", false, "take over the listeners, fd stores and control socket of the sockd serving the runtime directory, which then stops its services and exits")
 	fs.BoolVar(&o.upgradeCheck, strings.TrimLeft(daemon.UpgradeCheckFlag, "-"), false, "internal: check that this binary can take over from the running sockd (sockctl upgrade runs it)")
@@ -84,7 +91,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			o.args = append(o.args, "--"+f.Name+"="+f.Value.String())
 		}
 	})
-	if len(o.unitDirs) == 0 {
+	switch {
+	case len(o.unitDirs) > 0:
+	case o.systemdUnits:
+		o.unitDirs = enable.NewPaths(o.root).LowestFirst()
+	default:
 		o.unitDirs = defaultUnitDirs
 	}
 	for i, d := range o.unitDirs { // errors and `sockctl cat` name files by absolute paths
@@ -128,12 +139,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // check implements --check.
 func check(o options, stdout, stderr io.Writer) int {
-	res := unitdir.Load(o.unitDirs, units.DefaultSpecifierEnv())
+	res := daemon.LoadUnits(o.unitDirs, o.systemdUnits)
 	for _, u := range res.Units {
 		fmt.Fprintln(stdout, u.Summary())
 	}
 	for _, name := range res.Masked {
 		fmt.Fprintf(stdout, "%s: masked\n", name)
+	}
+	for _, name := range res.NotFound {
+		fmt.Fprintf(stderr, "sockd: %s is enabled but not found\n", name)
 	}
 	for _, err := range units.Errors(res.Err()) {
 		fmt.Fprintln(stderr, err)

@@ -18,12 +18,14 @@ import (
 	"github.com/sockd/sockd/internal/reaper"
 	"github.com/sockd/sockd/internal/supervise"
 	"github.com/sockd/sockd/units"
-	"github.com/sockd/sockd/units/unitdir"
 )
 
 // Config is what the daemon needs to start.
 type Config struct {
 	UnitDirs   []string // lowest priority first
+	// SystemdUnits says that UnitDirs are systemd's unit search path, of
+	// which only the enabled socket units are loaded (source.go).
+	SystemdUnits bool
 	RuntimeDir string
 	Log        *slog.Logger
 
@@ -149,7 +151,7 @@ func (d *Daemon) Load() {
 		return
 	}
 	d.cfg.Handover.gcOn() // upgrade.go
-	res := unitdir.Load(d.cfg.UnitDirs, units.DefaultSpecifierEnv())
+	res := d.loadUnits() // source.go
 	for _, err := range units.Errors(res.Err()) {
 		d.log.Error("invalid unit", "err", err)
 	}

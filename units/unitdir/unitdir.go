@@ -39,6 +39,9 @@ type Result struct {
 	// service is masked. Their units are left out but are not invalid:
 	// masking is how a unit is switched off, not a mistake (masked.go).
 	Masked []string
+	// NotFound are the socket units LoadSockets was asked for that no
+	// directory has, sorted.
+	NotFound []string
 }
 
 // Err returns every problem as one units.ErrorList, or nil.
@@ -72,6 +75,11 @@ func Load(dirs []string, env units.SpecifierEnv) *Result {
 	r := &Result{Invalid: map[string][]error{}}
 	sources, errs := index(dirs)
 	r.Errors = append(r.Errors, errs...)
+	return r.load(dirs, sources, env)
+}
+
+// load loads and validates the units of sources into r.
+func (r *Result) load(dirs []string, sources map[string]source, env units.SpecifierEnv) *Result {
 	names := sortedKeys(sources)
 	loadedAll, errsAll := loadAll(names, sources, systemdfile.NewDirFinder(dirs), env)
 	var loaded []*units.Unit
