@@ -1,6 +1,6 @@
 module github.com/sockd/sockd/packaging
 
-go 1.26.0
+go 1.26.4
 
 tool (
 	github.com/cpuguy83/go-md2man/v2
