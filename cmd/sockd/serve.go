@@ -30,7 +30,7 @@ func serve(o options, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "sockd:", err)
 		return 1
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	ctx, stop := signal.NotifyContext(context.Background(), stopSignals...)
 	defer stop()
 	handover, err := daemon.ReadHandover() // set when an upgrade re-executed sockd
 	if err != nil {
