@@ -23,11 +23,12 @@ import (
 // Config is what the daemon needs to start.
 type Config struct {
 	UnitDirs   []string // lowest priority first
+	RuntimeDir string
+	Log        *slog.Logger
+
 	// SystemdUnits says that UnitDirs are systemd's unit search path, of
 	// which only the enabled socket units are loaded (source.go).
 	SystemdUnits bool
-	RuntimeDir string
-	Log        *slog.Logger
 
 	// Version is sockd's version, shown by the control API.
 	Version string
@@ -151,7 +152,7 @@ func (d *Daemon) Load() {
 		return
 	}
 	d.cfg.Handover.gcOn() // upgrade.go
-	res := d.loadUnits() // source.go
+	res := d.loadUnits()
 	for _, err := range units.Errors(res.Err()) {
 		d.log.Error("invalid unit", "err", err)
 	}
