@@ -35,6 +35,14 @@ func TestPackageFormats(t *testing.T) {
 	if !bytes.HasPrefix(rpm, []byte{0xed, 0xab, 0xee, 0xdb}) {
 		t.Errorf(".rpm does not start with the RPM lead magic")
 	}
+	// rpm2cpio (rpm's own reader) unpacks the payload.
+	testenv.RequireProgram(t, "rpm2cpio")
+	rpmList := run(t, "sh", "-c", `rpm2cpio "$0" | cpio -t --quiet`, only(t, "sockd-*.x86_64.rpm"))
+	for _, want := range []string{"./usr/sbin/sockd", "./usr/lib/systemd/system/sockd.service", "./usr/share/man/man5/sockd.unit.5.gz", "./usr/share/zsh/site-functions/_sockctl", "./usr/share/licenses/sockd/LICENSE"} {
+		if !strings.Contains(rpmList, want+"\n") {
+			t.Errorf(".rpm lacks %s:\n%s", want, rpmList)
+		}
+	}
 	// An .apk is concatenated gzip streams; tar reads the control part.
 	apkList := run(t, "tar", "-tzf", only(t, "sockd_*.apk"))
 	for _, want := range []string{".PKGINFO", "etc/init.d/sockd", "etc/conf.d/sockd", "usr/sbin/sockd", "usr/share/zsh/site-functions/_sockctl"} {
