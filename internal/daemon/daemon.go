@@ -57,6 +57,7 @@ type Daemon struct {
 	mu      sync.Mutex
 	units   map[string]*running
 	invalid map[string][]error // units left out at the last load, with why
+	masked  []string           // unit files found masked at the last load (source.go)
 	runCtx  context.Context    // set by Run; nil before and after
 
 	// Generations (upgrade.go, takeover.go).
@@ -157,6 +158,7 @@ func (d *Daemon) Load() {
 		d.log.Error("invalid unit", "err", err)
 	}
 	d.invalid = res.Invalid
+	d.masked = res.Masked
 	inherited := inheritedFDs(d.log)
 	defer inherited.closeUnused(d.log)
 	if h := d.cfg.Handover; h != nil {

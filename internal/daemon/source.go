@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sockd/sockd/internal/control"
+
 	"github.com/sockd/sockd/internal/enable"
 	"github.com/sockd/sockd/units"
 	"github.com/sockd/sockd/units/unitdir"
@@ -42,4 +44,30 @@ func (d *Daemon) loadUnits() *unitdir.Result {
 		d.log.Warn("enabled unit not found, left out", "unit", name)
 	}
 	return res
+}
+
+// maskedView shows a masked socket unit as systemctl shows one: loaded
+// "masked", inactive (dead).
+func (d *Daemon) maskedView(name string) (control.Unit, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !strings.HasSuffix(name, ".socket") || !slices.Contains(d.masked, name) {
+		return control.Unit{}, false
+	}
+	return control.Unit{Name: name, Kind: "socket", Socket: name,
+		ActiveState: "inactive", SubState: "dead", State: "masked", Result: "masked"}, true
+}
+
+// maskedViews returns the view of every masked socket unit.
+func (d *Daemon) maskedViews() []control.Unit {
+	d.mu.Lock()
+	names := slices.Clone(d.masked)
+	d.mu.Unlock()
+	var out []control.Unit
+	for _, n := range names {
+		if v, ok := d.maskedView(n); ok {
+			out = append(out, v)
+		}
+	}
+	return out
 }

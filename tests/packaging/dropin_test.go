@@ -70,9 +70,6 @@ func TestSystemdUnitsRealPackage(t *testing.T) {
 		if out, err := rpcinfo(); err == nil {
 			t.Fatalf("%s: rpcinfo still answered; want port 111 closed:\n%s", step, out)
 		}
-		if out, code := ctl("status", "rpcbind"); code != 4 {
-			t.Errorf("%s: sockctl status rpcbind exit %d; want 4 (no such unit)\n%s", step, code, out)
-		}
 	}
 	step := func(want int, args ...string) string {
 		t.Helper()
@@ -93,6 +90,9 @@ func TestSystemdUnitsRealPackage(t *testing.T) {
 	step(0, "disable", "rpcbind.socket")
 	step(0, "reload")
 	closed("after disable and reload")
+	if out, code := ctl("status", "rpcbind"); code != 4 {
+		t.Errorf("after disable: sockctl status rpcbind exit %d; want 4 (no such unit)\n%s", code, out)
+	}
 	if out := step(1, "is-enabled", "rpcbind.socket"); strings.TrimSpace(out) != "disabled" {
 		t.Errorf("is-enabled after disable = %q; want disabled", out)
 	}
@@ -108,6 +108,15 @@ func TestSystemdUnitsRealPackage(t *testing.T) {
 	step(0, "reload") // a masked unit never makes a reload refuse
 	closed("after mask and reload")
 	d.waitFor(`msg="unit masked, left out" unit=rpcbind.socket`, 5*time.Second)
+	if out := step(3, "status", "rpcbind"); !strings.Contains(out, "Loaded: masked") { // 3: inactive, as systemctl
+		t.Errorf("sockctl status of the masked unit:\n%s\nwant Loaded: masked", out)
+	}
+	if out := step(3, "is-active", "rpcbind"); strings.TrimSpace(out) != "inactive" {
+		t.Errorf("is-active of the masked unit = %q; want inactive (exit 3)", out)
+	}
+	if out := step(0, "list", "--all"); !strings.Contains(out, "rpcbind.socket") {
+		t.Errorf("list --all does not show the masked unit:\n%s", out)
+	}
 
 	step(0, "unmask", "rpcbind.socket")
 	step(0, "reload")
