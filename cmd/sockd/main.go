@@ -85,6 +85,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	if o.root != "/" && !o.systemdUnits {
+		return o, fmt.Errorf("--root applies to --systemd-units only")
+	}
 	o.unitDirs = dirs
 	fs.Visit(func(f *flag.Flag) {
 		if f.Name != "takeover" && f.Name != "units" { // --units are passed made absolute
