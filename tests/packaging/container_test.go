@@ -24,8 +24,8 @@ import (
 // build rootfs example: static sockd, sockctl and hello-http, the units in
 // /etc/sockd/units) with sockd as PID 1, as a container runtime would:
 // new PID, mount and network namespaces, /dev and /proc mounted, chroot.
-// (No podman or buildah runs here, so unshare stands in for the runtime;
-// packaging/container/Containerfile copies the same trees.) It checks
+// TestPodmanImage runs the image itself; this test needs no container
+// runtime, and stops sockd with each of its stop signals. It checks
 // from inside the container that sockd is PID 1, that sockctl is-active
 // works as a probe, that the socket-activated example answers, that no
 // zombie is left after a service exits, and that each stop signal stops
