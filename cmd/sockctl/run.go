@@ -68,7 +68,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	if o.version {
-		fmt.Fprintln(stdout, buildinfo.String("sockctl"))
+		fmt.Fprintf(stdout, "sockctl %s (%s)\n", buildinfo.Version(), buildinfo.GoVersion())
 		return exitOK
 	}
 	if o.verb == "" {

@@ -30,9 +30,20 @@ import (
 	"github.com/sockd/sockd/units"
 )
 
-// version is sockd's version: stamped at build time (packaging/build),
-// else from the module's build information (internal/buildinfo).
-var version = buildinfo.Version()
+// version may be stamped here with -ldflags "-X main.version=…", as
+// sockd's upgrade tests do; packaging/build stamps internal/buildinfo.
+// sockdVersion says which applies.
+var version string
+
+// sockdVersion returns version if it was stamped, else
+// buildinfo.Version(): the release stamp, the module version of a `go
+// install`, or "dev".
+func sockdVersion() string {
+	if version != "" {
+		return version
+	}
+	return buildinfo.Version()
+}
 
 // defaultUnitDirs are searched when no --units is given, lowest priority
 // first.
@@ -128,7 +139,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if o.version {
-		fmt.Fprintln(stdout, buildinfo.String("sockd"))
+		fmt.Fprintf(stdout, "sockd %s (%s)\n", sockdVersion(), buildinfo.GoVersion())
 		return 0
 	}
 	if o.check {

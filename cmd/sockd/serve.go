@@ -48,7 +48,7 @@ func serve(o options, stderr io.Writer) int {
 	}
 	d, err := daemon.New(daemon.Config{
 		UnitDirs: o.unitDirs, SystemdUnits: o.systemdUnits, RuntimeDir: runtimeDir, Log: log,
-		Version: version, Binary: binary, Args: o.args, Handover: handover,
+		Version: sockdVersion(), Binary: binary, Args: o.args, Handover: handover,
 		IdleProcs: idleProcs(),
 	})
 	if err != nil {
@@ -149,7 +149,7 @@ func upgradeCheck(o options, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	res, err := daemon.RunUpgradeCheck(ctx, runtimeDir, o.unitDirs, o.systemdUnits, version)
+	res, err := daemon.RunUpgradeCheck(ctx, runtimeDir, o.unitDirs, o.systemdUnits, sockdVersion())
 	if err != nil {
 		fmt.Fprintln(stderr, "sockd: cannot take over:", err)
 		return 1

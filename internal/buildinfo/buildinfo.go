@@ -5,28 +5,25 @@
 //
 // (packaging/build does). A `go install module@version` build is not
 // stamped but records its module version, which Version falls back to;
-// a build from a work tree without either says "devel", as Go itself
-// does.
+// a build from a work tree without either says "dev" (with the VCS
+// revision when the build recorded one), as sockd always has.
 package buildinfo
 
-import (
-	"runtime/debug"
-	"strings"
-)
+import "runtime/debug"
 
 // version is set with -ldflags -X at release builds.
 var version string
 
 // Version returns the version of this binary: the stamped one, else the
-// main module's version from the build information, else "devel" with
-// the VCS revision when the build recorded one.
+// main module's version from the build information, else "dev" with the
+// VCS revision when the build recorded one.
 func Version() string {
 	if version != "" {
 		return version
 	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
-		return "devel"
+		return "dev"
 	}
 	return fromBuildInfo(bi)
 }
@@ -51,16 +48,15 @@ func fromBuildInfo(bi *debug.BuildInfo) string {
 		rev = rev[:12]
 	}
 	if rev == "" {
-		return "devel"
+		return "dev"
 	}
-	return strings.Join([]string{"devel", rev + dirty}, " ")
+	return "dev-" + rev + dirty
 }
 
-// String returns the line --version prints: "NAME VERSION (GOVERSION)".
-func String(name string) string {
-	goVersion := "unknown"
+// GoVersion returns the Go release the binary was built with.
+func GoVersion() string {
 	if bi, ok := debug.ReadBuildInfo(); ok {
-		goVersion = bi.GoVersion
+		return bi.GoVersion
 	}
-	return name + " " + Version() + " (" + goVersion + ")"
+	return "unknown"
 }

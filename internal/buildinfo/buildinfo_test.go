@@ -11,10 +11,10 @@ func TestFromBuildInfo(t *testing.T) {
 		want string
 	}{
 		{debug.BuildInfo{Main: debug.Module{Version: "v1.4.0"}}, "v1.4.0"},
-		{debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, "devel"},
+		{debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, "dev"},
 		{debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: []debug.BuildSetting{
 			{Key: "vcs.revision", Value: "0123456789abcdef0123"}, {Key: "vcs.modified", Value: "true"},
-		}}, "devel 0123456789ab-dirty"},
+		}}, "dev-0123456789ab-dirty"},
 	} {
 		if got := fromBuildInfo(&tc.bi); got != tc.want {
 			t.Errorf("fromBuildInfo(%+v) = %q; want %q", tc.bi.Main, got, tc.want)
