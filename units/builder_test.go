@@ -282,7 +282,7 @@ func TestBuilderIgnoredUnsupportedUnknown(t *testing.T) {
 		at("Socket", "ExecStartPre", "/bin/true", 4),
 		at("Service", "PIDFile", "/run/web.pid", 5),
 	)
-	const unsupported = "directive not supported by sockd (see docs/units.md)"
+	const unsupported = "directive not supported by sockd (see sockd.unit(5): man 5 sockd.unit)"
 	wantErrors(t, "unsupported directives", err,
 		testServiceFile+":1: [Service] PrivateTmp: "+unsupported,
 		testSocketFile+":2: [Socket] ListenNetlink: "+unsupported,

@@ -72,7 +72,7 @@ func unknownDirective(section, name string) error {
 		return nil
 	}
 	if inList(unsupportedDirectives[section], name) {
-		return fmt.Errorf("directive not supported by sockd (see docs/units.md)")
+		return fmt.Errorf("directive not supported by sockd (see sockd.unit(5): man 5 sockd.unit)")
 	}
 	if _, known := IgnoredDirectives[section]; !known && section != "Socket" && section != "Service" {
 		return fmt.Errorf("unknown section [%s]", section)

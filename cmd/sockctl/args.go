@@ -17,12 +17,14 @@ const (
 // options are the command line's flags; they may appear anywhere.
 type options struct {
 	runtimeDir string
+	root       string // enable, disable, mask, unmask, is-enabled: --root
 	json       bool
 	all        bool
 	noLegend   bool
 	quiet      bool
 	graceful   bool // restart --graceful
 	help       bool
+	version    bool
 	binary     string // upgrade --binary
 	verb       string
 	args       []string
@@ -71,6 +73,8 @@ func parseArgs(args []string) (options, error) {
 		switch name {
 		case "--runtime-dir":
 			err = stringFlag(&o.runtimeDir)
+		case "--root":
+			err = stringFlag(&o.root)
 		case "--binary":
 			err = stringFlag(&o.binary)
 		case "--json":
@@ -85,6 +89,8 @@ func parseArgs(args []string) (options, error) {
 			err = boolFlag(&o.graceful)
 		case "-h", "--help":
 			err = boolFlag(&o.help)
+		case "--version":
+			err = boolFlag(&o.version)
 		case "--no-pager", "--full", "-l":
 			// accepted for systemctl muscle memory; sockctl never pages or truncates
 		default:
@@ -104,6 +110,7 @@ func parseArgs(args []string) (options, error) {
 }
 
 const usageText = `Usage: sockctl [--runtime-dir DIR] [--json] VERB [ARGS]
+       sockctl --version
 
 Verbs:
   list [--all] [--no-legend]   list the socket units and their listeners
@@ -122,6 +129,16 @@ Verbs:
   is-active [--quiet] UNIT...  print the state; exit 0 if active, 3 if not
   cat UNIT...                  print the files a unit was loaded from
   completion bash|zsh|fish     print a shell completion script
+
+Enablement of systemd units (sockd --systemd-units), as systemctl does it,
+on the files of /etc/systemd/system (under --root DIR if given); no
+running sockd is needed, and "sockctl reload" applies the change:
+  enable UNIT...               link the unit as its [Install] section says
+  disable UNIT...              remove those links
+  mask UNIT...                 link the unit to /dev/null: never started
+  unmask UNIT...               remove the mask
+  is-enabled [--quiet] UNIT... print enabled, disabled, static, masked, …;
+                               exit 0 if enabled (or static), else 1
 
 Units are named as systemd names them (web.socket, web.service); a bare
 name means the socket unit. The runtime directory defaults to

@@ -17,13 +17,18 @@ var completionVerbs = [][2]string{
 	{"upgrade", "re-execute sockd with a new binary"},
 	{"is-active", "print whether a unit is active"},
 	{"cat", "print a unit's files"},
+	{"enable", "enable a systemd unit (links, as systemctl)"},
+	{"disable", "disable a systemd unit"},
+	{"mask", "mask a systemd unit"},
+	{"unmask", "unmask a systemd unit"},
+	{"is-enabled", "print a systemd unit's enablement state"},
 	{"completion", "print a shell completion script"},
 }
 
 // unitVerbs take unit names.
-const unitVerbs = "status start stop restart is-active cat"
+const unitVerbs = "status start stop restart is-active cat enable disable mask unmask is-enabled"
 
-const flagWords = "--runtime-dir --json --all --no-legend --quiet --graceful --help"
+const flagWords = "--runtime-dir --root --json --all --no-legend --quiet --graceful --help --version"
 
 func verbNames() string {
 	var names []string

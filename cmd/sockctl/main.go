@@ -14,6 +14,8 @@
 //	is-active [--quiet] UNIT...  print the state; exit 0 if active, 3 if not
 //	cat UNIT...                  print the files a unit was loaded from
 //	completion bash|zsh|fish     print a shell completion script
+//	enable|disable|mask|unmask UNIT...  systemctl's enablement links, no daemon needed
+//	is-enabled [--quiet] UNIT...        enabled, disabled, static, masked, …
 //
 // Unit names are spelled as systemd spells them (web.socket, web.service);
 // a bare name means the socket unit. Exit codes follow systemctl: 0 ok,

@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/sockd/sockd/internal/buildinfo"
 	"github.com/sockd/sockd/internal/control"
+	"github.com/sockd/sockd/internal/enable"
 )
 
 // cli is one invocation of sockctl.
@@ -45,6 +47,11 @@ func init() {
 		"upgrade":          {(*cli).upgrade, 0, 0, true},
 		"cat":              {(*cli).cat, 1, -1, true},
 		"completion":       {(*cli).completion, 1, 1, false},
+		"enable":           {func(c *cli) int { return c.changeLinks("enable", enable.Paths.Enable) }, 1, -1, false},
+		"disable":          {func(c *cli) int { return c.changeLinks("disable", enable.Paths.Disable) }, 1, -1, false},
+		"mask":             {func(c *cli) int { return c.changeLinks("mask", enable.Paths.Mask) }, 1, -1, false},
+		"unmask":           {func(c *cli) int { return c.changeLinks("unmask", enable.Paths.Unmask) }, 1, -1, false},
+		"is-enabled":       {(*cli).isEnabled, 1, -1, false},
 		"__complete-units": {(*cli).completeUnits, 0, 0, true},
 		"help":             {func(c *cli) int { fmt.Fprint(c.stdout, usageText); return exitOK }, 0, 0, false},
 	}
@@ -58,6 +65,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if o.help {
 		fmt.Fprint(stdout, usageText)
+		return exitOK
+	}
+	if o.version {
+		fmt.Fprintf(stdout, "sockctl %s (%s)\n", buildinfo.Version(), buildinfo.GoVersion())
 		return exitOK
 	}
 	if o.verb == "" {

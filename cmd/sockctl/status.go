@@ -57,6 +57,11 @@ func (c *cli) printStatus(u control.Unit, now time.Time) {
 	field := func(name, format string, args ...any) {
 		fmt.Fprintf(w, "%11s: %s\n", name, fmt.Sprintf(format, args...))
 	}
+	if u.State == "masked" { // as systemctl shows a masked unit
+		field("Loaded", "masked (Reason: Unit %s is masked.)", u.Name)
+		field("Active", "%s (%s)", u.ActiveState, u.SubState)
+		return
+	}
 	if len(u.Errors) > 0 {
 		field("Loaded", "%s", s.stateColor("failed", "bad-setting"))
 		for i, e := range u.Errors {

@@ -7,6 +7,8 @@
 //
 //	sockd [--units DIR]... [--runtime-dir DIR] [--log-format text|json] [--takeover]
 //	sockd --check [--units DIR]...
+//	sockd --systemd-units [--root DIR] ...
+//	sockd --version
 //
 // `sockctl upgrade` re-executes sockd in place with a new binary; sockd
 // --takeover takes the place of a sockd already serving the runtime
@@ -21,15 +23,27 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/sockd/sockd/internal/buildinfo"
 	"github.com/sockd/sockd/internal/daemon"
+	"github.com/sockd/sockd/internal/enable"
 	"github.com/sockd/sockd/internal/spawn"
 	"github.com/sockd/sockd/units"
-	"github.com/sockd/sockd/units/unitdir"
 )
 
-// version is sockd's version, set at build time with
-// -ldflags "-X main.version=…".
-var version = "dev"
+// version may be stamped here with -ldflags "-X main.version=…", as
+// sockd's upgrade tests do; packaging/build stamps internal/buildinfo.
+// sockdVersion says which applies.
+var version string
+
+// sockdVersion returns version if it was stamped, else
+// buildinfo.Version(): the release stamp, the module version of a `go
+// install`, or "dev".
+func sockdVersion() string {
+	if version != "" {
+		return version
+	}
+	return buildinfo.Version()
+}
 
 // defaultUnitDirs are searched when no --units is given, lowest priority
 // first.
@@ -46,6 +60,11 @@ type options struct {
 	logFormat  string
 	logLevel   string
 	check      bool
+	version    bool
+	// systemdUnits: the unit directories are systemd's search path under
+	// root, of which only the enabled socket units are loaded.
+	systemdUnits bool
+	root         string
 	// takeover takes over from the sockd serving the runtime directory;
 	// upgradeCheck is the check a running sockd makes of a new binary.
 	takeover, upgradeCheck bool
@@ -65,6 +84,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&o.controlGroup, "control-group", "", "group (name or gid) whose members may change units through the control socket, which is then mode 0660; default: only root and sockd's own user (mode 0600)")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	fs.BoolVar(&o.systemdUnits, "systemd-units", false, "run the socket units enabled in systemd's unit search path (/etc/systemd/system, /run/systemd/system, /usr/local/lib/systemd/system, /lib/systemd/system, /usr/lib/systemd/system; or the --units given), as a boot would start them")
+	fs.StringVar(&o.root, "root", "/", "with --systemd-units: the directory systemd's unit search path is under, as systemctl --root")
 	fs.BoolVar(&o.check, "check", false, "load and validate the units, print them and every error, and exit (non-zero if any unit is invalid)")
 	fs.BoolVar(&o.takeover, "takeover", false, "take over the listeners, fd stores and control socket of the sockd serving the runtime directory, which then stops its services and exits")
 	fs.BoolVar(&o.upgradeCheck, strings.TrimLeft(daemon.UpgradeCheckFlag, "-"), false, "internal: check that this binary can take over from the running sockd (sockctl upgrade runs it)")
@@ -74,13 +96,20 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	if o.root != "/" && !o.systemdUnits {
+		return o, fmt.Errorf("--root applies to --systemd-units only")
+	}
 	o.unitDirs = dirs
 	fs.Visit(func(f *flag.Flag) {
 		if f.Name != "takeover" && f.Name != "units" { // --units are passed made absolute
 			o.args = append(o.args, "--"+f.Name+"="+f.Value.String())
 		}
 	})
-	if len(o.unitDirs) == 0 {
+	switch {
+	case len(o.unitDirs) > 0:
+	case o.systemdUnits:
+		o.unitDirs = enable.NewPaths(o.root).LowestFirst()
+	default:
 		o.unitDirs = defaultUnitDirs
 	}
 	for i, d := range o.unitDirs { // errors and `sockctl cat` name files by absolute paths
@@ -109,6 +138,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
+	if o.version {
+		fmt.Fprintf(stdout, "sockd %s (%s)\n", sockdVersion(), buildinfo.GoVersion())
+		return 0
+	}
 	if o.check {
 		return check(o, stdout, stderr)
 	}
@@ -120,9 +153,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // check implements --check.
 func check(o options, stdout, stderr io.Writer) int {
-	res := unitdir.Load(o.unitDirs, units.DefaultSpecifierEnv())
+	res := daemon.LoadUnits(o.unitDirs, o.systemdUnits)
 	for _, u := range res.Units {
 		fmt.Fprintln(stdout, u.Summary())
+	}
+	for _, name := range res.Masked {
+		fmt.Fprintf(stdout, "%s: masked\n", name)
+	}
+	for _, name := range res.NotFound {
+		fmt.Fprintf(stderr, "sockd: %s is enabled but not found\n", name)
 	}
 	for _, err := range units.Errors(res.Err()) {
 		fmt.Fprintln(stderr, err)

@@ -30,7 +30,7 @@ func serve(o options, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "sockd:", err)
 		return 1
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	ctx, stop := signal.NotifyContext(context.Background(), stopSignals...)
 	defer stop()
 	handover, err := daemon.ReadHandover() // set when an upgrade re-executed sockd
 	if err != nil {
@@ -47,8 +47,8 @@ func serve(o options, stderr io.Writer) int {
 		log.Warn("cannot tell which binary sockd runs; sockctl upgrade will need --binary", "err", err)
 	}
 	d, err := daemon.New(daemon.Config{
-		UnitDirs: o.unitDirs, RuntimeDir: runtimeDir, Log: log,
-		Version: version, Binary: binary, Args: o.args, Handover: handover,
+		UnitDirs: o.unitDirs, SystemdUnits: o.systemdUnits, RuntimeDir: runtimeDir, Log: log,
+		Version: sockdVersion(), Binary: binary, Args: o.args, Handover: handover,
 		IdleProcs: idleProcs(),
 	})
 	if err != nil {
@@ -149,7 +149,7 @@ func upgradeCheck(o options, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	res, err := daemon.RunUpgradeCheck(ctx, runtimeDir, o.unitDirs, version)
+	res, err := daemon.RunUpgradeCheck(ctx, runtimeDir, o.unitDirs, o.systemdUnits, sockdVersion())
 	if err != nil {
 		fmt.Fprintln(stderr, "sockd: cannot take over:", err)
 		return 1

@@ -162,7 +162,7 @@ func (b *controlBackend) Units(ctx context.Context) ([]control.Unit, error) {
 	for _, name := range names {
 		out = append(out, invalidView(name, invalid[name]))
 	}
-	return out, nil
+	return append(out, b.d.maskedViews()...), nil
 }
 
 // invalidView shows a unit that failed to load, as systemctl shows a unit
@@ -177,6 +177,9 @@ func (b *controlBackend) Unit(ctx context.Context, name string) (control.Unit, e
 	if err != nil {
 		if errs, ok := b.d.Invalid()[strings.TrimSuffix(name, ".socket")]; ok && strings.HasSuffix(name, ".socket") {
 			return invalidView(strings.TrimSuffix(name, ".socket"), errs), nil
+		}
+		if v, ok := b.d.maskedView(name); ok {
+			return v, nil
 		}
 		return control.Unit{}, err
 	}

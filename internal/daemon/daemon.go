@@ -18,7 +18,6 @@ import (
 	"github.com/sockd/sockd/internal/reaper"
 	"github.com/sockd/sockd/internal/supervise"
 	"github.com/sockd/sockd/units"
-	"github.com/sockd/sockd/units/unitdir"
 )
 
 // Config is what the daemon needs to start.
@@ -26,6 +25,10 @@ type Config struct {
 	UnitDirs   []string // lowest priority first
 	RuntimeDir string
 	Log        *slog.Logger
+
+	// SystemdUnits says that UnitDirs are systemd's unit search path, of
+	// which only the enabled socket units are loaded (source.go).
+	SystemdUnits bool
 
 	// Version is sockd's version, shown by the control API.
 	Version string
@@ -54,6 +57,7 @@ type Daemon struct {
 	mu      sync.Mutex
 	units   map[string]*running
 	invalid map[string][]error // units left out at the last load, with why
+	masked  []string           // unit files found masked at the last load (source.go)
 	runCtx  context.Context    // set by Run; nil before and after
 
 	// Generations (upgrade.go, takeover.go).
@@ -149,11 +153,12 @@ func (d *Daemon) Load() {
 		return
 	}
 	d.cfg.Handover.gcOn() // upgrade.go
-	res := unitdir.Load(d.cfg.UnitDirs, units.DefaultSpecifierEnv())
+	res := d.loadUnits()
 	for _, err := range units.Errors(res.Err()) {
 		d.log.Error("invalid unit", "err", err)
 	}
 	d.invalid = res.Invalid
+	d.masked = res.Masked
 	inherited := inheritedFDs(d.log)
 	defer inherited.closeUnused(d.log)
 	if h := d.cfg.Handover; h != nil {
@@ -253,6 +258,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	reloaded := d.reloadAfterUpgrade(ctx) // upgrade.go
 	defer func() { <-reloaded }()
 	d.log.Info("sockd ready", "units", len(d.units), "runtime_dir", d.cfg.RuntimeDir, "generation", d.generation, "pid", os.Getpid())
+	d.notifyManager("READY=1") // sdnotify.go
 	d.mu.Unlock()
 	d.cfg.Handover.closeOldEpoll() // upgrade.go
 	// Loading the units made several times more garbage than what stays
@@ -276,6 +282,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.log.Info("a new sockd took over: stopping the services, leaving the listeners to it")
 	} else {
 		d.log.Info("stopping")
+		d.notifyManager("STOPPING=1")
 	}
 	d.runCtx = nil
 	for _, r := range d.units {

@@ -8,7 +8,6 @@ import (
 	"github.com/sockd/sockd/activation"
 	"github.com/sockd/sockd/internal/supervise"
 	"github.com/sockd/sockd/units"
-	"github.com/sockd/sockd/units/unitdir"
 )
 
 // ErrNotRunning is returned by Reload before Run started or after it
@@ -27,7 +26,7 @@ var ErrNotRunning = errors.New("sockd is not running")
 // never refuses a connection to a listener that did not change.
 func (d *Daemon) Reload(ctx context.Context) error {
 	defer d.procs.work()()
-	res := unitdir.Load(d.cfg.UnitDirs, units.DefaultSpecifierEnv())
+	res := d.loadUnits() // source.go
 	if err := res.Err(); err != nil {
 		return fmt.Errorf("reload refused, nothing changed: %w", err)
 	}
@@ -37,6 +36,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 		return ErrNotRunning
 	}
 	d.invalid = nil // a reload applies only when every unit is valid
+	d.masked = res.Masked
 	next := map[string]*units.Unit{}
 	for _, u := range res.Units {
 		next[u.Name] = u

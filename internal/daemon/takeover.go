@@ -15,7 +15,6 @@ import (
 	"github.com/sockd/sockd/internal/control"
 	"github.com/sockd/sockd/internal/supervise"
 	"github.com/sockd/sockd/units"
-	"github.com/sockd/sockd/units/unitdir"
 )
 
 // Takeover: a new sockd started next to a running one (`sockd --takeover`,
@@ -132,16 +131,16 @@ func (h *Handover) Abort(reason string) {
 }
 
 // RunUpgradeCheck is `sockd --upgrade-check`: step 1 of a takeover on the
-// units of dirs, then abort. It returns what it found, or why this
+// units of dirs (LoadUnits), then abort. It returns what it found, or why this
 // binary cannot take over.
-func RunUpgradeCheck(ctx context.Context, runtimeDir string, dirs []string, version string) (CheckResult, error) {
+func RunUpgradeCheck(ctx context.Context, runtimeDir string, dirs []string, systemdUnits bool, version string) (CheckResult, error) {
 	res := CheckResult{Version: version, StateFormats: stateFormats}
 	h, err := Takeover(ctx, runtimeDir)
 	if err != nil {
 		return res, err
 	}
 	defer h.Abort("check only")
-	loaded := unitdir.Load(dirs, units.DefaultSpecifierEnv())
+	loaded := LoadUnits(dirs, systemdUnits)
 	if err := loaded.Err(); err != nil {
 		var lines []string
 		for _, e := range units.Errors(err) {

@@ -479,6 +479,9 @@ func (d *Daemon) checkBinary(ctx context.Context, binary string) (int, error) {
 	for _, dir := range d.cfg.UnitDirs {
 		args = append(args, "--units", dir)
 	}
+	if d.cfg.SystemdUnits {
+		args = append(args, "--systemd-units")
+	}
 	cmd := exec.Command(binary, args...)
 	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, UpgradeStateEnv+"=") })
 	stdout, err := captureOutput(cmd, &cmd.Stdout)

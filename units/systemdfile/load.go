@@ -14,6 +14,21 @@ import (
 // test for it with errors.Is and list the unit as masked.
 var ErrMasked = errors.New("masked")
 
+// MaskedError says which unit is masked: the socket unit itself or the
+// service it activates. It matches ErrMasked with errors.Is.
+type MaskedError struct {
+	Path string // the file that names the unit (the socket unit's)
+	Kind string // "socket" or "service"
+	Unit string // the masked unit, e.g. "web.service"
+}
+
+func (e *MaskedError) Error() string {
+	return fmt.Sprintf("%s: %s unit %s is masked", e.Path, e.Kind, e.Unit)
+}
+
+// Is makes errors.Is(err, ErrMasked) true.
+func (e *MaskedError) Is(target error) bool { return target == ErrMasked }
+
 // Load reads the socket unit name ("web.socket", or just "web") and the
 // service it activates, with their drop-ins, through find:
 //
@@ -37,7 +52,7 @@ func Load(name string, find Finder, env units.SpecifierEnv) (*units.Unit, error)
 		return nil, findError("socket", stem+".socket", err)
 	}
 	if sock.Masked {
-		return nil, fmt.Errorf("%s: socket unit %s is %w", sock.Path, sock.Name, ErrMasked)
+		return nil, &MaskedError{Path: sock.Path, Kind: "socket", Unit: sock.Name}
 	}
 	b := units.NewBuilder(stem, env)
 	applyUnit(b, sock)
@@ -47,7 +62,7 @@ func Load(name string, find Finder, env units.SpecifierEnv) (*units.Unit, error)
 	case err != nil:
 		b.AddError(fmt.Errorf("%s: %w", sock.Path, findError("service", svcName, err)))
 	case svc.Masked:
-		b.AddError(fmt.Errorf("%s: service unit %s is %w", sock.Path, svcName, ErrMasked))
+		b.AddError(&MaskedError{Path: sock.Path, Kind: "service", Unit: svcName})
 	default:
 		applyUnit(b, svc)
 	}

@@ -44,9 +44,9 @@ private_tmp = true
 [socket]
 tcp_congestion = "bbr"
 condition_path_exists = "/etc/web"`,
-		want: `web.toml:2: private_tmp: [Service] PrivateTmp= is not supported by sockd (see docs/units.md)
-web.toml:4: tcp_congestion: [Socket] TCPCongestion= is not supported by sockd (see docs/units.md)
-web.toml:5: condition_path_exists: [Unit] ConditionPathExists= is not supported by sockd (see docs/units.md)`,
+		want: `web.toml:2: private_tmp: [Service] PrivateTmp= is not supported by sockd (see sockd.unit(5): man 5 sockd.unit)
+web.toml:4: tcp_congestion: [Socket] TCPCongestion= is not supported by sockd (see sockd.unit(5): man 5 sockd.unit)
+web.toml:5: condition_path_exists: [Unit] ConditionPathExists= is not supported by sockd (see sockd.unit(5): man 5 sockd.unit)`,
 	},
 	{
 		name: "directive ignored in systemd units",

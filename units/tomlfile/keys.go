@@ -139,7 +139,7 @@ func unknownKey(table, key string) error {
 		case o.ignored:
 			return fmt.Errorf("[%s] %s= means nothing to sockd, which has no dependencies or install step; remove it", o.section, o.name)
 		default:
-			return fmt.Errorf("[%s] %s= is not supported by sockd (see docs/units.md)", o.section, o.name)
+			return fmt.Errorf("[%s] %s= is not supported by sockd (see sockd.unit(5): man 5 sockd.unit)", o.section, o.name)
 		}
 	}
 	if s := units.Suggest(key, Keys(table)); s != "" {

@@ -34,6 +34,14 @@ type Result struct {
 	// Errors holds problems that belong to no unit (an unreadable
 	// directory, say).
 	Errors []error
+	// Masked are the unit files found masked (a symlink to /dev/null or
+	// empty), sorted: "web.socket", or "web.service" for a socket whose
+	// service is masked. Their units are left out but are not invalid:
+	// masking is how a unit is switched off, not a mistake (masked.go).
+	Masked []string
+	// NotFound are the socket units LoadSockets was asked for that no
+	// directory has, sorted.
+	NotFound []string
 }
 
 // Err returns every problem as one units.ErrorList, or nil.
@@ -67,16 +75,26 @@ func Load(dirs []string, env units.SpecifierEnv) *Result {
 	r := &Result{Invalid: map[string][]error{}}
 	sources, errs := index(dirs)
 	r.Errors = append(r.Errors, errs...)
+	return r.load(dirs, sources, env)
+}
+
+// load loads and validates the units of sources into r.
+func (r *Result) load(dirs []string, sources map[string]source, env units.SpecifierEnv) *Result {
 	names := sortedKeys(sources)
 	loadedAll, errsAll := loadAll(names, sources, systemdfile.NewDirFinder(dirs), env)
 	var loaded []*units.Unit
 	for i, name := range names {
+		if masked := maskedUnits(errsAll[i]); masked != nil {
+			r.Masked = append(r.Masked, masked...)
+			continue
+		}
 		if errsAll[i] != nil {
 			r.Invalid[name] = units.Errors(errsAll[i])
 			continue
 		}
 		loaded = append(loaded, loadedAll[i])
 	}
+	sort.Strings(r.Masked)
 	bad, setErrs := units.ValidateSet(loaded)
 	for _, err := range setErrs {
 		var ue *units.Error
