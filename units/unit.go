@@ -95,6 +95,8 @@ type Service struct {
 	Documentation []string // [Unit] Documentation=
 
 	Type ServiceType // Type=
+	// NotifyAccess is NotifyAccess=; see EffectiveNotifyAccess.
+	NotifyAccess NotifyAccess
 
 	ExecStart     []Command // ExecStart=; exactly one
 	ExecStartPre  []Command // ExecStartPre=
