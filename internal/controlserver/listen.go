@@ -23,7 +23,8 @@ type socketListener struct {
 // path.lock, held with flock for the listener's life, keeps two sockd
 // from racing for it.
 func listen(path string, mode os.FileMode, gid int) (*socketListener, error) {
-	lock, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE|syscall.O_CLOEXEC, 0o600)
+	// O_NOFOLLOW: a symlink planted at the lock's name is not followed.
+	lock, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE|syscall.O_CLOEXEC|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}

@@ -49,15 +49,12 @@ func (d *Daemon) ServeControl(ctx context.Context, cfg ControlConfig) (stop func
 		}
 		// The group may traverse the private runtime directory to reach
 		// the socket (0660), no more.
-		if err := os.Chown(d.cfg.RuntimeDir, -1, gid); err != nil {
-			return nil, fmt.Errorf("control group: runtime directory: %w", err)
-		}
-		if err := os.Chmod(d.cfg.RuntimeDir, 0o710); err != nil {
-			return nil, fmt.Errorf("control group: runtime directory: %w", err)
+		if err := d.rundir.AllowGroup(gid); err != nil {
+			return nil, fmt.Errorf("control group: %w", err)
 		}
 	}
 	srv, err := controlserver.Listen(controlserver.Config{
-		Path:    filepath.Join(d.cfg.RuntimeDir, control.SocketName),
+		Path:    d.rundir.At(control.SocketName), // through the open directory
 		Group:   gid,
 		Backend: &controlBackend{d: d, ring: cfg.Ring, ctx: ctx},
 		Log:     d.log.With("component", "control"),
@@ -72,7 +69,7 @@ func (d *Daemon) ServeControl(ctx context.Context, cfg ControlConfig) (stop func
 			d.log.Error("control socket", "err", err)
 		}
 	}()
-	d.log.Info("control socket ready", "path", srv.Path(), "group", cfg.Group)
+	d.log.Info("control socket ready", "path", filepath.Join(d.rundir.Path(), control.SocketName), "group", cfg.Group)
 	d.stopControl = untilStopped(ctx, func() {
 		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 		defer cancel()

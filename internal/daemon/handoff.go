@@ -42,8 +42,8 @@ const (
 // after it). Call it after ServeControl, whose lock keeps a second sockd
 // off the runtime directory.
 func (d *Daemon) ServeHandoff(ctx context.Context) (stop func(), err error) {
-	path := filepath.Join(d.cfg.RuntimeDir, HandoffSocketName)
-	ln, err := safesock.Listen("unixpacket", path, 0o600, -1)
+	path := filepath.Join(d.rundir.Path(), HandoffSocketName)
+	ln, err := safesock.Listen("unixpacket", d.rundir.At(HandoffSocketName), 0o600, -1)
 	if err != nil {
 		return nil, fmt.Errorf("handoff %w", err)
 	}
