@@ -74,6 +74,19 @@ func attacker(t *testing.T) string {
 // attack) from the returned stop, which waits for it.
 func asNobody(t *testing.T, exe, helper string, args ...string) (stop func() error) {
 	t.Helper()
+	line := make(chan string, 1)
+	stop = asNobodyLine(t, exe, line, helper, args...)
+	if got := <-line; got != "ready" {
+		stop()
+		t.Fatalf("%s as nobody did not get ready: %q", helper, got)
+	}
+	return stop
+}
+
+// asNobodyLine is asNobody for a helper whose first line says more than
+// "ready": the line goes to line.
+func asNobodyLine(t *testing.T, exe string, line chan<- string, helper string, args ...string) (stop func() error) {
+	t.Helper()
 	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), "SECURITY_HELPER="+helper)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nogroup, Groups: []uint32{}}}
@@ -89,12 +102,8 @@ func asNobody(t *testing.T, exe, helper string, args ...string) (stop func() err
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if strings.TrimSpace(line) != "ready" {
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatalf("%s as nobody did not get ready: %q %v", helper, line, err)
-	}
+	l, _ := bufio.NewReader(out).ReadString('\n')
+	line <- strings.TrimSpace(l)
 	var stopped bool
 	stop = func() error {
 		if stopped {
@@ -140,3 +149,6 @@ func sockctl(t *testing.T, s *e2e.Sockd, args ...string) (string, int) {
 	}
 	return string(out), code
 }
+
+// init registers the helpers that need more than this file.
+func init() { helpers["hold"] = hold }
