@@ -16,6 +16,7 @@ import (
 
 	"github.com/sockd/sockd/internal/control"
 	"github.com/sockd/sockd/internal/logthrottle"
+	"github.com/sockd/sockd/internal/rundir"
 )
 
 // Backend is what the server serves: the daemon, or a fake in tests.
@@ -41,6 +42,10 @@ type Backend interface {
 type Config struct {
 	// Path is the control socket's path.
 	Path string
+	// Dir, if set, is the open runtime directory that holds Path: the
+	// socket and its lock are then bound and opened through it, never by
+	// resolving Path again (see internal/rundir).
+	Dir *rundir.Dir
 	// Group is the gid whose members may make changes, and the socket's
 	// group (mode 0660); -1 for none (mode 0600).
 	Group   int
@@ -79,7 +84,7 @@ func Listen(cfg Config) (*Server, error) {
 	if cfg.Group >= 0 {
 		mode = 0o660
 	}
-	ln, err := listen(cfg.Path, mode, cfg.Group)
+	ln, err := listen(cfg.Path, cfg.Dir, mode, cfg.Group)
 	if err != nil {
 		return nil, err
 	}

@@ -54,7 +54,8 @@ func (d *Daemon) ServeControl(ctx context.Context, cfg ControlConfig) (stop func
 		}
 	}
 	srv, err := controlserver.Listen(controlserver.Config{
-		Path:    d.rundir.At(control.SocketName), // through the open directory
+		Path:    filepath.Join(d.rundir.Path(), control.SocketName),
+		Dir:     d.rundir, // bound and locked through the open directory
 		Group:   gid,
 		Backend: &controlBackend{d: d, ring: cfg.Ring, ctx: ctx},
 		Log:     d.log.With("component", "control"),
@@ -69,7 +70,7 @@ func (d *Daemon) ServeControl(ctx context.Context, cfg ControlConfig) (stop func
 			d.log.Error("control socket", "err", err)
 		}
 	}()
-	d.log.Info("control socket ready", "path", filepath.Join(d.rundir.Path(), control.SocketName), "group", cfg.Group)
+	d.log.Info("control socket ready", "path", srv.Path(), "group", cfg.Group)
 	d.stopControl = untilStopped(ctx, func() {
 		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 		defer cancel()
