@@ -52,6 +52,8 @@ func (d *Daemon) ServeControl(ctx context.Context, cfg ControlConfig) (stop func
 		if err := d.rundir.AllowGroup(gid); err != nil {
 			return nil, fmt.Errorf("control group: %w", err)
 		}
+	} else if err := d.rundir.Private(); err != nil {
+		return nil, err
 	}
 	srv, err := controlserver.Listen(controlserver.Config{
 		Path:    filepath.Join(d.rundir.Path(), control.SocketName),

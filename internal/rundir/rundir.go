@@ -32,8 +32,9 @@ type Dir struct {
 
 // Open creates the runtime directory at path if it is missing (its
 // parents with mode 0755, itself with 0700), opens it and checks it (see
-// the package doc). A directory that sockd's user owns with mode 0710
-// (left by a run with a control group) is set back to 0700. The
+// the package doc). A directory of mode 0710 (a control group's) is
+// left so: a sockd taking over from another must not lock the group out
+// before it knows it will serve (see AllowGroup and Private). The
 // directory stays open until Close.
 func Open(path string) (*Dir, error) {
 	if !filepath.IsAbs(path) {
@@ -81,11 +82,7 @@ func (d *Dir) check() error {
 		return fmt.Errorf("runtime directory %s: owned by uid %d, not by sockd's uid %d: another user may have created it; remove it and let sockd create it", d.path, st.Uid, euid)
 	}
 	switch perm := st.Mode & 0o7777; perm {
-	case 0o700:
-	case 0o710:
-		if err := unix.Fchmod(d.fd, 0o700); err != nil {
-			return fmt.Errorf("runtime directory %s: %w", d.path, os.NewSyscallError("fchmod", err))
-		}
+	case 0o700, 0o710: // 0710: a control group's, set by this sockd or the one before
 	default:
 		return fmt.Errorf("runtime directory %s: mode %04o, want 0700 (or 0710 with a control group): others may have put files in it; remove it and let sockd create it", d.path, perm)
 	}
@@ -136,6 +133,15 @@ func (d *Dir) AllowGroup(gid int) error {
 		return fmt.Errorf("runtime directory %s: %w", d.path, os.NewSyscallError("fchown", err))
 	}
 	if err := unix.Fchmod(d.fd, 0o710); err != nil {
+		return fmt.Errorf("runtime directory %s: %w", d.path, os.NewSyscallError("fchmod", err))
+	}
+	return nil
+}
+
+// Private makes the directory mode 0700 again, for a sockd without a
+// control group.
+func (d *Dir) Private() error {
+	if err := unix.Fchmod(d.fd, 0o700); err != nil {
 		return fmt.Errorf("runtime directory %s: %w", d.path, os.NewSyscallError("fchmod", err))
 	}
 	return nil

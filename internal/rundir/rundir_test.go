@@ -58,14 +58,20 @@ func TestOpenCreatesPrivateDirectory(t *testing.T) {
 		t.Errorf("mode after AllowGroup %v; want drwx--x---", m)
 	}
 	d.Close()
-	// Reopened without a group, the directory is private again.
+	// Reopened, it is left as it is until the new owner decides.
 	d2, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d2.Close()
+	defer d2.Close()
+	if m := mode(t, path); m != os.ModeDir|0o710 {
+		t.Errorf("mode after reopening %v; want drwx--x--- still", m)
+	}
+	if err := d2.Private(); err != nil {
+		t.Fatal(err)
+	}
 	if m := mode(t, path); m != os.ModeDir|0o700 {
-		t.Errorf("mode after reopening %v; want drwx------", m)
+		t.Errorf("mode after Private %v; want drwx------", m)
 	}
 }
 
