@@ -287,6 +287,11 @@ func parseControl(oob []byte) ([]int, *unix.Ucred, error) {
 		m := &unix.SocketControlMessage{Header: hdr, Data: data}
 		switch hdr.Type {
 		case unix.SCM_RIGHTS:
+			if len(data)%4 != 0 {
+				// x/sys's ParseUnixRights would index past its result
+				// (found by FuzzParseControl); the kernel never sends this.
+				return fds, nil, fmt.Errorf("SCM_RIGHTS: %d bytes, not a whole number of fds", len(data))
+			}
 			rights, err := unix.ParseUnixRights(m)
 			fds = append(fds, rights...)
 			if err != nil {
