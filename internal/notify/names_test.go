@@ -98,3 +98,29 @@ func TestRefusalsAreRateLimited(t *testing.T) {
 		t.Errorf("the refusal line does not say why and who:\n%s", logBuf.String())
 	}
 }
+
+// TestPrefixDrawsAgainWhenTaken: a name someone already bound
+// (EADDRINUSE) is not an error: Listen draws another.
+func TestPrefixDrawsAgainWhenTaken(t *testing.T) {
+	prefix := fmt.Sprintf("@sockd-notify-test-%d/taken.", os.Getpid())
+	squat, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(squat)
+	if err := unix.Bind(squat, &unix.SockaddrUnix{Name: prefix + "FIRST"}); err != nil {
+		t.Fatal(err)
+	}
+	draws := []string{"FIRST", "FIRST", "SECOND"}
+	old := randomName
+	randomName = func() string { d := draws[0]; draws = draws[1:]; return d }
+	defer func() { randomName = old }()
+	r, err := Listen(Config{Prefix: prefix, Handle: func(Message) {}, Log: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if r.Addr() != prefix+"SECOND" {
+		t.Errorf("bound %q; want the third draw, %q", r.Addr(), prefix+"SECOND")
+	}
+}

@@ -122,11 +122,15 @@ func Listen(cfg Config) (*Receiver, error) {
 // binds names at random too.
 const randomTries = 16
 
+// randomName draws the random part of a name (a variable for the test
+// that makes the first draws collide).
+var randomName = rand.Text
+
 // bindRandom binds prefix followed by a random name, drawing again while
 // the name is taken.
 func bindRandom(prefix string) (fd int, path string, err error) {
 	for range randomTries {
-		path = prefix + rand.Text()
+		path = prefix + randomName()
 		fd, err = bindSocket(path)
 		if !errors.Is(err, unix.EADDRINUSE) {
 			return fd, path, err
