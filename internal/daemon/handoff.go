@@ -65,14 +65,14 @@ func (d *Daemon) ServeHandoff(ctx context.Context) (stop func(), err error) {
 
 // handoffServer owns the handoff listener and the goroutines serving it.
 type handoffServer struct {
-	d   *Daemon
-	ln  *safesock.Listener // removes its node on Close if still ours
-	log *slog.Logger
-	// refusals logs refused peers, one line per uid per interval.
-	refusals *logthrottle.Throttle
-	slots    chan struct{} // one per connection being served
-	done     chan struct{} // closed by close
-	wg       sync.WaitGroup
+	d     *Daemon
+	ln    *safesock.Listener // removes its node on Close if still ours
+	log   *slog.Logger
+	slots chan struct{} // one per connection being served
+	done  chan struct{} // closed by close
+	wg    sync.WaitGroup
+
+	refusals *logthrottle.Throttle // refused peers: one line per uid per interval
 
 	mu     sync.Mutex
 	conns  map[*net.UnixConn]struct{}
