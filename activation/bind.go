@@ -96,6 +96,10 @@ func bindOne(s *units.Socket, spec units.Listener) (*Listener, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkHeadroom(l.fd); err != nil { // headroom.go
+		l.discard()
+		return nil, err
+	}
 	if l.node != nil && len(s.Symlinks) > 0 {
 		if err := l.node.link(s.Symlinks, dirMode(s)); err != nil {
 			l.discard()

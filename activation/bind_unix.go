@@ -106,8 +106,13 @@ func clearStale(path string, typ int) error {
 	if live {
 		return fmt.Errorf("bind: a live socket is at the path: %w", unix.EADDRINUSE)
 	}
-	if err := unix.Unlink(path); err != nil && err != unix.ENOENT {
-		return &os.PathError{Op: "unlink stale socket", Path: path, Err: err}
+	// Through the directory, checked against the inode seen (unlinkat.go).
+	parent, err := parentID(path)
+	if err == nil {
+		err = unlinkIf(path, parent, idOf(&st), "")
+	}
+	if err != nil {
+		return fmt.Errorf("removing the stale socket: %w", err)
 	}
 	return nil
 }

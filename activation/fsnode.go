@@ -20,17 +20,21 @@ type node struct {
 	path         string
 	removeOnStop bool
 	dev, ino     uint64   // identity of the node, once known
+	parent       fileID   // identity of the directory holding it, once known
 	created      bool     // Bind made the node (it was not an existing FIFO)
 	dirs         []string // directories Bind created, outermost first
 	links        []string // symlinks pointing at path (made or found)
 	madeLinks    []string // the symlinks Bind made
+	// linkParents holds the identity of the directory of each symlink in
+	// links, recorded when it was made or found.
+	linkParents map[string]fileID
 }
 
 // remove unlinks the node and its symlinks if they are still ours.
 func (n *node) remove() error {
 	var errs []error
 	for _, ln := range n.links {
-		errs = append(errs, removeLink(ln, n.path))
+		errs = append(errs, n.removeLink(ln))
 	}
 	errs = append(errs, n.unlinkNode())
 	return errors.Join(errs...)
@@ -40,7 +44,7 @@ func (n *node) remove() error {
 func (n *node) undo() error {
 	var errs []error
 	for _, ln := range n.madeLinks {
-		errs = append(errs, removeLink(ln, n.path))
+		errs = append(errs, n.removeLink(ln))
 	}
 	if n.created {
 		errs = append(errs, n.unlinkNode())
@@ -51,30 +55,20 @@ func (n *node) undo() error {
 	return errors.Join(errs...)
 }
 
-// unlinkNode removes the node if the path still names the inode Bind made.
+// unlinkNode removes the node if the path still names the inode Bind
+// made, through its directory opened without following symlinks
+// (unlinkIf): a parent directory swapped for a symlink by a user who can
+// write its parent never leads sockd to unlink a file elsewhere.
 func (n *node) unlinkNode() error {
 	if n.ino == 0 {
 		return nil
 	}
-	var st unix.Stat_t
-	if err := unix.Lstat(n.path, &st); err != nil {
-		if err == unix.ENOENT {
-			return nil
-		}
-		return &os.PathError{Op: "lstat", Path: n.path, Err: err}
-	}
-	if st.Dev != n.dev || st.Ino != n.ino {
-		return nil
-	}
-	if err := unix.Unlink(n.path); err != nil && err != unix.ENOENT {
-		return &os.PathError{Op: "unlink", Path: n.path, Err: err}
-	}
-	return nil
+	return unlinkIf(n.path, n.parent, fileID{n.dev, n.ino}, "")
 }
 
 // settle checks the freshly opened node (an O_PATH or FIFO descriptor),
 // records its identity, and gives it its owner and then its mode.
-func (n *node) settle(fd int, kind uint32, uid, gid int, mode uint32) error {
+func (n *node) settle(fd int, kind uint32, uid, gid int, mode uint32) (err error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		return os.NewSyscallError("fstat", err)
@@ -83,6 +77,9 @@ func (n *node) settle(fd int, kind uint32, uid, gid int, mode uint32) error {
 		return fmt.Errorf("%s was replaced while it was being created: %w", n.path, unix.EEXIST)
 	}
 	n.dev, n.ino = st.Dev, st.Ino
+	if n.parent, err = parentID(n.path); err != nil {
+		return fmt.Errorf("%s: its directory: %w", n.path, err)
+	}
 	if uid != -1 || gid != -1 {
 		if err := unix.Fchownat(fd, "", uid, gid, unix.AT_EMPTY_PATH); err != nil {
 			return &os.PathError{Op: "chown", Path: n.path, Err: err}

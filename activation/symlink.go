@@ -32,12 +32,11 @@ func (n *node) symlink(ln string) error {
 		target, rerr := os.Readlink(ln)
 		switch {
 		case rerr == nil && target == n.path:
-			n.links = append(n.links, ln)
-			return nil
+			return n.addLink(ln, false)
 		case rerr != nil || !n.removeOnStop:
 			return err
 		}
-		if rerr := os.Remove(ln); rerr != nil {
+		if rerr := unlinkIf(ln, fileID{}, fileID{}, target); rerr != nil {
 			return rerr
 		}
 		err = os.Symlink(n.path, ln)
@@ -45,18 +44,31 @@ func (n *node) symlink(ln string) error {
 	if err != nil {
 		return err
 	}
+	return n.addLink(ln, true)
+}
+
+// addLink records the symlink ln and the identity of its directory.
+func (n *node) addLink(ln string, made bool) error {
+	id, err := parentID(ln)
+	if err != nil {
+		if made {
+			_ = os.Remove(ln)
+		}
+		return fmt.Errorf("its directory: %w", err)
+	}
+	if n.linkParents == nil {
+		n.linkParents = map[string]fileID{}
+	}
+	n.linkParents[ln] = id
 	n.links = append(n.links, ln)
-	n.madeLinks = append(n.madeLinks, ln)
+	if made {
+		n.madeLinks = append(n.madeLinks, ln)
+	}
 	return nil
 }
 
-// removeLink removes the symlink ln if it still points at target.
-func removeLink(ln, target string) error {
-	if t, err := os.Readlink(ln); err != nil || t != target {
-		return nil
-	}
-	if err := os.Remove(ln); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return nil
+// removeLink removes the symlink ln if it still points at the node,
+// through its directory as unlinkNode does.
+func (n *node) removeLink(ln string) error {
+	return unlinkIf(ln, n.linkParents[ln], fileID{}, n.path)
 }

@@ -140,6 +140,11 @@ type Service struct {
 	// ready and the old instance is stopped; default 1s. Type=notify
 	// ignores it: READY=1 decides.
 	GracefulReady time.Duration
+
+	// NotifyAccess is NotifyAccess=; see EffectiveNotifyAccess. (Last,
+	// so that the fields before it keep their index: the upgrade state
+	// records some paths by field index.)
+	NotifyAccess NotifyAccess
 }
 
 // IsTemplate reports whether the service is a template ("name@.service")

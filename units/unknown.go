@@ -36,7 +36,7 @@ var unsupportedDirectives = map[string][]string{
 		"IPAddressDeny", "NetworkNamespacePath", "PrivateNetwork", "User", "Group"},
 	"Service": {"PIDFile", "BusName", "RemainAfterExit", "GuessMainPID", "WatchdogSec", "RuntimeMaxSec",
 		"SuccessExitStatus", "RestartPreventExitStatus", "RestartForceExitStatus", "RestartSteps",
-		"RestartMaxDelaySec", "RestartMode", "NotifyAccess", "Sockets", "NonBlocking",
+		"RestartMaxDelaySec", "RestartMode", "Sockets", "NonBlocking",
 		"FileDescriptorStorePreserve", "OOMPolicy", "OpenFile", "ReloadSignal", "ExitType", "ExecCondition",
 		"ExecStopPost", "TimeoutAbortSec", "TimeoutStartFailureMode", "TimeoutStopFailureMode",
 		"RestartKillSignal", "SendSIGHUP", "FinalKillSignal", "WatchdogSignal", "Nice", "OOMScoreAdjust",

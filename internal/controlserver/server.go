@@ -10,10 +10,13 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sockd/sockd/internal/control"
+	"github.com/sockd/sockd/internal/logthrottle"
+	"github.com/sockd/sockd/internal/rundir"
 )
 
 // Backend is what the server serves: the daemon, or a fake in tests.
@@ -39,6 +42,10 @@ type Backend interface {
 type Config struct {
 	// Path is the control socket's path.
 	Path string
+	// Dir, if set, is the open runtime directory that holds Path: the
+	// socket and its lock are then bound and opened through it, never by
+	// resolving Path again (see internal/rundir).
+	Dir *rundir.Dir
 	// Group is the gid whose members may make changes, and the socket's
 	// group (mode 0660); -1 for none (mode 0600).
 	Group   int
@@ -61,6 +68,8 @@ type Server struct {
 	uid    int
 	http   *http.Server
 	ln     *socketListener
+	limit  *connLimit            // ln within MaxConns and MaxConnsPerUID
+	warn   *logthrottle.Throttle // refusals: one line per uid per interval
 	base   context.Context
 	cancel context.CancelFunc
 }
@@ -75,11 +84,12 @@ func Listen(cfg Config) (*Server, error) {
 	if cfg.Group >= 0 {
 		mode = 0o660
 	}
-	ln, err := listen(cfg.Path, mode, cfg.Group)
+	ln, err := listen(cfg.Path, cfg.Dir, mode, cfg.Group)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, uid: os.Getuid(), ln: ln}
+	s := &Server{cfg: cfg, uid: os.Getuid(), ln: ln, warn: logthrottle.New(cfg.Log, 0)}
+	s.limit = newConnLimit(ln, s.uid, s.warn)
 	s.base, s.cancel = context.WithCancel(context.Background())
 	s.http = &http.Server{
 		Handler:           s,
@@ -88,6 +98,7 @@ func Listen(cfg Config) (*Server, error) {
 		ReadTimeout:       orDefault(cfg.ReadTimeout, control.ReadTimeout),
 		IdleTimeout:       orDefault(cfg.IdleTimeout, control.IdleTimeout),
 		ConnContext:       connContext,
+		ConnState:         s.limit.track,
 		BaseContext:       func(net.Listener) context.Context { return s.base },
 		ErrorLog:          slog.NewLogLogger(cfg.Log.Handler(), slog.LevelDebug),
 	}
@@ -99,7 +110,7 @@ func (s *Server) Path() string { return s.cfg.Path }
 
 // Serve answers requests until Shutdown or Close; it returns nil then.
 func (s *Server) Serve() error {
-	err := s.http.Serve(s.ln)
+	err := s.http.Serve(s.limit)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
@@ -148,7 +159,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	change := r.Method != http.MethodGet && r.Method != http.MethodHead
 	if change && !(known && s.mayChange(peer)) {
-		s.cfg.Log.Warn("control request refused", "uid", peer.UID, "gid", peer.GID, "pid", peer.PID,
+		s.warn.Warn("control request refused uid "+strconv.Itoa(peer.UID), "control request refused", "uid", peer.UID, "gid", peer.GID, "pid", peer.PID,
 			"method", r.Method, "path", r.URL.Path, "peer_known", known)
 		s.fail(w, control.Errorf(http.StatusForbidden, "", "permission denied: uid %d may read but not make changes (allowed: root, uid %d%s)",
 			peer.UID, s.uid, s.groupNote()))

@@ -49,15 +49,15 @@ func (d *Daemon) ServeControl(ctx context.Context, cfg ControlConfig) (stop func
 		}
 		// The group may traverse the private runtime directory to reach
 		// the socket (0660), no more.
-		if err := os.Chown(d.cfg.RuntimeDir, -1, gid); err != nil {
-			return nil, fmt.Errorf("control group: runtime directory: %w", err)
+		if err := d.rundir.AllowGroup(gid); err != nil {
+			return nil, fmt.Errorf("control group: %w", err)
 		}
-		if err := os.Chmod(d.cfg.RuntimeDir, 0o710); err != nil {
-			return nil, fmt.Errorf("control group: runtime directory: %w", err)
-		}
+	} else if err := d.rundir.Private(); err != nil {
+		return nil, err
 	}
 	srv, err := controlserver.Listen(controlserver.Config{
-		Path:    filepath.Join(d.cfg.RuntimeDir, control.SocketName),
+		Path:    filepath.Join(d.rundir.Path(), control.SocketName),
+		Dir:     d.rundir, // bound and locked through the open directory
 		Group:   gid,
 		Backend: &controlBackend{d: d, ring: cfg.Ring, ctx: ctx},
 		Log:     d.log.With("component", "control"),

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sockd/sockd/activation"
 	"github.com/sockd/sockd/internal/reaper"
+	"github.com/sockd/sockd/internal/rundir"
 	"github.com/sockd/sockd/internal/supervise"
 	"github.com/sockd/sockd/units"
 )
@@ -48,6 +49,7 @@ type Config struct {
 
 // Daemon is a running sockd. Create it with New, then call Run.
 type Daemon struct {
+	rundir  *rundir.Dir // the runtime directory, open
 	cfg     Config
 	log     *slog.Logger
 	reaper  *reaper.Reaper
@@ -110,17 +112,18 @@ func New(cfg Config) (*Daemon, error) {
 		}
 	}
 	// The runtime directory holds the control and handoff sockets: it is
-	// private (ServeControl opens it to a configured group). Services
+	// private (ServeControl opens it to a configured group), created and
+	// checked by rundir, and kept open for the process's life. Services
 	// that dropped privileges reach their NOTIFY_SOCKETs anyway, since
 	// those are abstract (see notifyDir).
-	if err := os.MkdirAll(cfg.RuntimeDir, 0o700); err != nil {
-		return nil, fmt.Errorf("runtime directory: %w", err)
+	rd, err := rundir.Open(cfg.RuntimeDir)
+	if err != nil {
+		return nil, err
 	}
-	if err := os.Chmod(cfg.RuntimeDir, 0o700); err != nil {
-		return nil, fmt.Errorf("runtime directory: %w", err)
-	}
+	d.rundir = rd
 	r, err := reaper.New(cfg.Log)
 	if err != nil {
+		rd.Close()
 		return nil, err
 	}
 	// Keys are supervisors (a listener is readable) and their fd store
@@ -128,6 +131,7 @@ func New(cfg Config) (*Daemon, error) {
 	w, err := activation.NewWatcher(func(key any) { key.(interface{ Trigger() }).Trigger() })
 	if err != nil {
 		r.Stop()
+		rd.Close()
 		return nil, err
 	}
 	d.reaper, d.watcher = r, w

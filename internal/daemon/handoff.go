@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/sockd/sockd/activation"
 	"github.com/sockd/sockd/handoff"
+	"github.com/sockd/sockd/internal/logthrottle"
 	"github.com/sockd/sockd/internal/safesock"
 	"github.com/sockd/sockd/units"
 )
@@ -42,8 +44,8 @@ const (
 // after it). Call it after ServeControl, whose lock keeps a second sockd
 // off the runtime directory.
 func (d *Daemon) ServeHandoff(ctx context.Context) (stop func(), err error) {
-	path := filepath.Join(d.cfg.RuntimeDir, HandoffSocketName)
-	ln, err := safesock.Listen("unixpacket", path, 0o600, -1)
+	path := filepath.Join(d.rundir.Path(), HandoffSocketName)
+	ln, err := safesock.Listen("unixpacket", d.rundir.At(HandoffSocketName), 0o600, -1)
 	if err != nil {
 		return nil, fmt.Errorf("handoff %w", err)
 	}
@@ -54,6 +56,7 @@ func (d *Daemon) ServeHandoff(ctx context.Context) (stop func(), err error) {
 		slots: make(chan struct{}, handoffMaxConns),
 		done:  make(chan struct{}),
 	}
+	s.refusals = logthrottle.New(s.log, 0)
 	s.wg.Add(1)
 	go s.acceptLoop()
 	s.log.Info("handoff socket ready", "path", path)
@@ -68,6 +71,8 @@ type handoffServer struct {
 	slots chan struct{} // one per connection being served
 	done  chan struct{} // closed by close
 	wg    sync.WaitGroup
+
+	refusals *logthrottle.Throttle // refused peers: one line per uid per interval
 
 	mu     sync.Mutex
 	conns  map[*net.UnixConn]struct{}
@@ -143,7 +148,7 @@ func (s *handoffServer) serve(c *net.UnixConn) {
 	case err == nil:
 	case errors.As(err, &refused):
 		p := refused.Peer
-		s.log.Warn("handoff refused: peer is neither root nor sockd's user", "uid", p.Uid, "gid", p.Gid, "pid", p.Pid)
+		s.refusals.Warn("handoff refused uid "+strconv.Itoa(int(p.Uid)), "handoff refused: peer is neither root nor sockd's user", "uid", p.Uid, "gid", p.Gid, "pid", p.Pid)
 	case errors.Is(err, io.EOF):
 		s.log.Debug("handoff connection closed before a request", "err", err)
 	default:

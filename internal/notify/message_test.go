@@ -79,6 +79,10 @@ func TestParseErrors(t *testing.T) {
 
 func FuzzParse(f *testing.F) {
 	f.Add([]byte("READY=1\nSTATUS=ok"))
+	f.Add([]byte("FDSTORE=1\nFDNAME=state\nFDPOLL=0"))
+	f.Add([]byte("MAINPID=42\nERRNO=5\nEXIT_STATUS=3\nMONOTONIC_USEC=1\nRELOADING=1"))
+	f.Add([]byte("=\n\n=x\nREADY\nSTATUS=a=b"))
+	f.Add([]byte("FDSTOREREMOVE=1\nFDNAME=a:b\nBARRIER=1\nSTOPPING=1"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := Parse(b)
 		if err != nil {

@@ -15,15 +15,19 @@
 package notify
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sockd/sockd/internal/logthrottle"
 )
 
 const (
@@ -40,6 +44,12 @@ type Config struct {
 	// is made writable by everybody (mode 0666), so that a service that
 	// dropped privileges can send; protect it with its directory.
 	Path string
+	// Prefix, used when Path is empty, makes Listen bind Prefix followed
+	// by at least 128 random bits (crypto/rand.Text), drawing a new name if one is taken
+	// (EADDRINUSE): a name no other user can guess, and so cannot bind
+	// first to keep the service from starting. Use it for abstract
+	// names, which anyone in the network namespace may bind.
+	Prefix string
 	// Allow reports whether a message from pid is accepted, e.g. whether
 	// pid is the service's main process (NotifyAccess=main). Nil accepts
 	// every sender.
@@ -50,6 +60,11 @@ type Config struct {
 	Handle func(Message)
 	// Log receives dropped-message warnings; nil means slog.Default().
 	Log *slog.Logger
+	// Throttle, if set, rate-limits the dropped-message warnings, one
+	// line per reason and sender uid per interval (it may be shared by
+	// every receiver); nil means a throttle of the receiver's own over
+	// Log with logthrottle.DefaultInterval.
+	Throttle *logthrottle.Throttle
 	// FD, if positive, is a socket already bound at Path with SO_PASSCRED
 	// on (one a previous image of sockd created and passed on across a
 	// re-execution): Listen adopts it, marks it close-on-exec and binds
@@ -75,11 +90,17 @@ func Listen(cfg Config) (*Receiver, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
+	if cfg.Throttle == nil {
+		cfg.Throttle = logthrottle.New(cfg.Log, 0)
+	}
 	fd, err := cfg.FD, error(nil)
-	if fd > 0 {
+	switch {
+	case fd > 0:
 		unix.CloseOnExec(fd)
 		err = unix.SetNonblock(fd, true)
-	} else {
+	case cfg.Path == "" && cfg.Prefix != "":
+		fd, cfg.Path, err = bindRandom(cfg.Prefix)
+	default:
 		fd, err = bindSocket(cfg.Path)
 	}
 	if err != nil {
@@ -94,6 +115,28 @@ func Listen(cfg Config) (*Receiver, error) {
 	r := &Receiver{cfg: cfg, f: f, rc: rc, done: make(chan struct{})}
 	go r.loop()
 	return r, nil
+}
+
+// randomTries is how many random names bindRandom draws before it gives
+// up: with 128 random bits, a second draw is only needed if someone
+// binds names at random too.
+const randomTries = 16
+
+// randomName draws the random part of a name (a variable for the test
+// that makes the first draws collide).
+var randomName = rand.Text
+
+// bindRandom binds prefix followed by a random name, drawing again while
+// the name is taken.
+func bindRandom(prefix string) (fd int, path string, err error) {
+	for range randomTries {
+		path = prefix + randomName()
+		fd, err = bindSocket(path)
+		if !errors.Is(err, unix.EADDRINUSE) {
+			return fd, path, err
+		}
+	}
+	return -1, "", fmt.Errorf("notify: %d random names under %s were all taken: %w", randomTries, prefix, err)
 }
 
 func bindSocket(path string) (int, error) {
@@ -197,7 +240,12 @@ func (r *Receiver) receive(data, oob []byte, flags int) {
 		}
 	}()
 	drop := func(reason string, args ...any) {
-		r.cfg.Log.Warn("notify: dropping message: "+reason,
+		uid := "unknown"
+		if cred != nil {
+			uid = strconv.Itoa(int(cred.Uid))
+			args = append(args, "uid", cred.Uid)
+		}
+		r.cfg.Throttle.Warn("notify "+reason+" uid "+uid, "notify: dropping message: "+reason,
 			append([]any{"socket", r.cfg.Path, "fds", len(fds)}, args...)...)
 	}
 	switch {
@@ -243,6 +291,11 @@ func parseControl(oob []byte) ([]int, *unix.Ucred, error) {
 		m := &unix.SocketControlMessage{Header: hdr, Data: data}
 		switch hdr.Type {
 		case unix.SCM_RIGHTS:
+			if len(data)%4 != 0 {
+				// x/sys's ParseUnixRights would index past its result
+				// (found by FuzzParseControl); the kernel never sends this.
+				return fds, nil, fmt.Errorf("SCM_RIGHTS: %d bytes, not a whole number of fds", len(data))
+			}
 			rights, err := unix.ParseUnixRights(m)
 			fds = append(fds, rights...)
 			if err != nil {

@@ -15,6 +15,8 @@ import (
 	"github.com/coreos/go-systemd/v22/daemon"
 	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
+
+	"github.com/sockd/sockd/internal/logthrottle"
 )
 
 func TestMain(m *testing.M) {
@@ -208,7 +210,8 @@ func TestNoCredentials(t *testing.T) {
 	// A receiver without SO_PASSCRED cannot happen through Listen; check
 	// the rule directly.
 	var got []Message
-	r := &Receiver{cfg: Config{Path: "x", Handle: func(m Message) { got = append(got, m) }, Log: discardLogger()}}
+	r := &Receiver{cfg: Config{Path: "x", Handle: func(m Message) { got = append(got, m) }, Log: discardLogger(),
+		Throttle: logthrottle.New(discardLogger(), 0)}}
 	r.receive([]byte("READY=1"), nil, 0)
 	if len(got) != 0 {
 		t.Errorf("message without credentials delivered: %+v", got)

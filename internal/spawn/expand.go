@@ -1,6 +1,7 @@
 package spawn
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/sockd/sockd/units"
@@ -19,13 +20,31 @@ import (
 //
 // env is a list of KEY=VALUE; the last assignment of a key wins. Callers
 // skip ExpandArgv for a command with the ":" prefix (Command.NoEnvExpand).
-func ExpandArgv(argv []string, env []string) []string {
+//
+// The expanded command line may hold at most MaxArgvBytes bytes (words
+// and their NULs): past it, ExpandArgv stops expanding and returns
+// ErrArgvTooLong, so that a line of many ${BIG} cannot take sockd's
+// memory; the kernel would refuse such a line anyway (E2BIG).
+func ExpandArgv(argv []string, env []string) ([]string, error) {
 	out := make([]string, 0, len(argv))
+	left := MaxArgvBytes
+	add := func(w string) bool {
+		left -= len(w) + 1
+		out = append(out, w)
+		return left >= 0
+	}
 	for _, w := range argv {
 		if len(w) > 1 && w[0] == '$' && w[1] != '{' && w[1] != '$' {
 			if name := w[1:]; units.ValidEnvName(name) {
 				if v, ok := lookupEnv(env, name); ok {
-					out = append(out, splitUnquote(v)...)
+					if len(v) > left {
+						return nil, ErrArgvTooLong
+					}
+					for _, x := range splitUnquote(v) {
+						if !add(x) {
+							return nil, ErrArgvTooLong
+						}
+					}
 				}
 			}
 			continue
@@ -33,16 +52,27 @@ func ExpandArgv(argv []string, env []string) []string {
 		if w == "$" {
 			continue // "$" alone: an empty, invalid name; systemd drops it
 		}
-		out = append(out, expandWord(w, env))
+		x, ok := expandWord(w, env, left)
+		if !ok || !add(x) {
+			return nil, ErrArgvTooLong
+		}
 	}
-	return out
+	return out, nil
 }
 
+// MaxArgvBytes caps an expanded command line: 2 MiB, the kernel's
+// ARG_MAX for the default 8 MiB stack (execve(2)).
+const MaxArgvBytes = 2 << 20
+
+// ErrArgvTooLong is ExpandArgv's error for a line past MaxArgvBytes.
+var ErrArgvTooLong = fmt.Errorf("the command line expands to more than %d bytes (ARG_MAX)", MaxArgvBytes)
+
 // expandWord replaces ${NAME} and $$ in one word (replace_env_full without
-// flags: "$NAME" and "${NAME:-x}" are left alone).
-func expandWord(w string, env []string) string {
+// flags: "$NAME" and "${NAME:-x}" are left alone). It gives up (false)
+// once the word is longer than max.
+func expandWord(w string, env []string, max int) (string, bool) {
 	if strings.IndexByte(w, '$') < 0 {
-		return w
+		return w, len(w) <= max
 	}
 	var b strings.Builder
 	for i := 0; i < len(w); {
@@ -60,7 +90,7 @@ func expandWord(w string, env []string) string {
 			end := strings.IndexAny(w[i+2:], "}:")
 			if end < 0 { // unterminated: literal
 				b.WriteString(w[i:])
-				return b.String()
+				return b.String(), b.Len() <= max
 			}
 			if w[i+2+end] == ':' {
 				// The unsupported ${a:-b} form: literal up to the ":",
@@ -72,6 +102,9 @@ func expandWord(w string, env []string) string {
 			name := w[i+2 : i+2+end]
 			if units.ValidEnvName(name) {
 				v, _ := lookupEnv(env, name)
+				if b.Len()+len(v) > max {
+					return "", false
+				}
 				b.WriteString(v)
 			}
 			i += 2 + end + 1
@@ -80,7 +113,7 @@ func expandWord(w string, env []string) string {
 			i++
 		}
 	}
-	return b.String()
+	return b.String(), b.Len() <= max
 }
 
 // lookupEnv returns the value of the last assignment of name in env.

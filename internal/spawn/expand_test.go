@@ -35,8 +35,8 @@ func TestExpandArgv(t *testing.T) {
 		{[]string{"${TAB}"}, []string{"x\ty"}},
 	}
 	for _, tt := range tests {
-		if got := ExpandArgv(tt.in, env); !slices.Equal(got, tt.want) {
-			t.Errorf("ExpandArgv(%q) = %q, want %q", tt.in, got, tt.want)
+		if got, err := ExpandArgv(tt.in, env); err != nil || !slices.Equal(got, tt.want) {
+			t.Errorf("ExpandArgv(%q) = %q, %v, want %q", tt.in, got, err, tt.want)
 		}
 	}
 }

@@ -2,12 +2,14 @@ package supervise
 
 import (
 	"fmt"
-	"path/filepath"
+	"os"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/sockd/sockd/internal/notify"
+	"github.com/sockd/sockd/units"
 )
 
 // notifyMsg is what the service said over its NOTIFY_SOCKET.
@@ -15,32 +17,116 @@ type notifyMsg = notify.Message
 
 // notifySocket is the private NOTIFY_SOCKET of one service process
 // (sd_notify(3)): one datagram socket per start, so that a message is
-// attributed by the socket it arrives on, and checked against the
-// service's session by the sender's SCM_CREDENTIALS.
+// attributed by the socket it arrives on, and checked against
+// NotifyAccess= by the sender's SCM_CREDENTIALS pid when it is received,
+// while the sender still exists (systemd.service(5)).
 type notifySocket struct {
-	path string
-	recv *notify.Receiver
-	c    chan notifyMsg
-	done chan struct{}
+	path   string
+	recv   *notify.Receiver
+	c      chan notifyMsg
+	done   chan struct{}
+	access units.NotifyAccess
+
+	mainPID atomic.Int64  // the main process, once spawned
+	known   chan struct{} // closed once mainPID is set
+	setOnce sync.Once
+
+	mu      sync.Mutex
+	control map[int]bool // the Exec*= commands running now (NotifyAccess=exec)
 }
 
-// notifySeq makes each start's socket path unique.
-var notifySeq atomic.Uint64
+func newNotifySocket(access units.NotifyAccess) *notifySocket {
+	return &notifySocket{
+		c: make(chan notifyMsg, 16), done: make(chan struct{}), known: make(chan struct{}),
+		access: access, control: map[int]bool{},
+	}
+}
 
-// openNotify creates the socket for the next start of the service.
-func (u *Unit) openNotify() (*notifySocket, error) {
-	n := &notifySocket{c: make(chan notifyMsg, 16), done: make(chan struct{})}
-	n.path = filepath.Join(u.deps.NotifyDir, fmt.Sprintf("%s.%d", u.cfg.Name, notifySeq.Add(1)))
+// openNotify creates the socket for the next start of the service, at a
+// name no one can guess (notify.Config.Prefix): an abstract name that
+// another user could bind first would keep the service from starting.
+func (u *Unit) openNotify(svc *units.Service) (*notifySocket, error) {
+	n := newNotifySocket(svc.EffectiveNotifyAccess())
 	recv, err := notify.Listen(notify.Config{
-		Path:   n.path,
+		Prefix: u.deps.NotifyDir + "/" + u.cfg.Name + ".",
 		Log:    u.log,
+		Allow:  n.allowed,
 		Handle: n.deliver,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("notify socket: %w", err)
 	}
+	n.recv, n.path = recv, recv.Addr()
+	return n, nil
+}
+
+// adoptNotify is openNotify for a socket the previous image created, for
+// the main process pid it adopted.
+func (u *Unit) adoptNotify(path string, fd, pid int) (*notifySocket, error) {
+	n := newNotifySocket(u.cfg.Service.EffectiveNotifyAccess())
+	n.setMain(pid)
+	recv, err := notify.Listen(notify.Config{Path: path, FD: fd, Log: u.logger(), Allow: n.allowed, Handle: n.deliver})
+	if err != nil {
+		return nil, err
+	}
 	n.recv = recv
 	return n, nil
+}
+
+// setMain records the main process's pid, which NotifyAccess=main and
+// exec accept. Messages that arrive before it is known wait for it.
+func (n *notifySocket) setMain(pid int) {
+	if n == nil {
+		return
+	}
+	n.mainPID.Store(int64(pid))
+	n.setOnce.Do(func() { close(n.known) })
+}
+
+// controlStarted and controlDone track the Exec*= commands that run while
+// the socket is open, whose messages NotifyAccess=exec accepts.
+func (n *notifySocket) controlStarted(pid int) {
+	n.mu.Lock()
+	n.control[pid] = true
+	n.mu.Unlock()
+}
+
+func (n *notifySocket) controlDone(pid int) {
+	n.mu.Lock()
+	delete(n.control, pid)
+	n.mu.Unlock()
+}
+
+// allowed is the receiver's check of a sender's pid against
+// NotifyAccess=; it runs on the receiver's goroutine. sockd itself may
+// always send: drainNotify's marker.
+func (n *notifySocket) allowed(pid int) bool {
+	switch {
+	case pid == os.Getpid():
+		return true
+	case n.access == units.NotifyAccessNone:
+		return false
+	}
+	select {
+	case <-n.known:
+	case <-n.done:
+		return false
+	}
+	main := int(n.mainPID.Load())
+	switch n.access {
+	case units.NotifyAccessMain:
+		return pid == main
+	case units.NotifyAccessExec:
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		return pid == main || n.control[pid]
+	case units.NotifyAccessAll:
+		n.mu.Lock()
+		control := n.control[pid]
+		n.mu.Unlock()
+		return control || inSession(pid, main)
+	}
+	return false
 }
 
 func (n *notifySocket) messages() <-chan notifyMsg { return n.c }
@@ -68,17 +154,32 @@ func (n *notifySocket) close() {
 	}
 }
 
-// fromService reports whether pid is one of the service's processes: the
-// main process or a member of its session (each service is its own
-// session, see internal/spawn).
+// controlStarted and controlDone tell the main process's notify socket,
+// if any, about an Exec*= command sockd runs (NotifyAccess=exec).
+func (u *Unit) controlStarted(pid int) {
+	if u.main != nil && u.main.notify != nil {
+		u.main.notify.controlStarted(pid)
+	}
+}
+
+func (u *Unit) controlDone(pid int) {
+	if u.main != nil && u.main.notify != nil {
+		u.main.notify.controlDone(pid)
+	}
+}
+
+// fromService reports whether a message read from the main process's
+// socket may be acted on: the receiver already checked its sender
+// against NotifyAccess= on receipt, so what is left is that the service
+// still has a main process.
 func (u *Unit) fromService(pid int) bool {
-	return u.main != nil && inSession(pid, u.main.pid)
+	return u.main != nil && pid > 0
 }
 
 // inSession reports whether pid is the process leader or a member of
 // its session.
 func inSession(pid, leader int) bool {
-	if pid <= 0 {
+	if pid <= 0 || leader <= 0 {
 		return false
 	}
 	if pid == leader {

@@ -53,7 +53,9 @@ func (u *Unit) commandSpec(svc *units.Service, cmd units.Command, env []string) 
 	}
 	argv := cmd.Argv
 	if !cmd.NoEnvExpand {
-		argv = spawn.ExpandArgv(argv, env)
+		if argv, err = spawn.ExpandArgv(argv, env); err != nil {
+			return nil, fmt.Errorf("%s: %w", cmd.Path, err)
+		}
 	}
 	s := &spawn.Spec{
 		Unit:                svc.Name,

@@ -92,8 +92,8 @@ func (u *Unit) spawnMain(svc *units.Service) error {
 func (u *Unit) spawnProcess(svc *units.Service, resetFlags bool) (_ *process, err error) {
 	var extra []string
 	var ns *notifySocket
-	if svc.Type == units.TypeNotify {
-		if ns, err = u.openNotify(); err != nil {
+	if svc.Type == units.TypeNotify || svc.EffectiveNotifyAccess() != units.NotifyAccessNone {
+		if ns, err = u.openNotify(svc); err != nil {
 			return nil, err
 		}
 		defer func() {
@@ -128,6 +128,7 @@ func (u *Unit) spawnProcess(svc *units.Service, resetFlags bool) (_ *process, er
 	if err != nil {
 		return nil, err
 	}
+	ns.setMain(p.Pid)
 	return &process{proc: p, pid: p.Pid, started: time.Now(), notify: ns}, nil
 }
 
@@ -161,7 +162,11 @@ func (u *Unit) mainPIDEnv() []string {
 	if u.main == nil {
 		return nil
 	}
-	return []string{"MAINPID=" + strconv.Itoa(u.main.pid)}
+	env := []string{"MAINPID=" + strconv.Itoa(u.main.pid)}
+	if u.main.notify != nil { // as systemd: NotifyAccess=exec and all accept the Exec*= commands
+		env = append(env, "NOTIFY_SOCKET="+u.main.notify.path)
+	}
+	return env
 }
 
 // waitReady waits until the main process counts as started: at once for
@@ -244,6 +249,8 @@ func (u *Unit) runCommand(ctx context.Context, svc *units.Service, cmd units.Com
 	if err != nil {
 		return Exit{}, err
 	}
+	u.controlStarted(p.Pid) // notify.go: NotifyAccess=exec
+	defer u.controlDone(p.Pid)
 	var deadline <-chan time.Time
 	if timeout > 0 {
 		t := time.NewTimer(timeout)

@@ -10,7 +10,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sockd/sockd/activation"
-	"github.com/sockd/sockd/internal/notify"
 	"github.com/sockd/sockd/internal/reaper"
 	"github.com/sockd/sockd/internal/spawn"
 	"github.com/sockd/sockd/units"
@@ -380,7 +379,7 @@ func (u *Unit) adoptProcess(m *SavedProcess, service string) *process {
 	}
 	p := &process{proc: spawn.Adopt(m.PID, exit, m.Logs, u.deps.Log, service), pid: m.PID, started: m.Started}
 	if m.NotifyFD > 0 {
-		ns, err := u.adoptNotify(m.NotifyPath, m.NotifyFD)
+		ns, err := u.adoptNotify(m.NotifyPath, m.NotifyFD, m.PID)
 		if err != nil {
 			u.logger().Error("adopting the service's NOTIFY_SOCKET", "path", m.NotifyPath, "err", err)
 			unix.Close(m.NotifyFD)
@@ -397,17 +396,6 @@ func closeSavedProcess(m *SavedProcess) {
 		unix.Close(m.NotifyFD)
 	}
 	spawn.CloseLogPipes(m.Logs)
-}
-
-// adoptNotify is openNotify for a socket the previous image created.
-func (u *Unit) adoptNotify(path string, fd int) (*notifySocket, error) {
-	n := &notifySocket{path: path, c: make(chan notifyMsg, 16), done: make(chan struct{})}
-	recv, err := notify.Listen(notify.Config{Path: path, FD: fd, Log: u.logger(), Handle: n.deliver})
-	if err != nil {
-		return nil, err
-	}
-	n.recv = recv
-	return n, nil
 }
 
 // saveInstances saves the live instances of an Accept=yes unit; it fails

@@ -189,6 +189,10 @@ func index(dirs []string) (map[string]source, []error) {
 			if ext != ".socket" && ext != ".toml" {
 				continue
 			}
+			if err := regular(dir, e); err != nil {
+				errs = append(errs, err)
+				continue
+			}
 			name := strings.TrimSuffix(n, ext)
 			if prev, dup := here[name]; dup {
 				errs = append(errs, fmt.Errorf("%s: unit %s is defined twice in one directory, as %s and %s", dir, name, prev, n))
@@ -200,6 +204,41 @@ func index(dirs []string) (map[string]source, []error) {
 		}
 	}
 	return sources, errs
+}
+
+// regular returns an error for a unit file that is not a regular file
+// (or a symlink to one): a FIFO, a device or a socket is skipped, and the
+// error says so, since reading one could hang the load (units.ReadFile
+// refuses them too). Stat does not open the file, so it cannot hang.
+func regular(dir string, e fs.DirEntry) error {
+	if e.Type().IsRegular() {
+		return nil
+	}
+	path := filepath.Join(dir, e.Name())
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("%s: %w; skipped", path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s: not a regular file (%s); skipped", path, fileKind(fi.Mode()))
+	}
+	return nil
+}
+
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	case m.IsDir():
+		return "a directory"
+	}
+	return "not a file"
 }
 
 func sortedKeys(m map[string]source) []string {
