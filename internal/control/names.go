@@ -34,6 +34,9 @@ func CanonicalName(name string) (string, error) {
 			return "", fmt.Errorf("invalid unit name %q: sockd has only .socket and .service units", name)
 		}
 		name += ".socket"
+		if len(name) > maxNameLen { // found by FuzzCanonicalName
+			return "", fmt.Errorf("unit name too long (%d bytes with .socket, at most %d)", len(name), maxNameLen)
+		}
 	}
 	stem := name[:strings.LastIndexByte(name, '.')]
 	if stem == "" || stem[0] == '@' {
