@@ -87,6 +87,7 @@ func Compile(svc *units.Service, cmd units.Command, kind Kind, opt Options) (*Pl
 	// "!!": sockd needs ambient capabilities (Linux 4.3+), so it is the
 	// same as no prefix, as in systemd on such a kernel.
 	p.BoundingSet, p.Bounding = boundingSet(s)
+	p.Ambient &= p.Bounding // as systemd: ambient capabilities outside the bounding set are left out
 	if s.PrivateNetwork && s.NetworkNamespacePath == "" {
 		p.CloneFlags |= unix.CLONE_NEWNET
 		p.Loopback = true

@@ -21,7 +21,7 @@ type SandboxReport struct {
 	// Status holds /proc/self/status lines: NoNewPrivs, Seccomp,
 	// Seccomp_filters, CapInh, CapPrm, CapEff, CapBnd, CapAmb, Uid, Gid, Groups.
 	Status    map[string]string `json:"status"`
-	Mountinfo []string          `json:"mountinfo"` // mount points, in order
+	Mountinfo []string          `json:"mountinfo"` // "PATH OPTIONS SUPER-OPTIONS", in order
 	// Attempts: write_usr (create a file in /usr), write_etc,
 	// socket_packet (socket(AF_PACKET)), socket_netlink, mmap_wx
 	// (PROT_WRITE|PROT_EXEC), personality (PER_LINUX32), chmod_suid
@@ -34,6 +34,9 @@ type SandboxReport struct {
 	DevEntries []string          `json:"dev_entries"` // names in /dev
 	Interfaces []string          `json:"interfaces"`  // network interfaces
 	Hostname   string            `json:"hostname"`
+	Namespaces map[string]string `json:"namespaces"` // readlink /proc/self/ns/{net,ipc,uts,mnt,user}
+	UIDMap     string            `json:"uid_map"`    // /proc/self/uid_map
+	SecureBits int               `json:"securebits"` // prctl(PR_GET_SECUREBITS)
 	UID        int               `json:"uid"`
 	GID        int               `json:"gid"`
 }
@@ -63,7 +66,7 @@ func sandboxReport() *SandboxReport {
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
 			if fs := strings.Fields(sc.Text()); len(fs) > 5 {
-				r.Mountinfo = append(r.Mountinfo, fs[4]+" "+fs[5])
+				r.Mountinfo = append(r.Mountinfo, fs[4]+" "+fs[5]+" "+fs[len(fs)-1])
 			}
 		}
 		f.Close()
@@ -91,6 +94,14 @@ func sandboxReport() *SandboxReport {
 		}
 	}
 	r.Interfaces = interfaces()
+	r.Namespaces = map[string]string{}
+	for _, ns := range []string{"net", "ipc", "uts", "mnt", "user"} {
+		r.Namespaces[ns], _ = os.Readlink("/proc/self/ns/" + ns)
+	}
+	m, _ := os.ReadFile("/proc/self/uid_map")
+	r.UIDMap = strings.Join(strings.Fields(string(m)), " ")
+	sb, _ := unix.PrctlRetInt(unix.PR_GET_SECUREBITS, 0, 0, 0, 0)
+	r.SecureBits = sb
 	return r
 }
 
