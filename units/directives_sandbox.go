@@ -156,14 +156,7 @@ func sandboxDirectives() []directive {
 		sbx("RestrictNamespaces", KindList, func(s *Sandbox, v string) error {
 			return parseNamespaces(&s.RestrictNamespaces, v)
 		}, func(s *Sandbox) { s.RestrictNamespaces = nil }),
-		sbx("DynamicUser", KindBool, func(s *Sandbox, v string) error {
-			b, err := ParseBool(v)
-			if err == nil && b {
-				return fmt.Errorf("DynamicUser=yes is not supported by sockd yet")
-			}
-			s.DynamicUser = false
-			return err
-		}, func(s *Sandbox) { s.DynamicUser = false }),
+		sbxBool("DynamicUser", func(s *Sandbox) *bool { return &s.DynamicUser }),
 		sbxBool("PrivateUsers", func(s *Sandbox) *bool { return &s.PrivateUsers }),
 		sbx("CapabilityBoundingSet", KindList, func(s *Sandbox, v string) error {
 			var m uint64

@@ -108,8 +108,10 @@ func hostErrors(u *Unit) ErrorList {
 			errs = append(errs, &Error{Pos: positionOf(u, section, directive), Err: err})
 		}
 	}
-	checkUser("Service", "User", svc.User)
-	checkGroup("Service", "Group", svc.Group)
+	if !svc.Sandbox.DynamicUser { // DynamicUser= allocates User= and Group= when they do not exist
+		checkUser("Service", "User", svc.User)
+		checkGroup("Service", "Group", svc.Group)
+	}
 	for _, g := range svc.SupplementaryGroups {
 		checkGroup("Service", "SupplementaryGroups", g)
 	}

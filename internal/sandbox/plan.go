@@ -38,6 +38,12 @@ type Plan struct {
 
 	// Filters are the seccomp programs, loaded in order.
 	Filters []Program `json:"seccomp,omitempty"`
+
+	// DynamicUID and DynamicName are the DynamicUser= identity (the gid
+	// is the same number), set per start by WithDynamicUser; the user's
+	// SupplementaryGroups= still apply.
+	DynamicUID  int    `json:"duid,omitempty"`
+	DynamicName string `json:"dname,omitempty"`
 }
 
 // Program is one seccomp BPF program and the directive it enforces.
@@ -191,6 +197,13 @@ func (p *Plan) WithPrivateTmp(tmp, varTmp string) *Plan {
 			}
 		}
 	}
+	return &c
+}
+
+// WithDynamicUser returns p with the service's DynamicUser= identity.
+func (p *Plan) WithDynamicUser(d *DynamicUser) *Plan {
+	c := *p
+	c.DynamicUID, c.DynamicName = d.UID, d.Name
 	return &c
 }
 

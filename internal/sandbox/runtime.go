@@ -57,9 +57,10 @@ func makePrivateTmp(base, service string) (string, error) {
 	return tmp, nil
 }
 
-// ReleaseUnit removes the service's PrivateTmp= directories, when it has
-// stopped, as systemd does.
+// ReleaseUnit removes the service's PrivateTmp= directories and releases
+// its DynamicUser= id, when it has stopped, as systemd does.
 func ReleaseUnit(service string) {
+	releaseDynamicUser(service)
 	privateTmps.Lock()
 	d, ok := privateTmps.dirs[service]
 	delete(privateTmps.dirs, service)

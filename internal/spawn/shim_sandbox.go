@@ -30,6 +30,9 @@ func (s *Spec) sandboxAttr(attr *syscall.SysProcAttr) error {
 	if err != nil {
 		return err // the same lookup fails in the shim with 217/216 otherwise
 	}
+	if p.DynamicUID > 0 {
+		c = dynamicCredentials(c, p)
+	}
 	if c != nil {
 		uids = append(uids, c.uid)
 		gids = append(append(gids, c.gid), c.groups...)
@@ -93,6 +96,9 @@ func (sh *shim) sandboxSteps(p *sandbox.Plan) []func() (int, error) {
 		sh.closeOnExec, sh.setUMask, sh.openStdio, sh.setLimits,
 		func() (code int, err error) {
 			c, code, err = resolveCredentials(sh.user, sh.group, sh.groups)
+			if err == nil && p.DynamicUID > 0 {
+				c = dynamicCredentials(c, p)
+			}
 			if c != nil {
 				sh.home = c.home
 				sh.env = c.userEnv(sh.env)
@@ -112,6 +118,16 @@ func (sh *shim) sandboxSteps(p *sandbox.Plan) []func() (int, error) {
 		sh.chdir, sh.resetSignals, sh.noNewPrivs,
 		step(p.Seal),
 	}
+}
+
+// dynamicCredentials switches to the DynamicUser= id (uid and gid), with
+// the resolved SupplementaryGroups= of c (nil without them).
+func dynamicCredentials(c *credentials, p *sandbox.Plan) *credentials {
+	d := &credentials{uid: p.DynamicUID, gid: p.DynamicUID, setGroups: true, name: p.DynamicName, home: "/"}
+	if c != nil {
+		d.groups = c.groups
+	}
+	return d
 }
 
 // decodeSandbox reads the plan from the environment, if the shim got one.

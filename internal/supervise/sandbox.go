@@ -1,6 +1,8 @@
 package supervise
 
 import (
+	"os/user"
+	"strings"
 	"sync"
 
 	"github.com/sockd/sockd/internal/sandbox"
@@ -26,14 +28,43 @@ type planKey struct {
 // none.
 func sandboxPlan(svc *units.Service, cmd units.Command, kind sandbox.Kind) (*sandbox.Plan, error) {
 	p, err := cachedPlan(svc, cmd, kind)
-	if err != nil || p == nil || !p.NeedsPrivateTmp() {
+	if err != nil || p == nil || p.Full {
 		return p, err
 	}
-	tmp, varTmp, err := sandbox.PrivateTmp(svc.Name)
-	if err != nil {
-		return nil, err
+	if p.NeedsPrivateTmp() {
+		tmp, varTmp, err := sandbox.PrivateTmp(svc.Name)
+		if err != nil {
+			return nil, err
+		}
+		p = p.WithPrivateTmp(tmp, varTmp)
 	}
-	return p.WithPrivateTmp(tmp, varTmp), nil
+	if d, err := dynamicUser(svc); err != nil || d != nil {
+		if err != nil {
+			return nil, err
+		}
+		p = p.WithDynamicUser(d)
+	}
+	return p, nil
+}
+
+// dynamicUser returns the DynamicUser= identity of svc: nil without the
+// directive, or when User= names a user that exists (systemd then uses
+// that user, statically); else an id allocated until the unit stops.
+func dynamicUser(svc *units.Service) (*sandbox.DynamicUser, error) {
+	if !svc.Sandbox.DynamicUser {
+		return nil, nil
+	}
+	name := svc.User
+	if name == "" {
+		name = strings.TrimSuffix(strings.TrimSuffix(svc.Name, ".service"), "@")
+		if i := strings.IndexByte(name, '@'); i >= 0 {
+			name = name[:i]
+		}
+	}
+	if _, err := user.Lookup(name); err == nil {
+		return nil, nil
+	}
+	return sandbox.AcquireDynamicUser(svc.Name, name)
 }
 
 func cachedPlan(svc *units.Service, cmd units.Command, kind sandbox.Kind) (*sandbox.Plan, error) {
@@ -70,7 +101,10 @@ func (u *Unit) releaseSandbox(s State) {
 	if s != StateListening && s != StateFailed && s != StateStopped {
 		return
 	}
-	if u.cfg == nil || u.cfg.Socket.Accept || !u.cfg.Service.Sandbox.PrivateTmp {
+	if u.cfg == nil || u.cfg.Socket.Accept {
+		return
+	}
+	if sb := &u.cfg.Service.Sandbox; !sb.PrivateTmp && !sb.DynamicUser {
 		return
 	}
 	sandbox.ReleaseUnit(u.cfg.Service.Name)

@@ -84,6 +84,9 @@ func (u *Unit) commandSpecKind(svc *units.Service, cmd units.Command, env []stri
 	}
 	umask := svc.UMask
 	s.UMask = &umask
+	if plan != nil && plan.DynamicUID > 0 {
+		s.User, s.Group = "", "" // the plan's dynamic user; SupplementaryGroups= still apply
+	}
 	if s.Stdout.Kind == spawn.StdioFD { // StandardOutput=socket without a socket
 		s.Stdout = spawn.Stdio{Kind: spawn.StdioLog}
 	}

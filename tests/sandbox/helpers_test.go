@@ -61,11 +61,12 @@ type sandboxReport struct {
 // served its inherited listener) and returns what it reported.
 func probe(t *testing.T, lines ...string) *sandboxReport {
 	t.Helper()
-	r, _ := probeLog(t, lines...)
+	r, _, _ := probeLog(t, lines...)
 	return r
 }
 
-func probeLog(t *testing.T, lines ...string) (*sandboxReport, *e2e.Sockd) {
+// probeLog is probe that also returns sockd and the listener's address.
+func probeLog(t *testing.T, lines ...string) (*sandboxReport, *e2e.Sockd, string) {
 	t.Helper()
 	testenv.RequireRoot(t, "namespaces, mounts and seccomp filters of a system service")
 	port := e2e.FreePort(t)
@@ -80,7 +81,8 @@ func probeLog(t *testing.T, lines ...string) (*sandboxReport, *e2e.Sockd) {
 		"p.socket":  fmt.Sprintf("[Socket]\nListenStream=127.0.0.1:%d\n", port),
 		"p.service": strings.Join(svc, "\n") + "\n",
 	})
-	answer, err := dial(fmt.Sprintf("127.0.0.1:%d", port))
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	answer, err := dial(addr)
 	if err != nil {
 		t.Fatalf("%v; sockd's log:\n%s", err, s.LogText())
 	}
@@ -99,7 +101,7 @@ func probeLog(t *testing.T, lines ...string) (*sandboxReport, *e2e.Sockd) {
 	if err := json.Unmarshal(data, &r); err != nil || r.Sandbox == nil {
 		t.Fatalf("report %s: %v", data, err)
 	}
-	return r.Sandbox, s
+	return r.Sandbox, s, addr
 }
 
 // openUp lets a service with User=nobody run the probe and write its
