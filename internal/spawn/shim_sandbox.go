@@ -2,7 +2,9 @@ package spawn
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"strings"
 	"syscall"
 
 	"github.com/sockd/sockd/internal/sandbox"
@@ -41,6 +43,27 @@ func (s *Spec) sandboxAttr(attr *syscall.SysProcAttr) error {
 	attr.GidMappings = idMaps(gids)
 	attr.GidMappingsEnableSetgroups = true
 	return nil
+}
+
+// sandboxForkError explains a failure to create the service's
+// namespaces: sockd refuses to start it rather than drop a protection.
+func (s *Spec) sandboxForkError(err error) error {
+	if s.Sandbox == nil || s.Sandbox.CloneFlags == 0 || !errors.Is(err, syscall.EPERM) && !errors.Is(err, syscall.EINVAL) {
+		return err
+	}
+	var kinds []string
+	for _, ns := range []struct {
+		flag uintptr
+		what string
+	}{{syscall.CLONE_NEWNS, "mount (file-system directives)"}, {syscall.CLONE_NEWNET, "network (PrivateNetwork=)"},
+		{syscall.CLONE_NEWIPC, "IPC (PrivateIPC=)"}, {syscall.CLONE_NEWUTS, "UTS (ProtectHostname=)"},
+		{syscall.CLONE_NEWUSER, "user (PrivateUsers=)"}} {
+		if s.Sandbox.CloneFlags&ns.flag != 0 {
+			kinds = append(kinds, ns.what)
+		}
+	}
+	return fmt.Errorf("creating the %s namespaces needs CAP_SYS_ADMIN, which sockd lacks; "+
+		"sockd does not run the service without them: %w", strings.Join(kinds, ", "), err)
 }
 
 // idMaps maps each id (ignoring -1 and repeats) to itself.

@@ -209,7 +209,7 @@ func spawnShim(r *reaper.Reaper, s *Spec) (*Process, error) {
 		return pid, ferr
 	})
 	if err != nil {
-		return nil, fmt.Errorf("spawn %s: %w", s.Path, err)
+		return nil, fmt.Errorf("spawn %s: %w", s.Path, s.sandboxForkError(err))
 	}
 	p := &Process{Pid: pid, Exit: exit, execDone: make(chan struct{}), outDone: make(chan struct{})}
 	go p.readStatus(fds.keep(statusR))
