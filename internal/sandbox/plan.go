@@ -3,6 +3,7 @@ package sandbox
 import (
 	"encoding/json"
 	"fmt"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -46,10 +47,45 @@ type Plan struct {
 	DynamicName string `json:"dname,omitempty"`
 }
 
-// Program is one seccomp BPF program and the directive it enforces.
+// Program is one seccomp BPF program and the directive it enforces. It
+// is encoded as the raw sock_filter array (base64 in JSON): decoding
+// hundreds of instructions as JSON objects in every shim cost more than
+// loading them.
 type Program struct {
-	Name  string            `json:"name"`
-	Insns []unix.SockFilter `json:"insns"`
+	Name  string
+	Insns []unix.SockFilter
+}
+
+type programJSON struct {
+	Name  string `json:"name"`
+	Insns []byte `json:"insns"`
+}
+
+const insnSize = int(unsafe.Sizeof(unix.SockFilter{}))
+
+// MarshalJSON encodes the instructions as their raw bytes.
+func (p Program) MarshalJSON() ([]byte, error) {
+	var raw []byte
+	if len(p.Insns) > 0 {
+		raw = unsafe.Slice((*byte)(unsafe.Pointer(&p.Insns[0])), len(p.Insns)*insnSize)
+	}
+	return json.Marshal(programJSON{p.Name, raw})
+}
+
+// UnmarshalJSON is MarshalJSON's inverse.
+func (p *Program) UnmarshalJSON(b []byte) error {
+	var j programJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	if len(j.Insns)%insnSize != 0 {
+		return fmt.Errorf("seccomp program %s: %d bytes", j.Name, len(j.Insns))
+	}
+	p.Name, p.Insns = j.Name, make([]unix.SockFilter, len(j.Insns)/insnSize)
+	if len(p.Insns) > 0 {
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(&p.Insns[0])), len(j.Insns)), j.Insns)
+	}
+	return nil
 }
 
 // Kind says how a command relates to its unit's sandbox.

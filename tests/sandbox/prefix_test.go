@@ -39,3 +39,15 @@ func TestOptionalPathMissing(t *testing.T) {
 		t.Errorf("write /etc: %s; want EROFS", r.Attempts["write_etc"])
 	}
 }
+
+// PermissionsStartOnly= runs ExecStartPre= (and the other control
+// commands) without the sandbox; the main command keeps it.
+func TestPermissionsStartOnly(t *testing.T) {
+	pre := `ExecStartPre=/bin/sh -c "touch /usr/.sockd-pso && rm /usr/.sockd-pso"`
+	r := probe(t, pre, "PermissionsStartOnly=yes", "ProtectSystem=strict", "ReadWritePaths=$REP")
+	if r.Attempts["write_usr"] != "EROFS" {
+		t.Errorf("main command: write /usr %s; want EROFS", r.Attempts["write_usr"])
+	}
+	// Negative control: without it, ExecStartPre= is confined and fails.
+	failedStart(t, "ExecStartPre sh: code=exited, status=1/FAILURE", pre, "ProtectSystem=strict")
+}
