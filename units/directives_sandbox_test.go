@@ -225,3 +225,14 @@ func FuzzSandboxParsers(f *testing.F) {
 		_, _ = parseTmpFS(v)
 	})
 }
+
+func TestSandboxConflictingPaths(t *testing.T) {
+	u, err := build(at("Service", "ReadWritePaths", "/var/lib/x", 7), at("Service", "InaccessiblePaths", "/var/lib/x", 8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := testServiceFile + ":8: [Service] InaccessiblePaths: /var/lib/x is also in ReadWritePaths="
+	if errs := sandboxErrors(u); len(errs) != 1 || errs[0].Error() != want {
+		t.Errorf("got %v; want %s", errs, want)
+	}
+}

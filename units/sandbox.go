@@ -374,3 +374,27 @@ func errnoOrKill(v string) (int, error) {
 	e, err := ParseErrno(v)
 	return int(e), err
 }
+
+// sandboxErrors checks the rules that span sandbox directives: a path
+// both writable and read-only or inaccessible by the unit's own lists
+// (systemd would silently keep the stricter one, which is never what the
+// writer meant).
+func sandboxErrors(u *Unit) ErrorList {
+	var errs ErrorList
+	s := &u.Service.Sandbox
+	rw := map[string]bool{}
+	for _, e := range s.ReadWritePaths {
+		rw[e.Path] = true
+	}
+	for _, l := range []struct {
+		name  string
+		paths []PathEntry
+	}{{"ReadOnlyPaths", s.ReadOnlyPaths}, {"InaccessiblePaths", s.InaccessiblePaths}} {
+		for _, e := range l.paths {
+			if rw[e.Path] {
+				errs = append(errs, Errorf(positionOf(u, "Service", l.name), "%s is also in ReadWritePaths=", e.Path))
+			}
+		}
+	}
+	return errs
+}

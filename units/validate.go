@@ -15,6 +15,7 @@ import (
 // fault, or nil.
 func Validate(u *Unit) error {
 	errs := structuralErrors(u)
+	errs = append(errs, sandboxErrors(u)...)
 	errs = append(errs, hostErrors(u)...)
 	return errs.Err()
 }
