@@ -41,7 +41,7 @@ var unsupportedDirectives = map[string][]string{
 		"ExecStopPost", "TimeoutAbortSec", "TimeoutStartFailureMode", "TimeoutStopFailureMode",
 		"RestartKillSignal", "SendSIGHUP", "FinalKillSignal", "WatchdogSignal", "Nice", "OOMScoreAdjust",
 		"CPUSchedulingPolicy", "CPUSchedulingPriority", "CPUAffinity", "IOSchedulingClass",
-		"IOSchedulingPriority", "RootDirectory",
+		"IOSchedulingPriority", "RootDirectory", "KeyringMode", "ExecPaths", "NoExecPaths", "RestrictFileSystems",
 		"RootImage", "RuntimeDirectory", "StateDirectory", "CacheDirectory",
 		"LogsDirectory", "ConfigurationDirectory", "PAMName", "TTYPath", "StandardInputText",
 		"StandardInputData", "SyslogIdentifier", "SyslogFacility", "SyslogLevel", "LogLevelMax",
