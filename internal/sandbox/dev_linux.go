@@ -3,6 +3,7 @@ package sandbox
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -21,9 +22,12 @@ var (
 // privateDev replaces /dev with a new tmpfs holding only the pseudo
 // devices, /dev/pts, /dev/shm (and mqueue, hugepages) and the usual
 // symbolic links: no block device, no disk, no /dev/mem. The nodes are
-// bind mounts of the host's (as bubblewrap makes them), which also works
-// in a user namespace where mknod(2) does not.
+// made with mknod(2) as systemd makes them, or, in a user namespace where
+// mknod(2) is not allowed, bind mounts of the host's (as bubblewrap makes
+// them).
 func privateDev() error {
+	mknod := inInitialUserNS()
+	nodes := map[string]unix.Stat_t{}
 	clones := map[string]int{}
 	defer func() {
 		for _, fd := range clones {
@@ -47,6 +51,11 @@ func privateDev() error {
 		}
 	}
 	for _, n := range devNodes {
+		var st unix.Stat_t
+		if mknod && unix.Stat("/dev/"+n, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFCHR {
+			nodes[n] = st
+			continue
+		}
 		if err := clone(n, n != "tty"); err != nil {
 			return err
 		}
@@ -68,6 +77,12 @@ func privateDev() error {
 		}
 	}
 	for _, n := range devNodes {
+		if st, ok := nodes[n]; ok {
+			if err := makeNode("/dev/"+n, st); err != nil {
+				return err
+			}
+			continue
+		}
 		fd, ok := clones[n]
 		if !ok {
 			continue
@@ -87,4 +102,22 @@ func privateDev() error {
 		}
 	}
 	return nil
+}
+
+// makeNode creates a device node like st, with st's permissions.
+func makeNode(path string, st unix.Stat_t) error {
+	if err := unix.Mknod(path, st.Mode, int(st.Rdev)); err != nil {
+		return fmt.Errorf("mknod %s: %w", path, err)
+	}
+	if err := unix.Chmod(path, st.Mode&0o7777); err != nil {
+		return err
+	}
+	return unix.Chown(path, int(st.Uid), int(st.Gid))
+}
+
+// inInitialUserNS reports whether the calling process is in the initial
+// user namespace, where root may mknod(2).
+func inInitialUserNS() bool {
+	m, err := os.ReadFile("/proc/self/uid_map")
+	return err == nil && strings.Join(strings.Fields(string(m)), " ") == "0 0 4294967295"
 }
