@@ -81,6 +81,9 @@ func cachedPlan(svc *units.Service, cmd units.Command, kind sandbox.Kind) (*sand
 			return nil, err
 		}
 	}
+	// Options.RW is where the service's RuntimeDirectory=, StateDirectory=
+	// and the like go once sockd creates them (issue 14), so that they
+	// stay writable under ProtectSystem=strict as in systemd.
 	p, err := sandbox.Compile(svc, cmd, kind, sandbox.Options{})
 	if err != nil {
 		return nil, err

@@ -21,16 +21,27 @@ var binDir string
 // root): PrivateTmp= hides /tmp from the service, and systemd too looks
 // up the program after the mounts.
 func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
 	if os.Getuid() == 0 {
-		dir, err := os.MkdirTemp("/run", "s")
+		dir, err := os.MkdirTemp("/run", "s") // short: Unix socket paths below it
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
+			return 1
 		}
 		os.Setenv("TMPDIR", dir)
 		defer os.RemoveAll(dir)
 	}
-	e2e.Main(m, &binDir, "github.com/sockd/sockd/cmd/sockd", "github.com/sockd/sockd/tests/probe")
+	d, err := e2e.Build(nil, "github.com/sockd/sockd/cmd/sockd", "github.com/sockd/sockd/tests/probe")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "building the binaries for the tests:", err)
+		return 1
+	}
+	defer os.RemoveAll(d)
+	binDir = d
+	return m.Run()
 }
 
 // report is the part of the probe's report these tests read.
