@@ -276,7 +276,7 @@ func TestBuilderIgnoredUnsupportedUnknown(t *testing.T) {
 	}
 
 	_, err = build(
-		at("Service", "PrivateTmp", "yes", 1),
+		at("Service", "RootDirectory", "/srv", 1),
 		at("Socket", "ListenNetlink", "route", 2),
 		at("Unit", "ConditionPathExists", "/etc/web", 3),
 		at("Socket", "ExecStartPre", "/bin/true", 4),
@@ -284,7 +284,7 @@ func TestBuilderIgnoredUnsupportedUnknown(t *testing.T) {
 	)
 	const unsupported = "directive not supported by sockd (see sockd.unit(5): man 5 sockd.unit)"
 	wantErrors(t, "unsupported directives", err,
-		testServiceFile+":1: [Service] PrivateTmp: "+unsupported,
+		testServiceFile+":1: [Service] RootDirectory: "+unsupported,
 		testSocketFile+":2: [Socket] ListenNetlink: "+unsupported,
 		testSocketFile+":3: [Unit] ConditionPathExists: "+unsupported,
 		testSocketFile+":4: [Socket] ExecStartPre: "+unsupported,

@@ -99,6 +99,7 @@ func buildTable() []directive {
 	t = append(t, socketDirectives()...)
 	t = append(t, serviceDirectives()...)
 	t = append(t, notifyDirectives()...)
+	t = append(t, sandboxDirectives()...)
 	return t
 }
 

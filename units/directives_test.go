@@ -126,7 +126,7 @@ var directiveCases = []directiveCase{
 		"forking", `value "forking" is not supported by sockd: sockd supervises processes that stay in the foreground; use simple, exec or notify`},
 	{"Service", "ExecStart", `/bin/echo "a b"`, func(u *Unit) any { return u.Service.ExecStart },
 		[]Command{{Path: "/bin/echo", Argv: []string{"/bin/echo", "a b"}}},
-		"+/bin/true", `prefix "+" (full privileges) is not supported by sockd`},
+		"+!/bin/true", `at most one of the prefixes "+", "!" and "!!" may be used`},
 	{"Service", "ExecStartPre", "-/bin/mkdir -p /run/web ; /bin/true", func(u *Unit) any { return u.Service.ExecStartPre },
 		[]Command{{Path: "/bin/mkdir", Argv: []string{"/bin/mkdir", "-p", "/run/web"}, IgnoreFailure: true}, {Path: "/bin/true", Argv: []string{"/bin/true"}}},
 		"bin/mkdir", `executable path "bin/mkdir" is neither absolute nor a bare file name`},
@@ -135,7 +135,7 @@ var directiveCases = []directiveCase{
 		"@/bin/busybox", `prefix "@" needs argv[0] after the executable path`},
 	{"Service", "ExecStop", ":/bin/kill $MAINPID", func(u *Unit) any { return u.Service.ExecStop },
 		[]Command{{Path: "/bin/kill", Argv: []string{"/bin/kill", "$MAINPID"}, NoEnvExpand: true}},
-		"!/bin/kill", `prefix "!" (privileged execution) is not supported by sockd`},
+		"|/bin/kill", `prefix "|" (login shell) is not supported by sockd`},
 	{"Service", "ExecReload", "kill -HUP $MAINPID", func(u *Unit) any { return u.Service.ExecReload },
 		[]Command{{Path: "kill", Argv: []string{"kill", "-HUP", "$MAINPID"}}},
 		"-", "empty executable path"},
@@ -226,7 +226,11 @@ func TestDirectives(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s=%s, then %s=: %v", c.name, c.good, c.name, err)
 			}
-			if got, want := c.get(u), c.get(def); !reflect.DeepEqual(got, want) {
+			want := c.get(def)
+			if v, ok := emptyGives[Key(c.section, c.name)]; ok {
+				want = v
+			}
+			if got := c.get(u); !reflect.DeepEqual(got, want) {
 				t.Errorf("%s=%s, then %s=: got %#v; want the default %#v", c.name, c.good, c.name, got, want)
 			}
 
@@ -238,7 +242,7 @@ func TestDirectives(t *testing.T) {
 			if c.section == "Service" {
 				file = testServiceFile
 			}
-			want := fmt.Sprintf("%s:9: [%s] %s: %s", file, c.section, c.name, c.reason)
+			want = fmt.Sprintf("%s:9: [%s] %s: %s", file, c.section, c.name, c.reason)
 			if errs := Errors(err); len(errs) != 1 || errs[0].Error() != want {
 				t.Errorf("%s=%s: got error %v; want %s", c.name, c.bad, err, want)
 			}

@@ -10,8 +10,9 @@ import (
 // systemd's config_parse_exec implements it: words as SplitWords splits
 // them, and the prefixes "-" (ignore failure), "@" (the second word is
 // argv[0]) and ":" (no environment expansion) in any order on the first
-// word. The privilege prefixes "+", "!" and "!!" and the "|" shell prefix
-// need PID 1's machinery and are refused by name.
+// word, and at most one of the privilege prefixes "+" (no sandbox, full
+// privileges), "!" (no user switch) and "!!" (as "!" where the kernel has
+// no ambient capabilities). The "|" shell prefix is refused by name.
 //
 // Several commands are separated by a ";" written as a word of its own.
 // After the first word of a command only an unquoted ";" separates, and
@@ -71,12 +72,13 @@ func parseCommand(words []string) (Command, error) {
 loop:
 	for first != "" {
 		switch {
-		case strings.HasPrefix(first, "!!"):
-			return cmd, fmt.Errorf("prefix \"!!\" (ambient capabilities) is not supported by sockd")
-		case first[0] == '!':
-			return cmd, fmt.Errorf("prefix \"!\" (privileged execution) is not supported by sockd")
-		case first[0] == '+':
-			return cmd, fmt.Errorf("prefix \"+\" (full privileges) is not supported by sockd")
+		case strings.HasPrefix(first, "!!") && cmd.Privilege == PrivNormal:
+			cmd.Privilege = PrivAmbientFB
+			first = first[1:]
+		case (first[0] == '!' || first[0] == '+') && cmd.Privilege == PrivNormal:
+			cmd.Privilege = Privilege(first[:1])
+		case first[0] == '!' || first[0] == '+':
+			return cmd, fmt.Errorf("at most one of the prefixes \"+\", \"!\" and \"!!\" may be used")
 		case first[0] == '|':
 			return cmd, fmt.Errorf("prefix \"|\" (login shell) is not supported by sockd")
 		case first[0] == '-' && !cmd.IgnoreFailure:
@@ -118,7 +120,7 @@ loop:
 // quote only opens a word at its start.
 func (c Command) String() string {
 	var b strings.Builder
-	prefix := ""
+	prefix := string(c.Privilege)
 	if c.IgnoreFailure {
 		prefix += "-"
 	}

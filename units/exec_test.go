@@ -27,6 +27,9 @@ func TestParseCommands(t *testing.T) {
 		{":-@/bin/busybox sh", []Command{{Path: "/bin/busybox", Argv: []string{"sh"}, IgnoreFailure: true, NoEnvExpand: true}}},
 		{"@:-/bin/busybox sh", []Command{{Path: "/bin/busybox", Argv: []string{"sh"}, IgnoreFailure: true, NoEnvExpand: true}}},
 		{`"-/opt/my app/run"`, []Command{{Path: "/opt/my app/run", Argv: []string{"/opt/my app/run"}, IgnoreFailure: true}}},
+		{"+/bin/true", []Command{{Path: "/bin/true", Argv: []string{"/bin/true"}, Privilege: PrivFull}}},
+		{"-!/bin/true", []Command{{Path: "/bin/true", Argv: []string{"/bin/true"}, IgnoreFailure: true, Privilege: PrivNoSetuid}}},
+		{"@-!!/bin/true x", []Command{{Path: "/bin/true", Argv: []string{"x"}, IgnoreFailure: true, Privilege: PrivAmbientFB}}},
 		{"--x", []Command{{Path: "-x", Argv: []string{"-x"}, IgnoreFailure: true}}}, // a second "-" is part of the name
 		// ";" separates commands; "\;" is a literal ";" argument
 		{"/bin/a ; /bin/b x", []Command{cmd("/bin/a", "/bin/a"), cmd("/bin/b", "/bin/b", "x")}},
@@ -68,13 +71,11 @@ func TestParseCommandsErrors(t *testing.T) {
 		{"..", `executable path ".." is neither absolute nor a bare file name`},
 		{"/usr/bin/", `executable path "/usr/bin/" is a directory`},
 		{"/bin/a ; x/y", `executable path "x/y" is neither absolute nor a bare file name`},
-		{"+/bin/true", `prefix "+" (full privileges) is not supported by sockd`},
-		{"!/bin/true", `prefix "!" (privileged execution) is not supported by sockd`},
-		{"!!/bin/true", `prefix "!!" (ambient capabilities) is not supported by sockd`},
+		{"+!/bin/true", `at most one of the prefixes "+", "!" and "!!" may be used`},
+		{"!!!/bin/true", `at most one of the prefixes "+", "!" and "!!" may be used`},
+		{"!!+/bin/true", `at most one of the prefixes "+", "!" and "!!" may be used`},
 		{"|/bin/true", `prefix "|" (login shell) is not supported by sockd`},
-		{"-+/bin/true", `prefix "+" (full privileges) is not supported by sockd`},
-		{"@-!!/bin/true x", `prefix "!!" (ambient capabilities) is not supported by sockd`},
-		{"/bin/a ; +/bin/b", `prefix "+" (full privileges) is not supported by sockd`},
+		{"/bin/a ; +!/bin/b", `at most one of the prefixes "+", "!" and "!!" may be used`},
 		{`/bin/echo "a`, `unbalanced quoting: "\"a"`},
 		// The first word of every command has strict escapes.
 		{`/bin/\q`, `invalid escape sequence "\\q"`},

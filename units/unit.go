@@ -120,6 +120,9 @@ type Service struct {
 	NoNewPrivileges     bool        // NoNewPrivileges=
 	LimitNOFILE         *Rlimit     // LimitNOFILE=; nil inherits sockd's
 
+	// Sandbox holds the directives that confine the service (units/sandbox.go).
+	Sandbox Sandbox
+
 	Restart      RestartPolicy  // Restart=
 	RestartSec   time.Duration  // RestartSec=; default 100ms
 	TimeoutStart time.Duration  // TimeoutStartSec=; default 90s, 0 is infinity
@@ -241,4 +244,17 @@ type Command struct {
 	IgnoreFailure bool
 	// NoEnvExpand is the ":" prefix: $VAR references are passed literally.
 	NoEnvExpand bool
+	// Privilege is the "+", "!" or "!!" prefix (systemd.service(5)).
+	Privilege Privilege
 }
+
+// Privilege is an Exec*= command's privilege prefix.
+type Privilege string
+
+// The privilege prefixes.
+const (
+	PrivNormal    Privilege = ""
+	PrivFull      Privilege = "+"  // no sandbox, no user switch, all capabilities
+	PrivNoSetuid  Privilege = "!"  // the sandbox, but no User=/Group= switch
+	PrivAmbientFB Privilege = "!!" // "!" only where the kernel lacks ambient capabilities
+)

@@ -15,6 +15,7 @@ import (
 // fault, or nil.
 func Validate(u *Unit) error {
 	errs := structuralErrors(u)
+	errs = append(errs, sandboxErrors(u)...)
 	errs = append(errs, hostErrors(u)...)
 	return errs.Err()
 }
@@ -108,8 +109,10 @@ func hostErrors(u *Unit) ErrorList {
 			errs = append(errs, &Error{Pos: positionOf(u, section, directive), Err: err})
 		}
 	}
-	checkUser("Service", "User", svc.User)
-	checkGroup("Service", "Group", svc.Group)
+	if !svc.Sandbox.DynamicUser { // DynamicUser= allocates User= and Group= when they do not exist
+		checkUser("Service", "User", svc.User)
+		checkGroup("Service", "Group", svc.Group)
+	}
 	for _, g := range svc.SupplementaryGroups {
 		checkGroup("Service", "SupplementaryGroups", g)
 	}

@@ -84,6 +84,15 @@
 // is its stdin and stdout, then costs a plain fork and exec (about
 // 0.65 ms) instead of a second Go runtime start (about 3 ms).
 //
+// A Spec with a Sandbox (systemd.exec(5)'s confinement, compiled by
+// internal/sandbox) always goes through the shim, which the kernel
+// creates in the plan's namespaces (mount, UTS, IPC, network, and for
+// PrivateUsers= a user namespace whose maps Go's ForkExec writes). The
+// shim looks the user up first, then replays the plan on its locked
+// thread in systemd's exec_child() order (namespaces, mounts, groups,
+// capabilities around the user switch, working directory, securebits,
+// no_new_privs, seccomp last) and execs with a raw execve(2).
+//
 // Every service runs in its own session and process group (setsid(2)).
 // No fd of sockd other than 0–2 and the passed ones reaches the service:
 // the fast path's child or the shim marks every other fd close-on-exec

@@ -64,7 +64,7 @@ type fastSpec struct {
 // kernel has no fast path or a user or group of s is unknown: the shim
 // then starts s and reports the failure.
 func spawnFast(r *reaper.Reaper, s *Spec) (p *Process, ok bool, err error) {
-	if fastDisabled.Load() || !fastAvailable() {
+	if fastDisabled.Load() || !fastAvailable() || s.Sandbox != nil {
 		return nil, false, nil
 	}
 	creds, _, err := resolveCredentials(s.User, s.Group, s.SupplementaryGroups)

@@ -47,13 +47,20 @@ func runShim(enc, path string, argv []string) int {
 	}
 	sh := &shim{shimSpec: sp}
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, shimEnv+"=") {
+		if !strings.HasPrefix(kv, shimEnv+"=") && !strings.HasPrefix(kv, shimSandboxEnv+"=") {
 			sh.env = append(sh.env, kv)
 		}
+	}
+	plan, err := decodeSandbox()
+	if err != nil {
+		return sh.fail(ExitNamespace, err)
 	}
 	steps := []func() (int, error){
 		sh.closeOnExec, sh.setUMask, sh.openStdio, sh.setLimits,
 		sh.setCredentials, sh.chdir, sh.resetSignals, sh.noNewPrivs,
+	}
+	if plan != nil && !plan.Full {
+		steps = sh.sandboxSteps(plan)
 	}
 	for _, step := range steps {
 		if code, err := step(); err != nil {
@@ -65,6 +72,9 @@ func runShim(enc, path string, argv []string) int {
 		if id, ok := pidfdID(); ok {
 			sh.env = append(sh.env, "LISTEN_PIDFDID="+strconv.FormatUint(id, 10))
 		}
+	}
+	if plan != nil && !plan.Full {
+		return sh.fail(ExitExec, execSandboxed(path, argv, sh.env))
 	}
 	err = syscall.Exec(path, argv, sh.env)
 	return sh.fail(ExitExec, &os.PathError{Op: "execve", Path: path, Err: err})

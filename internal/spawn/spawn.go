@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/sockd/sockd/internal/reaper"
+	"github.com/sockd/sockd/internal/sandbox"
 	"github.com/sockd/sockd/units"
 )
 
@@ -53,6 +54,10 @@ type Spec struct {
 	UMask           *os.FileMode  // nil means DefaultUMask
 	LimitNOFILE     *units.Rlimit // nil inherits sockd's original limit
 	NoNewPrivileges bool
+	// Sandbox, if set, is what the child applies before the exec
+	// (internal/sandbox); such a service always spawns through the shim.
+	// With Sandbox.Full or NoSetuid, User= and the groups are not switched to.
+	Sandbox *sandbox.Plan
 
 	// Exited, if set, receives the process's exit status instead of
 	// Process.Exit, which is then nil: the reaper calls it from the
@@ -155,6 +160,12 @@ func Spawn(r *reaper.Reaper, s *Spec) (*Process, error) {
 	if err := s.validate(); err != nil {
 		return nil, err
 	}
+	if s.Sandbox != nil && s.Sandbox.Full {
+		// The "+" prefix: no user switch either.
+		c := *s
+		c.User, c.Group, c.SupplementaryGroups = "", "", nil
+		s = &c
+	}
 	if p, ok, err := spawnFast(r, s); ok {
 		return p, err
 	}
@@ -181,8 +192,16 @@ func spawnShim(r *reaper.Reaper, s *Spec) (*Process, error) {
 	statusFD := len(files)
 	files = append(files, uintptr(statusW))
 	env := s.environ(encodeShimSpec(s, statusFD))
+	sbEnv, err := s.sandboxEnv()
+	if err != nil {
+		return nil, fmt.Errorf("spawn %s: %w", s.Path, err)
+	}
+	env = append(env, sbEnv...)
 	argv := append([]string{shimArgv0, s.Path}, s.argv()...)
 	attr := &syscall.ProcAttr{Env: env, Files: files, Sys: &syscall.SysProcAttr{Setsid: true}}
+	if err := s.sandboxAttr(attr.Sys); err != nil {
+		return nil, fmt.Errorf("spawn %s: %w", s.Path, err)
+	}
 	var pid int
 	exit, err := s.startChild(r, func() (int, error) {
 		var ferr error
@@ -190,7 +209,7 @@ func spawnShim(r *reaper.Reaper, s *Spec) (*Process, error) {
 		return pid, ferr
 	})
 	if err != nil {
-		return nil, fmt.Errorf("spawn %s: %w", s.Path, err)
+		return nil, fmt.Errorf("spawn %s: %w", s.Path, s.sandboxForkError(err))
 	}
 	p := &Process{Pid: pid, Exit: exit, execDone: make(chan struct{}), outDone: make(chan struct{})}
 	go p.readStatus(fds.keep(statusR))
@@ -257,10 +276,10 @@ func (s *Spec) validate() error {
 func (s *Spec) environ(spec string) []string {
 	env := make([]string, 0, len(s.Env)+3)
 	for _, kv := range s.Env {
-		if strings.HasPrefix(kv, "LISTEN_") || strings.HasPrefix(kv, shimEnv+"=") {
+		if strings.HasPrefix(kv, "LISTEN_") || strings.HasPrefix(kv, "SOCKD_SPAWN_") {
 			k, _, _ := strings.Cut(kv, "=")
 			switch k {
-			case "LISTEN_PID", "LISTEN_PIDFDID", "LISTEN_FDS", "LISTEN_FDNAMES", shimEnv:
+			case "LISTEN_PID", "LISTEN_PIDFDID", "LISTEN_FDS", "LISTEN_FDNAMES", shimEnv, shimSandboxEnv:
 				continue
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/user"
 
+	"github.com/sockd/sockd/internal/sandbox"
 	"github.com/sockd/sockd/internal/spawn"
 	"github.com/sockd/sockd/units"
 )
@@ -47,7 +48,15 @@ func (u *Unit) serviceEnv(svc *units.Service, extra ...string) ([]string, error)
 // commandSpec turns an Exec*= command into a spawn.Spec without fds:
 // what ExecStartPre=, ExecStartPost= and ExecStop= get.
 func (u *Unit) commandSpec(svc *units.Service, cmd units.Command, env []string) (*spawn.Spec, error) {
+	return u.commandSpecKind(svc, cmd, env, sandbox.ControlCommand)
+}
+
+func (u *Unit) commandSpecKind(svc *units.Service, cmd units.Command, env []string, kind sandbox.Kind) (*spawn.Spec, error) {
 	path, err := units.LookPath(cmd.Path)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := sandboxPlan(svc, cmd, kind)
 	if err != nil {
 		return nil, err
 	}
@@ -73,9 +82,13 @@ func (u *Unit) commandSpec(svc *units.Service, cmd units.Command, env []string) 
 		SupplementaryGroups: svc.SupplementaryGroups,
 		LimitNOFILE:         svc.LimitNOFILE,
 		NoNewPrivileges:     svc.NoNewPrivileges,
+		Sandbox:             plan,
 	}
 	umask := svc.UMask
 	s.UMask = &umask
+	if plan != nil && plan.DynamicUID > 0 {
+		s.User, s.Group = "", "" // the plan's dynamic user; SupplementaryGroups= still apply
+	}
 	if s.Stdout.Kind == spawn.StdioFD { // StandardOutput=socket without a socket
 		s.Stdout = spawn.Stdio{Kind: spawn.StdioLog}
 	}
@@ -93,7 +106,7 @@ func (u *Unit) mainSpec(svc *units.Service, env []string, fds []int, names []str
 	if len(svc.ExecStart) != 1 {
 		return nil, fmt.Errorf("service %s has %d ExecStart= commands", svc.Name, len(svc.ExecStart))
 	}
-	s, err := u.commandSpec(svc, svc.ExecStart[0], env)
+	s, err := u.commandSpecKind(svc, svc.ExecStart[0], env, sandbox.MainCommand)
 	if err != nil {
 		return nil, err
 	}

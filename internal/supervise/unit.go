@@ -223,6 +223,7 @@ func (u *Unit) unwatch() {
 // setState records a state change in the status snapshot.
 func (u *Unit) setState(s State, result string) {
 	u.state = s
+	u.releaseSandbox(s)
 	u.mu.Lock()
 	u.status.State, u.status.Since = s, time.Now()
 	if result != "" {

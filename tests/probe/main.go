@@ -75,6 +75,8 @@ type Report struct {
 	ListingFD      int      `json:"listing_fd"` // the fd main used to read /proc/self/fd
 	FDListingError string   `json:"fd_listing_error,omitempty"`
 	Passed         []Info   `json:"passed"` // fds 3 … 3+LISTEN_FDS-1
+	// Sandbox is what -sandbox saw (tests/probe/sandbox.go).
+	Sandbox *SandboxReport `json:"sandbox,omitempty"`
 }
 
 // FD is one entry of /proc/self/fd.
@@ -296,6 +298,9 @@ func main() {
 	}
 	for fd := 3; fd < 3+n; fd++ {
 		r.Passed = append(r.Passed, inspect(fd))
+	}
+	if *sandboxProbe {
+		r.Sandbox = sandboxReport()
 	}
 	// SIGTERM is caught before the report appears, so that a test that
 	// saw the report can rely on the handler.

@@ -40,11 +40,11 @@ web.toml:4: listen_stream: belongs in [socket], not [service]`,
 	{
 		name: "directive not supported",
 		toml: `[service]
-private_tmp = true
+root_directory = "/srv"
 [socket]
 tcp_congestion = "bbr"
 condition_path_exists = "/etc/web"`,
-		want: `web.toml:2: private_tmp: [Service] PrivateTmp= is not supported by sockd (see sockd.unit(5): man 5 sockd.unit)
+		want: `web.toml:2: root_directory: [Service] RootDirectory= is not supported by sockd (see sockd.unit(5): man 5 sockd.unit)
 web.toml:4: tcp_congestion: [Socket] TCPCongestion= is not supported by sockd (see sockd.unit(5): man 5 sockd.unit)
 web.toml:5: condition_path_exists: [Unit] ConditionPathExists= is not supported by sockd (see sockd.unit(5): man 5 sockd.unit)`,
 	},

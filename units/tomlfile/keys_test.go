@@ -64,8 +64,10 @@ func TestKeySpelling(t *testing.T) {
 		{"Service", "GracefulReadySec", "graceful_ready_sec"},
 		{"Unit", "Description", "description"},
 		{"Unit", "Documentation", "documentation"},
-		{"Service", "PrivateTmp", ""}, // not supported: no key
-		{"Socket", "ExecStart", ""},   // wrong section
+		{"Service", "PrivateTmp", "private_tmp"},
+		{"Service", "SystemCallFilter", "system_call_filter"},
+		{"Service", "RootDirectory", ""}, // not supported: no key
+		{"Socket", "ExecStart", ""},      // wrong section
 	} {
 		if got := KeyFor(tt.section, tt.directive); got != tt.key {
 			t.Errorf("KeyFor(%q, %q) = %q; want %q", tt.section, tt.directive, got, tt.key)

@@ -209,7 +209,10 @@ func index(dirs []string) (map[string]source, []error) {
 // regular returns an error for a unit file that is not a regular file
 // (or a symlink to one): a FIFO, a device or a socket is skipped, and the
 // error says so, since reading one could hang the load (units.ReadFile
-// refuses them too). Stat does not open the file, so it cannot hang.
+// refuses them too). Stat does not open the file, so it cannot hang. A
+// character device (a link to /dev/null) is let through: that is how
+// systemd masks a unit, and the loader reports it masked without reading
+// it.
 func regular(dir string, e fs.DirEntry) error {
 	if e.Type().IsRegular() {
 		return nil
@@ -219,7 +222,7 @@ func regular(dir string, e fs.DirEntry) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w; skipped", path, err)
 	}
-	if !fi.Mode().IsRegular() {
+	if !fi.Mode().IsRegular() && fi.Mode()&fs.ModeCharDevice == 0 {
 		return fmt.Errorf("%s: not a regular file (%s); skipped", path, fileKind(fi.Mode()))
 	}
 	return nil
