@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -25,6 +24,7 @@ import (
 	"github.com/sockd/sockd/activation"
 	"github.com/sockd/sockd/internal/control"
 	"github.com/sockd/sockd/internal/supervise"
+	"github.com/sockd/sockd/internal/upgrade"
 	"github.com/sockd/sockd/units"
 )
 
@@ -220,7 +220,7 @@ func (d *Daemon) Info() control.Daemon {
 
 // execRequest is what Upgrade hands to Run to re-execute.
 type execRequest struct {
-	binary string
+	binary *upgrade.Binary // opened and checked
 	parked map[string]*supervise.Parked
 	done   func() // unlocks what Upgrade locked, if the execve fails
 	// state is how to write the upgrade state (upgrade_state.go).
@@ -260,24 +260,32 @@ func (d *Daemon) Upgrade(ctx context.Context, binary string) (control.Daemon, fu
 		d.log.Error("upgrade refused: sockd keeps running as it is", "binary", binary, "err", err)
 		return info, nil, err
 	}
-	format, err := d.checkBinary(ctx, binary)
+	bin, err := upgrade.OpenBinary(binary, os.Getuid())
 	if err != nil {
+		return refuse(fmt.Errorf("upgrade: %w", err))
+	}
+	format, err := d.checkBinary(ctx, bin)
+	if err != nil {
+		bin.Close()
 		return refuse(err)
 	}
 	d.mu.Lock()
 	state, err := d.prepareState(format)
 	if err != nil {
 		d.mu.Unlock()
+		bin.Close()
 		return refuse(err)
 	}
 	start := time.Now()
 	parked, err := d.parkAll(ctx)
 	if err != nil {
 		d.mu.Unlock()
+		bin.Close()
 		return refuse(err)
 	}
 	d.log.Info("upgrade: every unit parked", "units", len(parked), "duration", time.Since(start))
-	req := execRequest{binary: binary, parked: parked, state: state, done: func() {
+	req := execRequest{binary: bin, parked: parked, state: state, done: func() {
+		bin.Close()
 		for _, p := range parked {
 			p.Resume()
 		}
@@ -430,13 +438,13 @@ func (d *Daemon) execUpgrade(req execRequest) {
 		d.watcher.Inheritable(false)
 	}
 	thaw()
-	d.log.Error("upgrade failed: could not execute the new binary; sockd goes on as it is", "binary", req.binary, "err", err)
+	d.log.Error("upgrade failed: could not execute the new binary; sockd goes on as it is", "binary", req.binary.Path, "err", err)
 	req.done()
 }
 
-// exec writes h into a memfd, in the format st says, and execs binary
-// with sockd's arguments.
-func (d *Daemon) exec(binary string, h *Handover, st stateWriter) error {
+// exec writes h into a memfd, in the format st says, and executes the
+// file bin has open with sockd's arguments.
+func (d *Daemon) exec(bin *upgrade.Binary, h *Handover, st stateWriter) error {
 	var buf bytes.Buffer
 	if st.format == stateFormatParts {
 		if err := encodeParts(&buf, h, st); err != nil {
@@ -457,29 +465,24 @@ func (d *Daemon) exec(binary string, h *Handover, st stateWriter) error {
 	}
 	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, UpgradeStateEnv+"=") })
 	env = append(env, UpgradeStateEnv+"="+strconv.Itoa(fd))
-	argv := append([]string{binary}, d.cfg.Args...)
-	d.log.Info("re-executing sockd", "binary", binary, "generation", d.generation+1, "units", len(h.Units), "state_bytes", len(data), "state_format", st.format)
-	return syscall.Exec(binary, argv, env)
+	argv := append([]string{bin.Path}, d.cfg.Args...)
+	d.log.Info("re-executing sockd", "binary", bin.Path, "generation", d.generation+1, "units", len(h.Units), "state_bytes", len(data), "state_format", st.format)
+	return syscall.Exec(bin.ExecPath(), argv, env)
 }
 
-// checkBinary runs binary --upgrade-check (step 1) and returns the format
-// of the upgrade state to write for it, or why it cannot take over.
-func (d *Daemon) checkBinary(ctx context.Context, binary string) (int, error) {
-	if !filepath.IsAbs(binary) {
-		return 0, fmt.Errorf("upgrade: binary %q: not an absolute path", binary)
-	}
-	if fi, err := os.Stat(binary); err != nil {
-		return 0, fmt.Errorf("upgrade: binary: %w", err)
-	} else if fi.Mode()&0o111 == 0 || !fi.Mode().IsRegular() {
-		return 0, fmt.Errorf("upgrade: binary %s: not an executable file", binary)
-	}
+// checkBinary runs bin --upgrade-check (step 1) and returns the format
+// of the upgrade state to write for it, or why it cannot take over. The
+// child executes the file bin has open, as the upgrade will.
+func (d *Daemon) checkBinary(ctx context.Context, bin *upgrade.Binary) (int, error) {
+	binary := bin.Path
 	ctx, cancel := context.WithTimeout(ctx, upgradeCheckTimeout)
 	defer cancel()
 	args := []string{UpgradeCheckFlag, "--runtime-dir", d.cfg.RuntimeDir}
 	for _, dir := range d.cfg.UnitDirs {
 		args = append(args, "--units", dir)
 	}
-	cmd := exec.Command(binary, args...)
+	cmd := exec.Command(bin.ExecPath(), args...)
+	cmd.Args[0] = binary
 	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, UpgradeStateEnv+"=") })
 	stdout, err := captureOutput(cmd, &cmd.Stdout)
 	if err != nil {
@@ -503,6 +506,12 @@ func (d *Daemon) checkBinary(ctx context.Context, binary string) (int, error) {
 	if err != nil {
 		stdout.abandon()
 		stderr.abandon()
+		if errors.Is(err, syscall.ENOENT) {
+			// The file is open: what is missing is a script's
+			// interpreter, or the script itself, which its
+			// interpreter cannot open by /proc/self/fd.
+			return 0, fmt.Errorf("upgrade: cannot execute %s from its open file (%w): give sockd's binary itself, not a script", binary, err)
+		}
 		return 0, fmt.Errorf("upgrade: starting %s: %w", binary, err)
 	}
 	defer cmd.Process.Release()
