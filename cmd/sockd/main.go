@@ -10,7 +10,8 @@
 //
 // `sockctl upgrade` re-executes sockd in place with a new binary; sockd
 // --takeover takes the place of a sockd already serving the runtime
-// directory (see internal/daemon's upgrade.go and takeover.go).
+// directory (see internal/upgrade, and internal/daemon's upgrade.go and
+// takeover.go).
 package main
 
 import (
@@ -21,8 +22,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/sockd/sockd/internal/daemon"
 	"github.com/sockd/sockd/internal/spawn"
+	"github.com/sockd/sockd/internal/upgrade"
 	"github.com/sockd/sockd/units"
 	"github.com/sockd/sockd/units/unitdir"
 )
@@ -67,7 +68,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.controlGroup, "control-group", "", "group (name or gid) whose members may change units through the control socket, which is then mode 0660; default: only root and sockd's own user (mode 0600)")
 	fs.BoolVar(&o.check, "check", false, "load and validate the units, print them and every error, and exit (non-zero if any unit is invalid)")
 	fs.BoolVar(&o.takeover, "takeover", false, "take over the listeners, fd stores and control socket of the sockd serving the runtime directory, which then stops its services and exits")
-	fs.BoolVar(&o.upgradeCheck, strings.TrimLeft(daemon.UpgradeCheckFlag, "-"), false, "internal: check that this binary can take over from the running sockd (sockctl upgrade runs it)")
+	fs.BoolVar(&o.upgradeCheck, strings.TrimLeft(upgrade.CheckFlag, "-"), false, "internal: check that this binary can take over from the running sockd (sockctl upgrade runs it)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}

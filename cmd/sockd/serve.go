@@ -3,17 +3,20 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/sockd/sockd/internal/control"
 	"github.com/sockd/sockd/internal/daemon"
 	"github.com/sockd/sockd/internal/logring"
+	"github.com/sockd/sockd/internal/upgrade"
 )
 
 // serve runs the daemon in the foreground until SIGTERM or SIGINT.
@@ -32,9 +35,20 @@ func serve(o options, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	handover, err := daemon.ReadHandover() // set when an upgrade re-executed sockd
+	in, err := upgrade.ReadInherited() // set when an upgrade re-executed sockd
 	if err != nil {
-		log.Error("cannot read what the previous sockd handed over; starting afresh", "err", err)
+		log.Error("cannot read what the previous sockd handed over", "err", err)
+		if in != nil {
+			log.Error("rolling back to the previous binary", "err", in.Rollback(err.Error(), o.args))
+		}
+		return 1
+	}
+	var handover *daemon.Handover
+	if in != nil {
+		handover = daemon.FromInherited(in)
+		if in.RolledBack != "" {
+			log.Error("the new sockd could not start: this is the previous binary again, with the same state", "reason", in.RolledBack)
+		}
 	}
 	if o.takeover {
 		if handover, err = daemon.Takeover(ctx, runtimeDir); err != nil {
@@ -55,13 +69,25 @@ func serve(o options, stderr io.Writer) int {
 		log.Error("cannot start", "err", err)
 		if o.takeover {
 			handover.Abort(err.Error())
+		} else if in != nil {
+			log.Error("cannot roll back", "err", in.Rollback(err.Error(), o.args))
+		}
+		return 1
+	}
+	// cannotStart ends a sockd that cannot start: after an upgrade, by
+	// re-executing the previous binary with the same state, so that the
+	// units go on; it returns only if that failed.
+	cannotStart := func(err error) int {
+		log.Error("cannot start", "err", err)
+		if in != nil {
+			log.Error("cannot roll back", "err", d.RollBack(err.Error()))
 		}
 		return 1
 	}
 	if o.takeover {
 		// The old sockd holds the control socket until it lets go:
 		// load first, and let it go only if every unit is valid.
-		d.Load()
+		d.Restore()
 		if invalid := d.Invalid(); len(invalid) > 0 {
 			handover.Abort(fmt.Sprintf("%d unit(s) invalid", len(invalid)))
 			log.Error("takeover aborted: invalid units; the running sockd goes on", "units", len(invalid))
@@ -72,23 +98,32 @@ func serve(o options, stderr io.Writer) int {
 			return 1
 		}
 	}
+	if testFault == "control" && in != nil && in.RolledBack == "" {
+		return cannotStart(errors.New("control socket: injected fault (a test build)"))
+	}
+	if in != nil {
+		waitControlLock(runtimeDir, log)
+	}
 	stopControl, err := d.ServeControl(ctx, daemon.ControlConfig{Group: o.controlGroup, Ring: ring})
 	if err != nil {
-		log.Error("cannot start", "err", err)
-		return 1
+		return cannotStart(err)
 	}
 	defer stopControl()
 	// After ServeControl: its lock file keeps a second sockd off this
 	// runtime directory.
 	stopHandoff, err := d.ServeHandoff(ctx)
 	if err != nil {
-		log.Error("cannot start", "err", err)
-		return 1
+		return cannotStart(err)
 	}
 	defer stopHandoff()
-	if !o.takeover {
+	switch {
+	case in != nil:
+		d.Restore()
+	case !o.takeover:
 		d.Load()
 	}
+	restored := finishRestore(ctx, d)
+	defer func() { <-restored }()
 	reloadDone := reloadOnSIGHUP(ctx, d, log)
 	defer func() {
 		stop() // Run may return before a signal (a takeover): end the SIGHUP loop
@@ -149,7 +184,10 @@ func upgradeCheck(o options, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	res, err := daemon.RunUpgradeCheck(ctx, runtimeDir, o.unitDirs, version)
+	res, passed, err := upgrade.CheckState(o.unitDirs, version)
+	if !passed { // a sockd older than the state check asks
+		res, err = daemon.RunTakeoverCheck(ctx, runtimeDir, o.unitDirs, version)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "sockd: cannot take over:", err)
 		return 1
@@ -157,6 +195,50 @@ func upgradeCheck(o options, stdout, stderr io.Writer) int {
 	json.NewEncoder(stdout).Encode(res)
 	return 0
 }
+
+// finishRestore runs d.FinishRestore once Run watches the units; the
+// returned channel is closed when it is done, or at once if ctx ends
+// first.
+func finishRestore(ctx context.Context, d *daemon.Daemon) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case <-d.Ready():
+			d.FinishRestore(ctx)
+		case <-ctx.Done():
+		}
+	}()
+	return done
+}
+
+// waitControlLock waits, for a second at most, until the control
+// socket's lock is free. After an upgrade, a service that the previous
+// image started just before it re-executed may still hold a copy of the
+// lock's fd, until its own execve closes it (the kernel clears the
+// spawn's futex word before it closes the fds marked close-on-exec).
+func waitControlLock(runtimeDir string, log *slog.Logger) {
+	f, err := os.OpenFile(filepath.Join(runtimeDir, control.SocketName+".lock"), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return // ServeControl says why
+	}
+	defer f.Close()
+	start := time.Now()
+	for syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+		if time.Since(start) > time.Second {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if waited := time.Since(start); waited > time.Millisecond {
+		log.Warn("the control socket's lock was held for a while after the upgrade", "waited", waited)
+	}
+}
+
+// testFault, set with -ldflags "-X main.testFault=control" in a build
+// made by the upgrade tests only, makes an upgraded image fail as if its
+// control socket could not bind, to check the rollback.
+var testFault string
 
 // idleProcs is how many processors run sockd's Go code once it is ready
 // (daemon.Config.IdleProcs): one, unless GOMAXPROCS is set, which then

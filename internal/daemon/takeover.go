@@ -14,6 +14,7 @@ import (
 	"github.com/sockd/sockd/handoff"
 	"github.com/sockd/sockd/internal/control"
 	"github.com/sockd/sockd/internal/supervise"
+	"github.com/sockd/sockd/internal/upgrade"
 	"github.com/sockd/sockd/units"
 	"github.com/sockd/sockd/units/unitdir"
 )
@@ -34,30 +35,13 @@ import (
 //     closes its copies of the listeners without removing any socket
 //     node, and exits.
 //
-// `sockd --upgrade-check` is step 1 followed by abort: the check of a new
-// binary before an upgrade in place (upgrade.go).
-
-// UpgradeCheckFlag is the flag that runs a sockd binary as the check of
-// an upgrade (RunUpgradeCheck).
-const UpgradeCheckFlag = "--upgrade-check"
+// `sockd --upgrade-check` run by a sockd that passes no state (one older
+// than upgrade.FormatKeyed) is step 1 followed by abort: the check of a
+// new binary before an upgrade in place (RunTakeoverCheck).
 
 // takeoverTimeout bounds the whole takeover conversation: the new sockd
 // loads its units in between.
 const takeoverTimeout = 60 * time.Second
-
-// CheckResult is what `sockd --upgrade-check` prints as its last line.
-type CheckResult struct {
-	OK      bool   `json:"ok"`
-	Version string `json:"version"`
-	Units   int    `json:"units"`
-	Adopted int    `json:"adopted"` // listeners received and matched
-	New     int    `json:"new"`     // listeners that would be bound anew
-	Stored  int    `json:"fdstore"` // fd store entries received
-	Unused  int    `json:"unused"`  // listeners received that no unit wants
-	// StateFormats are the formats of the upgrade state this binary
-	// reads (upgrade_state.go); a binary that does not say reads only 1.
-	StateFormats []int `json:"state_formats,omitempty"`
-}
 
 // takeoverClient is the new sockd's side of the conversation.
 type takeoverClient struct {
@@ -82,16 +66,17 @@ func Takeover(ctx context.Context, runtimeDir string) (*Handover, error) {
 		conn.Close()
 		return nil, fmt.Errorf("takeover: %s: %w", path, err)
 	}
-	h := &Handover{Format: handoverFormat, Units: map[string]*supervise.Saved{}, takeover: &takeoverClient{conn: conn}}
+	st := &upgrade.State{Units: map[string]*supervise.Saved{}}
+	h := &Handover{State: st, takeover: &takeoverClient{conn: conn}}
 	// The generation count goes on from the old sockd's, if it says.
 	if info, err := control.NewClient(filepath.Join(runtimeDir, control.SocketName)).Daemon(ctx); err == nil {
-		h.Generation, h.Started, h.Binary, h.Version = info.Generation, info.Started, info.Binary, info.Version
+		st.Generation, st.Started, st.Binary, st.Version = info.Generation, info.Started, info.Binary, info.Version
 	}
 	for _, f := range files {
-		s := h.Units[f.Unit]
+		s := st.Units[f.Unit]
 		if s == nil {
 			s = &supervise.Saved{}
-			h.Units[f.Unit] = s
+			st.Units[f.Unit] = s
 		}
 		if f.Kind == handoff.KindStored {
 			s.FDStore = append(s.FDStore, supervise.SavedFD{Name: f.Name, FD: f.Fd})
@@ -128,14 +113,19 @@ func (h *Handover) Abort(reason string) {
 		h.takeover.conn.Close()
 		h.takeover = nil
 	}
-	h.close()
+	if h.State != nil {
+		for _, s := range h.State.Units {
+			s.Close()
+		}
+		h.State.Units = nil
+	}
 }
 
-// RunUpgradeCheck is `sockd --upgrade-check`: step 1 of a takeover on the
-// units of dirs, then abort. It returns what it found, or why this
-// binary cannot take over.
-func RunUpgradeCheck(ctx context.Context, runtimeDir string, dirs []string, version string) (CheckResult, error) {
-	res := CheckResult{Version: version, StateFormats: stateFormats}
+// RunTakeoverCheck is `sockd --upgrade-check` for a sockd that passes no
+// state: step 1 of a takeover on the units of dirs, then abort. It
+// returns what it found, or why this binary cannot take over.
+func RunTakeoverCheck(ctx context.Context, runtimeDir string, dirs []string, version string) (upgrade.CheckResult, error) {
+	res := upgrade.CheckResult{Version: version, StateFormats: upgrade.Formats}
 	h, err := Takeover(ctx, runtimeDir)
 	if err != nil {
 		return res, err
@@ -151,7 +141,7 @@ func RunUpgradeCheck(ctx context.Context, runtimeDir string, dirs []string, vers
 	}
 	res.Units = len(loaded.Units)
 	for _, u := range loaded.Units {
-		s := h.Units[u.Name]
+		s := h.State.Units[u.Name]
 		used := map[int]bool{}
 		for _, l := range u.Socket.Listeners {
 			found := false
