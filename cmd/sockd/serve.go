@@ -35,6 +35,7 @@ func serve(o options, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	upgrade.FailDecode = testFault == "decode"
 	in, err := upgrade.ReadInherited() // set when an upgrade re-executed sockd
 	if err != nil {
 		log.Error("cannot read what the previous sockd handed over", "err", err)
@@ -74,15 +75,23 @@ func serve(o options, stderr io.Writer) int {
 		}
 		return 1
 	}
-	// cannotStart ends a sockd that cannot start: after an upgrade, by
-	// re-executing the previous binary with the same state, so that the
-	// units go on; it returns only if that failed.
-	cannotStart := func(err error) int {
-		log.Error("cannot start", "err", err)
-		if in != nil {
-			log.Error("cannot roll back", "err", d.RollBack(err.Error()))
+	// cannotServe handles a socket of sockd's own that cannot be served.
+	// After an upgrade, the previous binary is re-executed with the same
+	// state, so that the units go on (it returns only if that failed).
+	// An image that a rollback started goes on without that socket: its
+	// units are served, and sockctl cannot reach it until it restarts.
+	cannotServe := func(err error) (keepGoing bool) {
+		if in == nil {
+			log.Error("cannot start", "err", err)
+			return false
 		}
-		return 1
+		if in.RolledBack != "" {
+			log.Error("serving the units without this socket: the previous sockd was restored, and cannot serve it either", "err", err)
+			return true
+		}
+		log.Error("cannot start", "err", err)
+		log.Error("cannot roll back", "err", d.RollBack(err.Error()))
+		return false
 	}
 	if o.takeover {
 		// The old sockd holds the control socket until it lets go:
@@ -98,24 +107,30 @@ func serve(o options, stderr io.Writer) int {
 			return 1
 		}
 	}
-	if testFault == "control" && in != nil && in.RolledBack == "" {
-		return cannotStart(errors.New("control socket: injected fault (a test build)"))
-	}
 	if in != nil {
 		waitControlLock(runtimeDir, log)
 	}
-	stopControl, err := d.ServeControl(ctx, daemon.ControlConfig{Group: o.controlGroup, Ring: ring})
-	if err != nil {
-		return cannotStart(err)
+	stopControl, err := func() (func(), error) {
+		if testFault == "control" && in != nil && in.RolledBack == "" {
+			return nil, errors.New("control socket: injected fault (a test build)")
+		}
+		return d.ServeControl(ctx, daemon.ControlConfig{Group: o.controlGroup, Ring: ring})
+	}()
+	if err != nil && !cannotServe(err) {
+		return 1
 	}
-	defer stopControl()
-	// After ServeControl: its lock file keeps a second sockd off this
-	// runtime directory.
-	stopHandoff, err := d.ServeHandoff(ctx)
-	if err != nil {
-		return cannotStart(err)
+	if err == nil {
+		defer stopControl()
+		// After ServeControl: its lock file keeps a second sockd off this
+		// runtime directory.
+		stopHandoff, err := d.ServeHandoff(ctx)
+		if err != nil && !cannotServe(err) {
+			return 1
+		}
+		if err == nil {
+			defer stopHandoff()
+		}
 	}
-	defer stopHandoff()
 	switch {
 	case in != nil:
 		d.Restore()
@@ -235,9 +250,10 @@ func waitControlLock(runtimeDir string, log *slog.Logger) {
 	}
 }
 
-// testFault, set with -ldflags "-X main.testFault=control" in a build
-// made by the upgrade tests only, makes an upgraded image fail as if its
-// control socket could not bind, to check the rollback.
+// testFault, set with -ldflags "-X main.testFault=…" in a build made by
+// the upgrade tests only, makes an upgraded image fail: "control" as if
+// its control socket could not bind (the rollback), "decode" as if it
+// could not decode the state (the adoption by matching).
 var testFault string
 
 // idleProcs is how many processors run sockd's Go code once it is ready

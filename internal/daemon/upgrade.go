@@ -49,10 +49,14 @@ import (
 
 // Info describes the running sockd for the control API.
 func (d *Daemon) Info() control.Daemon {
-	return control.Daemon{
+	info := control.Daemon{
 		PID: os.Getpid(), Version: d.cfg.Version, Generation: d.generation,
 		Binary: d.binary, Started: d.started, Upgraded: d.upgraded, Ready: d.ready.Load(),
 	}
+	if h := d.cfg.Handover; h != nil && h.Inherited != nil {
+		info.RolledBack = h.Inherited.RolledBack
+	}
+	return info
 }
 
 // execRequest is an upgrade that Upgrade hands to Run.

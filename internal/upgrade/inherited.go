@@ -56,6 +56,11 @@ type Inherited struct {
 	gcOff     bool
 }
 
+// FailDecode, set by a test build only (cmd/sockd's testFault=decode),
+// makes ReadInherited act as if the state did not decode, to check the
+// adoption by matching.
+var FailDecode bool
+
 // ReadInherited returns what the previous image handed over, or nil if
 // this is a fresh start. It unsets the variables and closes the state
 // fd. The garbage collector is off until GCOn: the new image restores
@@ -82,6 +87,9 @@ func ReadInherited() (*Inherited, error) {
 	in.data = data
 	in.gcPercent, in.gcOff = debug.SetGCPercent(-1), true
 	in.State, in.DecodeErr = Decode(data)
+	if FailDecode && in.RolledBack == "" {
+		in.State, in.DecodeErr = nil, errors.New("injected fault (a test build)")
+	}
 	if in.DecodeErr != nil {
 		in.Orphans, in.unknown = inheritedFDs()
 	} else {
