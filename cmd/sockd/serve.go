@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -35,27 +34,9 @@ func serve(o options, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	upgrade.FailDecode = testFault == "decode"
-	in, err := upgrade.ReadInherited() // set when an upgrade re-executed sockd
-	if err != nil {
-		log.Error("cannot read what the previous sockd handed over", "err", err)
-		if in != nil {
-			log.Error("rolling back to the previous binary", "err", in.Rollback(err.Error(), o.args))
-		}
+	g, ok := previousGeneration(ctx, o, runtimeDir, log)
+	if !ok {
 		return 1
-	}
-	var handover *daemon.Handover
-	if in != nil {
-		handover = daemon.FromInherited(in)
-		if in.RolledBack != "" {
-			log.Error("the new sockd could not start: this is the previous binary again, with the same state", "reason", in.RolledBack)
-		}
-	}
-	if o.takeover {
-		if handover, err = daemon.Takeover(ctx, runtimeDir); err != nil {
-			log.Error("cannot take over", "err", err)
-			return 1
-		}
 	}
 	binary, err := os.Executable()
 	if err != nil {
@@ -63,76 +44,23 @@ func serve(o options, stderr io.Writer) int {
 	}
 	d, err := daemon.New(daemon.Config{
 		UnitDirs: o.unitDirs, RuntimeDir: runtimeDir, Log: log,
-		Version: version, Binary: binary, Args: o.args, Handover: handover,
+		Version: version, Binary: binary, Args: o.args, Handover: g.handover,
 		IdleProcs: idleProcs(),
 	})
 	if err != nil {
-		log.Error("cannot start", "err", err)
-		if o.takeover {
-			handover.Abort(err.Error())
-		} else if in != nil {
-			log.Error("cannot roll back", "err", in.Rollback(err.Error(), o.args))
-		}
+		g.cannotStart(err, nil)
 		return 1
 	}
-	// cannotServe handles a socket of sockd's own that cannot be served.
-	// After an upgrade, the previous binary is re-executed with the same
-	// state, so that the units go on (it returns only if that failed).
-	// An image that a rollback started goes on without that socket: its
-	// units are served, and sockctl cannot reach it until it restarts.
-	cannotServe := func(err error) (keepGoing bool) {
-		if in == nil {
-			log.Error("cannot start", "err", err)
-			return false
-		}
-		if in.RolledBack != "" {
-			log.Error("serving the units without this socket: the previous sockd was restored, and cannot serve it either", "err", err)
-			return true
-		}
-		log.Error("cannot start", "err", err)
-		log.Error("cannot roll back", "err", d.RollBack(err.Error()))
-		return false
-	}
-	if o.takeover {
-		// The old sockd holds the control socket until it lets go:
-		// load first, and let it go only if every unit is valid.
-		d.Restore()
-		if invalid := d.Invalid(); len(invalid) > 0 {
-			handover.Abort(fmt.Sprintf("%d unit(s) invalid", len(invalid)))
-			log.Error("takeover aborted: invalid units; the running sockd goes on", "units", len(invalid))
-			return 1
-		}
-		if err := handover.Commit(); err != nil {
-			log.Error("cannot take over", "err", err)
-			return 1
-		}
-	}
-	if in != nil {
-		waitControlLock(runtimeDir, log)
-	}
-	stopControl, err := func() (func(), error) {
-		if testFault == "control" && in != nil && in.RolledBack == "" {
-			return nil, errors.New("control socket: injected fault (a test build)")
-		}
-		return d.ServeControl(ctx, daemon.ControlConfig{Group: o.controlGroup, Ring: ring})
-	}()
-	if err != nil && !cannotServe(err) {
+	if o.takeover && !g.takeOver(d) {
 		return 1
 	}
-	if err == nil {
-		defer stopControl()
-		// After ServeControl: its lock file keeps a second sockd off this
-		// runtime directory.
-		stopHandoff, err := d.ServeHandoff(ctx)
-		if err != nil && !cannotServe(err) {
-			return 1
-		}
-		if err == nil {
-			defer stopHandoff()
-		}
+	stopSockets, ok := serveSockets(ctx, d, g, daemon.ControlConfig{Group: o.controlGroup, Ring: ring}, runtimeDir)
+	if !ok {
+		return 1
 	}
+	defer stopSockets()
 	switch {
-	case in != nil:
+	case g.in != nil:
 		d.Restore()
 	case !o.takeover:
 		d.Load()
@@ -149,6 +77,38 @@ func serve(o options, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// serveSockets serves the control socket, then the handoff socket (its
+// lock keeps a second sockd off this runtime directory). A socket that
+// cannot be served ends sockd, after an upgrade by a rollback, unless
+// this image is itself a rollback (generation.cannotServe).
+func serveSockets(ctx context.Context, d *daemon.Daemon, g *generation, cfg daemon.ControlConfig, runtimeDir string) (stop func(), ok bool) {
+	var stops []func()
+	stop = func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+	}
+	if g.in != nil {
+		waitControlLock(runtimeDir, g.log)
+	}
+	stopControl, err := func() (func(), error) {
+		if testFault == "control" && g.in != nil && g.in.RolledBack == "" {
+			return nil, errors.New("control socket: injected fault (a test build)")
+		}
+		return d.ServeControl(ctx, cfg)
+	}()
+	if err != nil {
+		return stop, g.cannotStart(err, d)
+	}
+	stops = append(stops, stopControl)
+	stopHandoff, err := d.ServeHandoff(ctx)
+	if err != nil {
+		return stop, g.cannotStart(err, d)
+	}
+	stops = append(stops, stopHandoff)
+	return stop, true
 }
 
 func newLogger(o options, w io.Writer) (*slog.Logger, error) {
@@ -210,51 +170,6 @@ func upgradeCheck(o options, stdout, stderr io.Writer) int {
 	json.NewEncoder(stdout).Encode(res)
 	return 0
 }
-
-// finishRestore runs d.FinishRestore once Run watches the units; the
-// returned channel is closed when it is done, or at once if ctx ends
-// first.
-func finishRestore(ctx context.Context, d *daemon.Daemon) <-chan struct{} {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		select {
-		case <-d.Ready():
-			d.FinishRestore(ctx)
-		case <-ctx.Done():
-		}
-	}()
-	return done
-}
-
-// waitControlLock waits, for a second at most, until the control
-// socket's lock is free. After an upgrade, a service that the previous
-// image started just before it re-executed may still hold a copy of the
-// lock's fd, until its own execve closes it (the kernel clears the
-// spawn's futex word before it closes the fds marked close-on-exec).
-func waitControlLock(runtimeDir string, log *slog.Logger) {
-	f, err := os.OpenFile(filepath.Join(runtimeDir, control.SocketName+".lock"), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
-	if err != nil {
-		return // ServeControl says why
-	}
-	defer f.Close()
-	start := time.Now()
-	for syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
-		if time.Since(start) > time.Second {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if waited := time.Since(start); waited > time.Millisecond {
-		log.Warn("the control socket's lock was held for a while after the upgrade", "waited", waited)
-	}
-}
-
-// testFault, set with -ldflags "-X main.testFault=…" in a build made by
-// the upgrade tests only, makes an upgraded image fail: "control" as if
-// its control socket could not bind (the rollback), "decode" as if it
-// could not decode the state (the adoption by matching).
-var testFault string
 
 // idleProcs is how many processors run sockd's Go code once it is ready
 // (daemon.Config.IdleProcs): one, unless GOMAXPROCS is set, which then

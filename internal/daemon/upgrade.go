@@ -204,6 +204,7 @@ func (d *Daemon) execUpgrade(req execRequest) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	start := time.Now()
+	d.log.Info("upgrade: parking every unit")
 	parked, err := d.parkAll(req.ctx)
 	req.parked <- err
 	if err != nil {
