@@ -65,7 +65,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.runtimeDir, "runtime-dir", "", "runtime directory (default $SOCKD_RUNTIME_DIR, /run/sockd as root, else $XDG_RUNTIME_DIR/sockd)")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	fs.StringVar(&o.controlGroup, "control-group", "", "group (name or gid) whose members may change units through the control socket, which is then mode 0660; default: only root and sockd's own user (mode 0600)")
+	fs.StringVar(&o.controlGroup, "control-group", "", "group (name or gid) whose members may change units through the control socket, which is then mode 0660 (not upgrade sockd: root only, or sockd's own user when not root); default: only root and sockd's own user (mode 0600)")
 	fs.BoolVar(&o.check, "check", false, "load and validate the units, print them and every error, and exit (non-zero if any unit is invalid)")
 	fs.BoolVar(&o.takeover, "takeover", false, "take over the listeners, fd stores and control socket of the sockd serving the runtime directory, which then stops its services and exits")
 	fs.BoolVar(&o.upgradeCheck, strings.TrimLeft(upgrade.CheckFlag, "-"), false, "internal: check that this binary can take over from the running sockd (sockctl upgrade runs it)")

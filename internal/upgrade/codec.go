@@ -383,14 +383,7 @@ func (d *decoder) value(v reflect.Value) error {
 			v.SetBytes(append([]byte{}, d.raw()...))
 			break
 		}
-		n := d.count()
-		s := reflect.MakeSlice(t, n, n)
-		for i := range n {
-			if err := d.value(s.Index(i)); err != nil {
-				return err
-			}
-		}
-		v.Set(s)
+		return d.sliceValue(v)
 	case reflect.Array:
 		if n := d.count(); n != v.Len() && d.err == nil {
 			return fmt.Errorf("%d elements for a %s", n, t)
@@ -415,6 +408,27 @@ func (d *decoder) value(v reflect.Value) error {
 	default:
 		return fmt.Errorf("cannot decode a %s", t)
 	}
+	return d.err
+}
+
+// sliceValue reads a list. The count is bounded by the bytes left, not
+// by what the elements take in memory: the slice grows as elements are
+// decoded, so that a wrong count cannot make it allocate more than the
+// elements that are there.
+func (d *decoder) sliceValue(v reflect.Value) error {
+	n := d.count()
+	s := reflect.MakeSlice(v.Type(), min(n, 1024), min(n, 1024))
+	for i := range n {
+		if i == s.Len() {
+			grown := reflect.MakeSlice(v.Type(), min(2*i, n), min(2*i, n))
+			reflect.Copy(grown, s)
+			s = grown
+		}
+		if err := d.value(s.Index(i)); err != nil {
+			return err
+		}
+	}
+	v.Set(s)
 	return d.err
 }
 

@@ -201,6 +201,9 @@ func decodeKeyed(parts [][]byte) (*State, error) {
 	if err := Unmarshal(parts[0], &hdr); err != nil {
 		return nil, fmt.Errorf("header: %w", err)
 	}
+	if hdr.Units < 0 || hdr.Units > len(parts[0])+(1<<20) {
+		return nil, fmt.Errorf("header: %d units", hdr.Units)
+	}
 	if hdr.SavedParts < 0 || 1+hdr.SavedParts > len(parts) {
 		return nil, fmt.Errorf("%d parts, the header announces %d saved parts", len(parts), hdr.SavedParts)
 	}
