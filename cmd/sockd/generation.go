@@ -30,7 +30,7 @@ type generation struct {
 // sockd cannot go on.
 func previousGeneration(ctx context.Context, o options, runtimeDir string, log *slog.Logger) (*generation, bool) {
 	g := &generation{takeover: o.takeover, args: o.args, log: log}
-	upgrade.FailDecode = testFault == "decode"
+	upgrade.FailDecode = testFault == "decode" || testFault == "state"
 	in, err := upgrade.ReadInherited() // set when an upgrade re-executed sockd
 	if err != nil {
 		log.Error("cannot read what the previous sockd handed over", "err", err)
@@ -139,5 +139,6 @@ func finishRestore(ctx context.Context, d *daemon.Daemon) <-chan struct{} {
 // testFault, set with -ldflags "-X main.testFault=…" in a build made by
 // the upgrade tests only, makes an upgraded image fail: "control" as if
 // its control socket could not bind (the rollback), "decode" as if it
-// could not decode the state (the adoption by matching).
+// could not decode the state (the adoption by matching), "state" as if
+// neither the check nor the image could (the refusal).
 var testFault string

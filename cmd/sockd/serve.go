@@ -159,12 +159,13 @@ func upgradeCheck(o options, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	upgrade.FailCheckDecode = testFault == "state"
 	res, passed, err := upgrade.CheckState(o.unitDirs, version)
 	if !passed { // a sockd older than the state check asks
 		res, err = daemon.RunTakeoverCheck(ctx, runtimeDir, o.unitDirs, version)
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "sockd: cannot take over:", err)
+		fmt.Fprintln(stderr, "sockd: upgrade check:", err)
 		return 1
 	}
 	json.NewEncoder(stdout).Encode(res)

@@ -3,6 +3,7 @@ package upgrade
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -102,6 +103,9 @@ func CheckState(dirs []string, version string) (CheckResult, bool, error) {
 		return res, true, err
 	}
 	s, err := Decode(data)
+	if FailCheckDecode {
+		err = errors.New("injected fault (a test build)")
+	}
 	if err != nil {
 		return res, true, fmt.Errorf("cannot decode the state the upgrade would hand over: %w", err)
 	}

@@ -56,10 +56,10 @@ type Inherited struct {
 	gcOff     bool
 }
 
-// FailDecode, set by a test build only (cmd/sockd's testFault=decode),
-// makes ReadInherited act as if the state did not decode, to check the
-// adoption by matching.
-var FailDecode bool
+// FailDecode and FailCheckDecode, set by test builds only (cmd/sockd's
+// testFault), make ReadInherited, and CheckState, act as if the state
+// did not decode: to check the adoption by matching, and the refusal.
+var FailDecode, FailCheckDecode bool
 
 // ReadInherited returns what the previous image handed over, or nil if
 // this is a fresh start. It unsets the variables and closes the state

@@ -92,3 +92,31 @@ func TestAdoptWhenTheStateDoesNotDecode(t *testing.T) {
 		t.Errorf("list --all: %v\n%s", err, out)
 	}
 }
+
+// TestRefusedWhenTheCheckCannotDecode is finding 2 of issue 16: a new
+// binary that cannot decode the state the upgrade would hand over (a
+// build that fails there on purpose, as a build of another encoding
+// did) is refused by its check, before anything changes: same
+// generation, same service, no failed request.
+func TestRefusedWhenTheCheckCannotDecode(t *testing.T) {
+	faulty, err := e2e.Build([]string{"-ldflags", "-X main.version=nostate -X main.testFault=state"}, "../../cmd/sockd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(faulty) })
+	s, _, stop := startHelloUnderLoad(t)
+	svc := mainPID(t, s.RuntimeDir, "hello.service")
+	out, err := sockctl(s.RuntimeDir, "upgrade", "--binary", filepath.Join(faulty, "sockd"))
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || !strings.Contains(out, "upgrade refused") || !strings.Contains(out, "cannot decode the state the upgrade would hand over") {
+		t.Errorf("sockctl upgrade: %v\n%s\nwant a refusal naming the state", err, out)
+	}
+	t.Logf("%s", strings.TrimSpace(out))
+	if info := daemonInfo(t, s.RuntimeDir); info.PID != s.Pid() || info.Generation != 1 || info.Version != "dev" {
+		t.Errorf("after the refused upgrade: %+v; want pid %d, generation 1, version dev", info, s.Pid())
+	}
+	if got := mainPID(t, s.RuntimeDir, "hello.service"); got != svc {
+		t.Errorf("the service's main pid is %d, want %d", got, svc)
+	}
+	checkLoad(t, stop(), 100)
+}
