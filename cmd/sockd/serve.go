@@ -162,7 +162,7 @@ func upgradeCheck(o options, stdout, stderr io.Writer) int {
 	upgrade.FailCheckDecode = testFault == "state"
 	res, passed, err := upgrade.CheckState(o.unitDirs, version)
 	if !passed { // a sockd older than the state check asks
-		res, err = daemon.RunTakeoverCheck(ctx, runtimeDir, o.unitDirs, version)
+		res, err = upgrade.CheckByTakeover(ctx, runtimeDir, o.unitDirs, version)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "sockd: upgrade check:", err)

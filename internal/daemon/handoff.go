@@ -18,12 +18,13 @@ import (
 	"github.com/sockd/sockd/activation"
 	"github.com/sockd/sockd/handoff"
 	"github.com/sockd/sockd/internal/safesock"
+	"github.com/sockd/sockd/internal/upgrade"
 	"github.com/sockd/sockd/units"
 )
 
 // HandoffSocketName is the name of the handoff socket in the runtime
 // directory.
-const HandoffSocketName = "handoff.sock"
+const HandoffSocketName = upgrade.HandoffSocketName
 
 // Limits of the handoff socket: how long one exchange may take, and how
 // many connections are served at once (more are answered "busy").

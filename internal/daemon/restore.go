@@ -26,7 +26,7 @@ type Handover struct {
 	State *upgrade.State
 	// Inherited is set after an upgrade in place.
 	Inherited *upgrade.Inherited
-	takeover  *takeoverClient // the conversation with the old sockd (Takeover)
+	takeover  *upgrade.Takeover // the conversation with the old sockd (Takeover)
 }
 
 // FromInherited is the handover of an upgrade in place.

@@ -4,19 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
 
-	"github.com/sockd/sockd/activation"
 	"github.com/sockd/sockd/handoff"
-	"github.com/sockd/sockd/internal/control"
-	"github.com/sockd/sockd/internal/supervise"
 	"github.com/sockd/sockd/internal/upgrade"
 	"github.com/sockd/sockd/units"
-	"github.com/sockd/sockd/units/unitdir"
 )
 
 // Takeover: a new sockd started next to a running one (`sockd --takeover`,
@@ -35,138 +29,32 @@ import (
 //     closes its copies of the listeners without removing any socket
 //     node, and exits.
 //
-// `sockd --upgrade-check` run by a sockd that passes no state (one older
-// than upgrade.FormatKeyed) is step 1 followed by abort: the check of a
-// new binary before an upgrade in place (RunTakeoverCheck).
+// The new sockd's side is internal/upgrade's (StartTakeover); this file
+// is the old sockd's.
 
 // takeoverTimeout bounds the whole takeover conversation: the new sockd
 // loads its units in between.
-const takeoverTimeout = 60 * time.Second
+const takeoverTimeout = upgrade.TakeoverTimeout
 
-// takeoverClient is the new sockd's side of the conversation.
-type takeoverClient struct {
-	conn *net.UnixConn
-}
-
-// Takeover asks the sockd serving runtimeDir/handoff.sock for its
-// listeners and fd store entries (step 1). Pass the result as
-// Config.Handover; Load adopts from it, and Commit then ends the
+// Takeover asks the sockd serving runtimeDir for its listeners and fd
+// store entries (step 1, upgrade.StartTakeover). Pass the result as
+// Config.Handover; Restore adopts from it, and Commit then ends the
 // conversation.
 func Takeover(ctx context.Context, runtimeDir string) (*Handover, error) {
-	path := filepath.Join(runtimeDir, HandoffSocketName)
-	var dialer net.Dialer
-	c, err := dialer.DialContext(ctx, "unixpacket", path)
+	t, err := upgrade.StartTakeover(ctx, runtimeDir)
 	if err != nil {
-		return nil, fmt.Errorf("takeover: %w", err)
+		return nil, err
 	}
-	conn := c.(*net.UnixConn)
-	conn.SetDeadline(time.Now().Add(takeoverTimeout))
-	files, err := handoff.Exchange(conn, handoff.Request{Op: handoff.OpTakeover})
-	if err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("takeover: %s: %w", path, err)
-	}
-	st := &upgrade.State{Units: map[string]*supervise.Saved{}}
-	h := &Handover{State: st, takeover: &takeoverClient{conn: conn}}
-	// The generation count goes on from the old sockd's, if it says.
-	if info, err := control.NewClient(filepath.Join(runtimeDir, control.SocketName)).Daemon(ctx); err == nil {
-		st.Generation, st.Started, st.Binary, st.Version = info.Generation, info.Started, info.Binary, info.Version
-	}
-	for _, f := range files {
-		s := st.Units[f.Unit]
-		if s == nil {
-			s = &supervise.Saved{}
-			st.Units[f.Unit] = s
-		}
-		if f.Kind == handoff.KindStored {
-			s.FDStore = append(s.FDStore, supervise.SavedFD{Name: f.Name, FD: f.Fd})
-		} else {
-			s.Listeners = append(s.Listeners, supervise.SavedListener{Addr: f.Addr, FD: f.Fd})
-		}
-	}
-	return h, nil
+	return &Handover{State: t.State, takeover: t}, nil
 }
 
 // Commit tells the old sockd to let go (step 2) and waits until it has
 // stopped watching and released the control socket. After an error the
 // old sockd may still be serving: do not serve.
-func (h *Handover) Commit() error {
-	if h.takeover == nil {
-		return nil
-	}
-	c := h.takeover.conn
-	defer c.Close()
-	h.takeover = nil
-	if err := handoff.SendRequest(c, handoff.Request{Op: handoff.OpCommit}); err != nil {
-		return fmt.Errorf("takeover: commit: %w", err)
-	}
-	if _, err := handoff.Receive(c); err != nil {
-		return fmt.Errorf("takeover: waiting for the old sockd to let go: %w", err)
-	}
-	return nil
-}
+func (h *Handover) Commit() error { return h.takeover.Commit() }
 
 // Abort tells the old sockd to go on as before, and closes every fd of h.
-func (h *Handover) Abort(reason string) {
-	if h.takeover != nil {
-		handoff.SendRequest(h.takeover.conn, handoff.Request{Op: handoff.OpAbort, Reason: reason})
-		h.takeover.conn.Close()
-		h.takeover = nil
-	}
-	if h.State != nil {
-		for _, s := range h.State.Units {
-			s.Close()
-		}
-		h.State.Units = nil
-	}
-}
-
-// RunTakeoverCheck is `sockd --upgrade-check` for a sockd that passes no
-// state: step 1 of a takeover on the units of dirs, then abort. It
-// returns what it found, or why this binary cannot take over.
-func RunTakeoverCheck(ctx context.Context, runtimeDir string, dirs []string, version string) (upgrade.CheckResult, error) {
-	res := upgrade.CheckResult{Version: version, StateFormats: upgrade.Formats}
-	h, err := Takeover(ctx, runtimeDir)
-	if err != nil {
-		return res, err
-	}
-	defer h.Abort("check only")
-	loaded := unitdir.Load(dirs, units.DefaultSpecifierEnv())
-	if err := loaded.Err(); err != nil {
-		var lines []string
-		for _, e := range units.Errors(err) {
-			lines = append(lines, e.Error())
-		}
-		return res, fmt.Errorf("%d unit(s) invalid:\n%s", len(loaded.Invalid), strings.Join(lines, "\n"))
-	}
-	res.Units = len(loaded.Units)
-	for _, u := range loaded.Units {
-		s := h.State.Units[u.Name]
-		used := map[int]bool{}
-		for _, l := range u.Socket.Listeners {
-			found := false
-			if s != nil {
-				for i, sl := range s.Listeners {
-					if ok, err := activation.Matches(sl.FD, l); !used[i] && err == nil && ok && sl.Addr == l.Address.String() {
-						used[i], found = true, true
-						break
-					}
-				}
-			}
-			if found {
-				res.Adopted++
-			} else {
-				res.New++
-			}
-		}
-		if s != nil {
-			res.Stored += len(s.FDStore)
-			res.Unused += len(s.Listeners) - len(used)
-		}
-	}
-	res.OK = true
-	return res, nil
-}
+func (h *Handover) Abort(reason string) { h.takeover.Abort(reason) }
 
 // takeoverFiles answers OpTakeover: the listeners of every running unit
 // themselves (lent: d.mu is held until they are sent), then dups of its
