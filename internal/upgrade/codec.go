@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"unsafe"
 )
 
 // The state's encoding: one encoding for everything the state holds,
@@ -46,22 +47,114 @@ var (
 	unmarshalerType = reflect.TypeFor[encoding.BinaryUnmarshaler]()
 )
 
-// isMarshaler reports whether values of t are written by their
-// MarshalBinary (time.Time, netip.Addr): types with unexported fields.
-func isMarshaler(t reflect.Type) bool {
-	if m, ok := marshalerCache.Load(t); ok {
-		return m.(bool)
-	}
-	m := t.Implements(marshalerType) && reflect.PointerTo(t).Implements(unmarshalerType)
-	marshalerCache.Store(t, m)
-	return m
+// typeInfo is what the codec needs of a type, computed once: how its
+// values are written and, linked, the same of its elements and fields,
+// so that encoding and decoding look nothing up per value.
+type typeInfo struct {
+	t         reflect.Type
+	id        int      // index in the decoder's plans
+	marshaler bool     // written by MarshalBinary (time.Time, netip.Addr)
+	wire      wireKind // how a struct field of this type is written
+	elem, key *typeInfo
+	fields    []structField // of a struct
 }
 
-var marshalerCache sync.Map // reflect.Type → bool
+// structField is one exported field of a struct type.
+type structField struct {
+	index int
+	name  string
+	id    int       // the name's index in the names of every type
+	ptr   bool      // a pointer: present or left out, not a presence byte
+	info  *typeInfo // of the field's type, or of what it points to
+	// offset and kind, for a field of a basic kind (not a pointer), set
+	// directly in the struct's memory instead of through reflect.
+	offset uintptr
+	kind   reflect.Kind
+}
 
-// kindOf is how values of t are written.
-func kindOf(t reflect.Type) (wireKind, error) {
-	if isMarshaler(t) {
+// The types seen so far, and the field names, each with an index.
+var types = struct {
+	sync.Mutex
+	byType map[reflect.Type]*typeInfo
+	n      int
+	names  map[string]int
+}{byType: map[reflect.Type]*typeInfo{}, names: map[string]int{}}
+
+// infoOf returns t's typeInfo.
+func infoOf(t reflect.Type) (*typeInfo, error) {
+	types.Lock()
+	defer types.Unlock()
+	return infoLocked(t)
+}
+
+func infoLocked(t reflect.Type) (*typeInfo, error) {
+	if ti, ok := types.byType[t]; ok {
+		return ti, nil
+	}
+	ti := &typeInfo{t: t, id: types.n}
+	types.n++
+	types.byType[t] = ti // before the elements: a type may contain itself
+	ti.marshaler = t.Implements(marshalerType) && reflect.PointerTo(t).Implements(unmarshalerType)
+	var err error
+	ti.wire, err = wireOf(t, ti.marshaler)
+	if err != nil || ti.marshaler {
+		return ti, err
+	}
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array, reflect.Pointer:
+		ti.elem, err = infoLocked(t.Elem())
+	case reflect.Map:
+		if ti.key, err = infoLocked(t.Key()); err == nil {
+			ti.elem, err = infoLocked(t.Elem())
+		}
+	case reflect.Struct:
+		err = ti.structFields()
+	}
+	return ti, err
+}
+
+// structFields fills ti.fields; types is held.
+func (ti *typeInfo) structFields() error {
+	for i := range ti.t.NumField() {
+		f := ti.t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		ft := f.Type
+		if ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		fi, err := infoLocked(ft)
+		if err != nil {
+			return fmt.Errorf("%s.%s: %w", ti.t, f.Name, err)
+		}
+		id, ok := types.names[f.Name]
+		if !ok {
+			id = len(types.names)
+			types.names[f.Name] = id
+		}
+		sf := structField{index: i, name: f.Name, id: id, ptr: f.Type.Kind() == reflect.Pointer, info: fi, offset: f.Offset}
+		if !sf.ptr && !fi.marshaler && basicKind(f.Type.Kind()) {
+			sf.kind = f.Type.Kind()
+		}
+		ti.fields = append(ti.fields, sf)
+	}
+	return nil
+}
+
+// basicKind reports whether fields of kind k are set directly (setBasic).
+func basicKind(k reflect.Kind) bool {
+	switch k {
+	case reflect.Bool, reflect.String, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return true
+	}
+	return false
+}
+
+// wireOf is how a struct field of type t is written.
+func wireOf(t reflect.Type, marshaler bool) (wireKind, error) {
+	if marshaler {
 		return kindBytes, nil
 	}
 	switch t.Kind() {
@@ -90,78 +183,61 @@ func kindOf(t reflect.Type) (wireKind, error) {
 	return 0, fmt.Errorf("cannot encode a %s", t)
 }
 
-// structField is one exported field of a struct type.
-type structField struct {
-	index int
-	name  string
-	kind  wireKind // of the field; for a pointer, of what it points to
-	ptr   bool
-}
-
-// fieldsOf returns the exported fields of a struct type (cached).
-func fieldsOf(t reflect.Type) ([]structField, error) {
-	if fs, ok := fieldCache.Load(t); ok {
-		return fs.([]structField), nil
-	}
-	var fs []structField
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if !f.IsExported() {
-			continue
-		}
-		ft := f.Type
-		if ft.Kind() == reflect.Pointer {
-			ft = ft.Elem() // present or left out, not a presence byte
-		}
-		k, err := kindOf(ft)
-		if err != nil {
-			return nil, fmt.Errorf("%s.%s: %w", t, f.Name, err)
-		}
-		fs = append(fs, structField{index: i, name: f.Name, kind: k, ptr: f.Type.Kind() == reflect.Pointer})
-	}
-	fieldCache.Store(t, fs)
-	return fs, nil
-}
-
-var fieldCache sync.Map // reflect.Type → []structField
-
 // Marshal encodes v in the state's encoding.
-func Marshal(v any) ([]byte, error) {
-	e := &encoder{keys: map[string]int{}}
-	if err := e.value(reflect.ValueOf(v)); err != nil {
+func Marshal(v any) ([]byte, error) { return marshalSized(v, 0) }
+
+// marshalSized is Marshal with room for size bytes from the start.
+func marshalSized(v any, size int) ([]byte, error) {
+	rv := reflect.ValueOf(v)
+	ti, err := infoOf(rv.Type())
+	if err != nil {
 		return nil, err
 	}
-	out := binary.AppendUvarint(make([]byte, 0, len(e.b)+16*len(e.names)+8), uint64(len(e.names)))
-	for _, n := range e.names {
-		out = binary.AppendUvarint(out, uint64(len(n)))
-		out = append(out, n...)
+	// The table of names goes first, but is known last: the body is
+	// written after room for a table of this size, and the table into
+	// the end of that room if it fits (it does for the state's records).
+	const room = 512
+	e := &encoder{b: make([]byte, room, room+size)}
+	if err := e.value(rv, ti); err != nil {
+		return nil, err
 	}
-	return append(out, e.b...), nil
+	table := binary.AppendUvarint(make([]byte, 0, 16*len(e.names)+8), uint64(len(e.names)))
+	for _, n := range e.names {
+		table = binary.AppendUvarint(table, uint64(len(n)))
+		table = append(table, n...)
+	}
+	if len(table) <= room {
+		start := room - len(table)
+		copy(e.b[start:], table)
+		return e.b[start:], nil
+	}
+	return append(table, e.b[room:]...), nil
 }
 
 // encoder builds a document's body and its table of names.
 type encoder struct {
 	b     []byte
-	keys  map[string]int
+	local []int // by structField.id: the name's index in names, plus 1
 	names []string
 }
 
-func (e *encoder) key(name string) int {
-	k, ok := e.keys[name]
-	if !ok {
-		k = len(e.names)
-		e.keys[name] = k
-		e.names = append(e.names, name)
+// key returns the index of f's name in the document's table.
+func (e *encoder) key(f *structField) int {
+	if f.id >= len(e.local) {
+		e.local = append(e.local, make([]int, f.id+1-len(e.local))...)
 	}
-	return k
+	if e.local[f.id] == 0 {
+		e.names = append(e.names, f.name)
+		e.local[f.id] = len(e.names)
+	}
+	return e.local[f.id] - 1
 }
 
-func (e *encoder) value(v reflect.Value) error {
-	t := v.Type()
-	if isMarshaler(t) {
+func (e *encoder) value(v reflect.Value, ti *typeInfo) error {
+	if ti.marshaler {
 		data, err := v.Interface().(encoding.BinaryMarshaler).MarshalBinary()
 		if err != nil {
-			return fmt.Errorf("%s: %w", t, err)
+			return fmt.Errorf("%s: %w", ti.t, err)
 		}
 		e.bytes(data)
 		return nil
@@ -181,13 +257,13 @@ func (e *encoder) value(v reflect.Value) error {
 		e.b = binary.AppendUvarint(e.b, uint64(v.Len()))
 		e.b = append(e.b, v.String()...)
 	case reflect.Slice, reflect.Array:
-		if v.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8 {
+		if ti.wire == kindBytes {
 			e.bytes(v.Bytes())
 			return nil
 		}
 		e.b = binary.AppendUvarint(e.b, uint64(v.Len()))
 		for i := range v.Len() {
-			if err := e.value(v.Index(i)); err != nil {
+			if err := e.value(v.Index(i), ti.elem); err != nil {
 				return err
 			}
 		}
@@ -195,10 +271,10 @@ func (e *encoder) value(v reflect.Value) error {
 		e.b = binary.AppendUvarint(e.b, uint64(v.Len()))
 		it := v.MapRange()
 		for it.Next() {
-			if err := e.value(it.Key()); err != nil {
+			if err := e.value(it.Key(), ti.key); err != nil {
 				return err
 			}
-			if err := e.value(it.Value()); err != nil {
+			if err := e.value(it.Value(), ti.elem); err != nil {
 				return err
 			}
 		}
@@ -208,11 +284,11 @@ func (e *encoder) value(v reflect.Value) error {
 			return nil
 		}
 		e.b = append(e.b, 1)
-		return e.value(v.Elem())
+		return e.value(v.Elem(), ti.elem)
 	case reflect.Struct:
-		return e.structValue(v)
+		return e.structValue(v, ti)
 	default:
-		return fmt.Errorf("cannot encode a %s", t)
+		return fmt.Errorf("cannot encode a %s", ti.t)
 	}
 	return nil
 }
@@ -224,12 +300,17 @@ func (e *encoder) bytes(b []byte) {
 
 // structValue writes v's fields that are not left out, each with its
 // length so that a reader that does not know it can skip it.
-func (e *encoder) structValue(v reflect.Value) error {
-	fs, err := fieldsOf(v.Type())
-	if err != nil {
-		return err
+func (e *encoder) structValue(v reflect.Value, ti *typeInfo) error {
+	var base unsafe.Pointer
+	if v.CanAddr() {
+		base = v.Addr().UnsafePointer()
 	}
-	for _, f := range fs {
+	for i := range ti.fields {
+		f := &ti.fields[i]
+		if f.kind != reflect.Invalid && base != nil {
+			e.basic(f, unsafe.Add(base, f.offset))
+			continue
+		}
 		fv := v.Field(f.index)
 		if leftOut(fv) {
 			continue
@@ -237,23 +318,94 @@ func (e *encoder) structValue(v reflect.Value) error {
 		if f.ptr {
 			fv = fv.Elem() // present: the pointer is not nil
 		}
-		e.b = binary.AppendUvarint(e.b, uint64(e.key(f.name))+1)
-		e.b = append(e.b, byte(f.kind))
-		// The length goes before the value: write the value, then move
-		// it behind its length.
-		start := len(e.b)
-		if err := e.value(fv); err != nil {
+		e.b = binary.AppendUvarint(e.b, uint64(e.key(f))+1)
+		e.b = append(e.b, byte(f.info.wire))
+		// The length goes before the value: leave room for a one-byte
+		// length, write the value, and move it if its length needs more.
+		at := len(e.b)
+		e.b = append(e.b, 0)
+		if err := e.value(fv, f.info); err != nil {
 			return fmt.Errorf("%s: %w", f.name, err)
 		}
-		n := len(e.b) - start
+		n := len(e.b) - at - 1
+		if n < 0x80 {
+			e.b[at] = byte(n)
+			continue
+		}
 		var lb [binary.MaxVarintLen64]byte
 		ln := binary.PutUvarint(lb[:], uint64(n))
-		e.b = append(e.b, lb[:ln]...)
-		copy(e.b[start+ln:], e.b[start:start+n])
-		copy(e.b[start:], lb[:ln])
+		e.b = append(e.b, lb[:ln-1]...)
+		copy(e.b[at+ln:], e.b[at+1:at+1+n])
+		copy(e.b[at:], lb[:ln])
 	}
 	e.b = append(e.b, 0)
 	return nil
+}
+
+// basic writes a field of a basic kind from the memory at p, unless it
+// is zero: structValue without reflect.
+func (e *encoder) basic(f *structField, p unsafe.Pointer) {
+	var u uint64
+	var signed bool
+	switch f.kind {
+	case reflect.String:
+		str := *(*string)(p)
+		if str == "" {
+			return
+		}
+		e.b = binary.AppendUvarint(e.b, uint64(e.key(f))+1)
+		e.b = append(e.b, byte(kindBytes))
+		n := len(str) + uvarintLen(uint64(len(str)))
+		e.b = binary.AppendUvarint(e.b, uint64(n))
+		e.b = binary.AppendUvarint(e.b, uint64(len(str)))
+		e.b = append(e.b, str...)
+		return
+	case reflect.Bool:
+		if *(*bool)(p) {
+			u = 1
+		}
+	case reflect.Int:
+		u, signed = uint64(*(*int)(p)), true
+	case reflect.Int64:
+		u, signed = uint64(*(*int64)(p)), true
+	case reflect.Int32:
+		u, signed = uint64(int64(*(*int32)(p))), true
+	case reflect.Int16:
+		u, signed = uint64(int64(*(*int16)(p))), true
+	case reflect.Int8:
+		u, signed = uint64(int64(*(*int8)(p))), true
+	case reflect.Uint, reflect.Uint64:
+		u = *(*uint64)(p)
+	case reflect.Uint32:
+		u = uint64(*(*uint32)(p))
+	case reflect.Uint16:
+		u = uint64(*(*uint16)(p))
+	case reflect.Uint8:
+		u = uint64(*(*uint8)(p))
+	}
+	if u == 0 {
+		return
+	}
+	e.b = binary.AppendUvarint(e.b, uint64(e.key(f))+1)
+	e.b = append(e.b, byte(f.info.wire))
+	at := len(e.b)
+	e.b = append(e.b, 0)
+	if signed {
+		e.b = binary.AppendVarint(e.b, int64(u))
+	} else {
+		e.b = binary.AppendUvarint(e.b, u)
+	}
+	e.b[at] = byte(len(e.b) - at - 1) // at most 10 bytes
+}
+
+// uvarintLen is the length of x as a uvarint.
+func uvarintLen(x uint64) int {
+	n := 1
+	for x >= 0x80 {
+		x >>= 7
+		n++
+	}
+	return n
 }
 
 // leftOut reports whether a struct field is not written: zero, or a nil
@@ -263,6 +415,14 @@ func leftOut(v reflect.Value) bool {
 	switch v.Kind() {
 	case reflect.Pointer, reflect.Slice, reflect.Map, reflect.Interface:
 		return v.IsNil()
+	case reflect.String:
+		return v.Len() == 0
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return v.Int() == 0
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return v.Uint() == 0
+	case reflect.Bool:
+		return !v.Bool()
 	}
 	return v.IsZero()
 }
@@ -273,7 +433,14 @@ func Unmarshal(data []byte, v any) error {
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return errors.New("unmarshal: not a pointer")
 	}
-	d := &decoder{b: data, plans: map[reflect.Type][]int{}}
+	ti, err := infoOf(rv.Type().Elem())
+	if err != nil {
+		return err
+	}
+	d := &decoder{b: data, whole: string(data)}
+	if len(data) > 0 {
+		d.start = unsafe.Pointer(unsafe.SliceData(data))
+	}
 	n := d.count()
 	d.names = make([]string, 0, n)
 	for range n {
@@ -282,7 +449,7 @@ func Unmarshal(data []byte, v any) error {
 	if d.err != nil {
 		return fmt.Errorf("table of names: %w", d.err)
 	}
-	if err := d.value(rv.Elem()); err != nil {
+	if err := d.value(rv.Elem(), ti); err != nil {
 		return err
 	}
 	if len(d.b) > 0 {
@@ -296,9 +463,14 @@ type decoder struct {
 	b     []byte
 	err   error
 	names []string
-	// plans maps, per struct type, each name index to the field's
-	// position in fieldsOf, or -1 if the type has no such field.
-	plans map[reflect.Type][]int
+	// whole is the document as one string, and start where its bytes
+	// begin: a string field is a substring of whole, not an allocation
+	// of its own.
+	whole string
+	start unsafe.Pointer
+	// plans map, by typeInfo.id of a struct type, each name index to
+	// the field's position in its fields, or -1 if it has no such field.
+	plans [][]int
 }
 
 var errTruncated = errors.New("truncated")
@@ -352,9 +524,8 @@ func (d *decoder) raw() []byte {
 	return b
 }
 
-func (d *decoder) value(v reflect.Value) error {
-	t := v.Type()
-	if isMarshaler(t) {
+func (d *decoder) value(v reflect.Value, ti *typeInfo) error {
+	if ti.marshaler {
 		data := d.raw()
 		if d.err != nil {
 			return d.err
@@ -367,46 +538,46 @@ func (d *decoder) value(v reflect.Value) error {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		x := d.varint()
 		if v.OverflowInt(x) {
-			return fmt.Errorf("%d overflows a %s", x, t)
+			return fmt.Errorf("%d overflows a %s", x, ti.t)
 		}
 		v.SetInt(x)
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
 		x := d.uvarint()
 		if v.OverflowUint(x) {
-			return fmt.Errorf("%d overflows a %s", x, t)
+			return fmt.Errorf("%d overflows a %s", x, ti.t)
 		}
 		v.SetUint(x)
 	case reflect.String:
-		v.SetString(string(d.raw()))
+		v.SetString(d.substring(d.raw()))
 	case reflect.Slice:
-		if t.Elem().Kind() == reflect.Uint8 {
+		if ti.wire == kindBytes {
 			v.SetBytes(append([]byte{}, d.raw()...))
 			break
 		}
-		return d.sliceValue(v)
+		return d.sliceValue(v, ti)
 	case reflect.Array:
 		if n := d.count(); n != v.Len() && d.err == nil {
-			return fmt.Errorf("%d elements for a %s", n, t)
+			return fmt.Errorf("%d elements for a %s", n, ti.t)
 		}
 		for i := range v.Len() {
-			if err := d.value(v.Index(i)); err != nil {
+			if err := d.value(v.Index(i), ti.elem); err != nil {
 				return err
 			}
 		}
 	case reflect.Map:
-		return d.mapValue(v)
+		return d.mapValue(v, ti)
 	case reflect.Pointer:
 		if d.present() {
-			p := reflect.New(t.Elem())
-			if err := d.value(p.Elem()); err != nil {
+			p := reflect.New(ti.t.Elem())
+			if err := d.value(p.Elem(), ti.elem); err != nil {
 				return err
 			}
 			v.Set(p)
 		}
 	case reflect.Struct:
-		return d.structValue(v)
+		return d.structValue(v, ti)
 	default:
-		return fmt.Errorf("cannot decode a %s", t)
+		return fmt.Errorf("cannot decode a %s", ti.t)
 	}
 	return d.err
 }
@@ -415,16 +586,16 @@ func (d *decoder) value(v reflect.Value) error {
 // by what the elements take in memory: the slice grows as elements are
 // decoded, so that a wrong count cannot make it allocate more than the
 // elements that are there.
-func (d *decoder) sliceValue(v reflect.Value) error {
+func (d *decoder) sliceValue(v reflect.Value, ti *typeInfo) error {
 	n := d.count()
-	s := reflect.MakeSlice(v.Type(), min(n, 1024), min(n, 1024))
+	s := reflect.MakeSlice(ti.t, min(n, 1024), min(n, 1024))
 	for i := range n {
 		if i == s.Len() {
-			grown := reflect.MakeSlice(v.Type(), min(2*i, n), min(2*i, n))
+			grown := reflect.MakeSlice(ti.t, min(2*i, n), min(2*i, n))
 			reflect.Copy(grown, s)
 			s = grown
 		}
-		if err := d.value(s.Index(i)); err != nil {
+		if err := d.value(s.Index(i), ti.elem); err != nil {
 			return err
 		}
 	}
@@ -443,16 +614,16 @@ func (d *decoder) present() bool {
 	return p
 }
 
-func (d *decoder) mapValue(v reflect.Value) error {
+func (d *decoder) mapValue(v reflect.Value, ti *typeInfo) error {
 	n := d.count()
-	m := reflect.MakeMapWithSize(v.Type(), n)
+	m := reflect.MakeMapWithSize(ti.t, n)
 	for range n {
-		k := reflect.New(v.Type().Key()).Elem()
-		if err := d.value(k); err != nil {
+		k := reflect.New(ti.t.Key()).Elem()
+		if err := d.value(k, ti.key); err != nil {
 			return err
 		}
-		e := reflect.New(v.Type().Elem()).Elem()
-		if err := d.value(e); err != nil {
+		e := reflect.New(ti.t.Elem()).Elem()
+		if err := d.value(e, ti.elem); err != nil {
 			return err
 		}
 		m.SetMapIndex(k, e)
@@ -463,16 +634,11 @@ func (d *decoder) mapValue(v reflect.Value) error {
 
 // structValue reads fields until the end mark, by name: unknown ones
 // are skipped.
-func (d *decoder) structValue(v reflect.Value) error {
-	t := v.Type()
-	fs, err := fieldsOf(t)
-	if err != nil {
-		return err
-	}
-	plan := d.plans[t]
-	if plan == nil {
-		plan = d.plan(fs)
-		d.plans[t] = plan
+func (d *decoder) structValue(v reflect.Value, ti *typeInfo) error {
+	plan := d.plan(ti)
+	var base unsafe.Pointer
+	if v.CanAddr() {
+		base = v.Addr().UnsafePointer()
 	}
 	for {
 		k := d.uvarint()
@@ -483,7 +649,7 @@ func (d *decoder) structValue(v reflect.Value) error {
 			return nil
 		}
 		if k > uint64(len(d.names)) {
-			return fmt.Errorf("%s: name %d of %d", t, k, len(d.names))
+			return fmt.Errorf("%s: name %d of %d", ti.t, k, len(d.names))
 		}
 		if len(d.b) == 0 {
 			return errTruncated
@@ -498,43 +664,135 @@ func (d *decoder) structValue(v reflect.Value) error {
 		if i < 0 {
 			continue // a field this build does not have
 		}
-		f := fs[i]
-		if kind != f.kind {
-			return fmt.Errorf("%s.%s: written as wire kind %d, this build has %d", t, f.name, kind, f.kind)
+		f := &ti.fields[i]
+		if kind != f.info.wire {
+			return fmt.Errorf("%s.%s: written as wire kind %d, this build has %d", ti.t, f.name, kind, f.info.wire)
 		}
-		if err := d.field(v.Field(f.index), f.ptr, body); err != nil {
-			return fmt.Errorf("%s.%s: %w", t, f.name, err)
+		var err error
+		if f.kind != reflect.Invalid && base != nil {
+			err = d.setBasic(unsafe.Add(base, f.offset), f.kind, body)
+		} else {
+			err = d.field(v.Field(f.index), f, body)
+		}
+		if err != nil {
+			return fmt.Errorf("%s.%s: %w", ti.t, f.name, err)
 		}
 	}
 }
 
-// plan maps the document's names to the positions of fs.
-func (d *decoder) plan(fs []structField) []int {
+// substring returns b, a part of the document, as a string.
+func (d *decoder) substring(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	off := uintptr(unsafe.Pointer(unsafe.SliceData(b))) - uintptr(d.start)
+	return d.whole[off : off+uintptr(len(b))]
+}
+
+// setBasic decodes body, a field of a basic kind, into the memory at p:
+// the decoding of value without reflect, for the fields most records
+// are made of.
+func (d *decoder) setBasic(p unsafe.Pointer, k reflect.Kind, body []byte) error {
+	if k == reflect.String {
+		n, m := binary.Uvarint(body)
+		if m <= 0 || n != uint64(len(body)-m) {
+			return errTruncated
+		}
+		*(*string)(p) = d.substring(body[m:])
+		return nil
+	}
+	var u uint64
+	var m int
+	switch k {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		var x int64
+		x, m = binary.Varint(body)
+		u = uint64(x)
+	default:
+		u, m = binary.Uvarint(body)
+	}
+	if m <= 0 || m != len(body) {
+		return errTruncated
+	}
+	switch k {
+	case reflect.Bool:
+		*(*bool)(p) = u != 0
+	case reflect.Int:
+		*(*int)(p) = int(int64(u))
+	case reflect.Int64:
+		*(*int64)(p) = int64(u)
+	case reflect.Int32:
+		x := int64(u)
+		if x != int64(int32(x)) {
+			return fmt.Errorf("%d overflows an int32", x)
+		}
+		*(*int32)(p) = int32(x)
+	case reflect.Int16:
+		x := int64(u)
+		if x != int64(int16(x)) {
+			return fmt.Errorf("%d overflows an int16", x)
+		}
+		*(*int16)(p) = int16(x)
+	case reflect.Int8:
+		x := int64(u)
+		if x != int64(int8(x)) {
+			return fmt.Errorf("%d overflows an int8", x)
+		}
+		*(*int8)(p) = int8(x)
+	case reflect.Uint, reflect.Uint64:
+		*(*uint64)(p) = u
+	case reflect.Uint32:
+		if u > 1<<32-1 {
+			return fmt.Errorf("%d overflows a uint32", u)
+		}
+		*(*uint32)(p) = uint32(u)
+	case reflect.Uint16:
+		if u > 1<<16-1 {
+			return fmt.Errorf("%d overflows a uint16", u)
+		}
+		*(*uint16)(p) = uint16(u)
+	case reflect.Uint8:
+		if u > 1<<8-1 {
+			return fmt.Errorf("%d overflows a uint8", u)
+		}
+		*(*uint8)(p) = uint8(u)
+	}
+	return nil
+}
+
+// plan maps the document's names to the positions of ti's fields.
+func (d *decoder) plan(ti *typeInfo) []int {
+	if ti.id < len(d.plans) && d.plans[ti.id] != nil {
+		return d.plans[ti.id]
+	}
 	plan := make([]int, len(d.names))
 	for i, n := range d.names {
 		plan[i] = -1
-		for j, f := range fs {
-			if f.name == n {
+		for j := range ti.fields {
+			if ti.fields[j].name == n {
 				plan[i] = j
 				break
 			}
 		}
 	}
+	if ti.id >= len(d.plans) {
+		d.plans = append(d.plans, make([][]int, ti.id+1-len(d.plans))...)
+	}
+	d.plans[ti.id] = plan
 	return plan
 }
 
-// field decodes one field's body into fv; a pointer field (ptr) is
-// present.
-func (d *decoder) field(fv reflect.Value, ptr bool, body []byte) error {
+// field decodes one field's body into fv; a pointer field is present.
+func (d *decoder) field(fv reflect.Value, f *structField, body []byte) error {
 	rest := d.b
 	d.b = body
-	if ptr {
-		p := reflect.New(fv.Type().Elem())
-		if err := d.value(p.Elem()); err != nil {
+	if f.ptr {
+		p := reflect.New(f.info.t)
+		if err := d.value(p.Elem(), f.info); err != nil {
 			return err
 		}
 		fv.Set(p)
-	} else if err := d.value(fv); err != nil {
+	} else if err := d.value(fv, f.info); err != nil {
 		return err
 	}
 	if len(d.b) > 0 {

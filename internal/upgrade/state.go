@@ -261,7 +261,7 @@ func encodeSplit[T any](xs []T) ([][]byte, error) {
 	parts := make([][]byte, partsFor(len(xs)))
 	errs := make([]error, len(parts))
 	inParts(len(xs), len(parts), func(i, lo, hi int) {
-		parts[i], errs[i] = Marshal(xs[lo:hi])
+		parts[i], errs[i] = marshalSized(xs[lo:hi], 256*(hi-lo))
 	})
 	return parts, errors.Join(errs...)
 }

@@ -293,7 +293,7 @@ func TestCodecByName(t *testing.T) {
 // BenchmarkDecode10000 decodes the state of 10,000 units of one
 // template, as the new image does while no listener is watched.
 func BenchmarkDecode10000(b *testing.B) {
-	base := stateUnits(b)[0]
+	base := benchUnit(b)
 	cfgs := make([]*units.Unit, 10000)
 	for i := range cfgs {
 		u := *base
@@ -314,4 +314,36 @@ func BenchmarkDecode10000(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkEncode10000 encodes the state of 10,000 idle units whose
+// settings were encoded before: what the old image does while no
+// listener is watched.
+func BenchmarkEncode10000(b *testing.B) {
+	base := benchUnit(b)
+	cfgs := make([]*units.Unit, 10000)
+	for i := range cfgs {
+		u := *base
+		u.Name = fmt.Sprintf("u%05d", i)
+		cfgs[i] = &u
+	}
+	s, _ := testState(b, cfgs)
+	settings, err := EncodeSettings(cfgs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := Encode(s, settings); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchUnit is the unit the benchmarks make 10,000 of.
+func benchUnit(b *testing.B) *units.Unit {
+	res := unitdir.Load([]string{"../../units/systemdfile/testdata/verify/good-basic"}, units.DefaultSpecifierEnv())
+	if len(res.Units) == 0 {
+		b.Fatal(res.Err())
+	}
+	return res.Units[0]
 }

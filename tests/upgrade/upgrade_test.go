@@ -536,6 +536,8 @@ func TestUpgradeReadsTheUnitFiles(t *testing.T) {
 	if _, err := get(addr); err != nil {
 		t.Fatal(err)
 	}
+	// The service may answer before its READY=1 makes it the main process.
+	waitFor(t, s, "hello.service ready", func() bool { return mainPID(t, s.RuntimeDir, "hello.service") != 0 })
 	svc := mainPID(t, s.RuntimeDir, "hello.service")
 	for name, content := range map[string]string{
 		"second.socket":  "[Socket]\nListenStream=" + addr2 + "\n",
