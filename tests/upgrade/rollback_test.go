@@ -2,12 +2,15 @@ package upgrade_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
+	"github.com/sockd/sockd/internal/testenv"
 	"github.com/sockd/sockd/tests/internal/e2e"
 )
 
@@ -119,4 +122,52 @@ func TestRefusedWhenTheCheckCannotDecode(t *testing.T) {
 		t.Errorf("the service's main pid is %d, want %d", got, svc)
 	}
 	checkLoad(t, stop(), 100)
+}
+
+// TestFullRuntimeDirectory reproduces finding 3 of issue 16 as it was
+// run: the runtime directory is a tmpfs with no inode left, so the new
+// image cannot bind its control socket. Before the fix sockd exited and
+// its Accept=yes port refused connections. Now the new image rolls back
+// to the previous binary, which cannot bind it either and serves its
+// units without it: no request fails, the Accept=yes port still answers.
+func TestFullRuntimeDirectory(t *testing.T) {
+	testenv.RequireRoot(t, "mounts a tmpfs")
+	rt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1M,nr_inodes=64,mode=0700", "tmpfs", rt).CombinedOutput(); err != nil {
+		testenv.Require(t, false, fmt.Sprintf("mount tmpfs: %v: %s", err, out))
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", rt).Run() })
+	addr, hiAddr := freePort(t), freePort(t)
+	files := helloUnits(addr)
+	files["hi.socket"] = "[Socket]\nListenStream=" + hiAddr + "\nAccept=yes\n"
+	files["hi@.service"] = "[Service]\nExecStart=/bin/echo hi\nStandardInput=socket\n"
+	s := e2e.Start(t, e2e.Options{Binary: filepath.Join(binDir, "sockd"), Args: []string{"--log-level", "debug"}, RuntimeDir: rt}, files)
+	stop := load(t, addr)
+	// Use up the tmpfs's inodes.
+	for i := 0; ; i++ {
+		f, err := os.Create(filepath.Join(rt, fmt.Sprintf("fill%d", i)))
+		if err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatal(err)
+			}
+			break
+		}
+		f.Close()
+	}
+	out, err := sockctl(rt, "upgrade", "--binary", filepath.Join(bin2Dir, "sockd"))
+	t.Logf("sockctl upgrade: %v: %s", err, strings.TrimSpace(out))
+	waitFor(t, s, "the rollback", func() bool { return strings.Contains(s.LogText(), "serving the units without this socket") })
+	if got, err := get(hiAddr); err != nil || got != "hi\n" {
+		t.Errorf("after the failed upgrade, Accept=yes: %q, %v; want \"hi\" (sockd serves on)", got, err)
+	}
+	if _, err := get(addr); err != nil {
+		t.Errorf("after the failed upgrade: %v", err)
+	}
+	checkLoad(t, stop(), 50)
+	log := s.LogText()
+	for _, want := range []string{"rolling back to the previous binary", "this is the previous binary again"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the log does not say %q:\n%s", want, log)
+		}
+	}
 }
