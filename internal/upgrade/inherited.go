@@ -184,7 +184,11 @@ func (in *Inherited) Rollback(reason string, args []string) error {
 			return fmt.Errorf("rollback: fd %d: %w", fd, err)
 		}
 	}
-	argv := append([]string{"sockd"}, args...)
+	argv0 := "sockd"
+	if in.State != nil && in.State.Binary != "" {
+		argv0 = in.State.Binary // the previous image's, for ps
+	}
+	argv := append([]string{argv0}, args...)
 	return execState(fmt.Sprintf("/proc/self/fd/%d", in.previous), argv, in.data, -1, reason)
 }
 
