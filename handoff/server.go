@@ -19,12 +19,13 @@ type Server struct {
 	// once it is sent, and all that are left if sending fails: return
 	// dups, each fd once.
 	Answer func(peer unix.Ucred, req Request) ([]File, error)
-	// Release, if set, is called with the files Answer returned once
-	// they are sent, or failed to be, instead of closing them: for an
-	// Answer that lends its own fds and keeps them from being closed
-	// meanwhile (a lock Release unlocks), where dups would double the
-	// fds a large set needs.
-	Release func(req Request, files []File)
+	// Lend, if set, answers instead of Answer the requests it reports
+	// it handles: it calls send with files that it lends — its own fds,
+	// not dups, which would double the fds a large set needs — and
+	// keeps them open (under a lock it holds) until send returns. send
+	// closes none of them. An error before send is sent back to the
+	// peer; an error of send is returned as it is.
+	Lend func(peer unix.Ucred, req Request, send func([]File) error) (handled bool, err error)
 	// Then, if set, is called once the answer to req is sent, to go on
 	// with the conversation on conn (OpTakeover's commit or abort).
 	Then func(conn *net.UnixConn, peer unix.Ucred, req Request) error
@@ -70,24 +71,34 @@ func (s *Server) ServeConn(conn *net.UnixConn) error {
 		}
 		return err
 	}
+	compact := minor >= minorCompact
+	if s.Lend != nil {
+		var sendErr error
+		handled, err := s.Lend(cred, req, func(files []File) error {
+			sendErr = sendFiles(conn, files, compact, nil)
+			return sendErr
+		})
+		if handled {
+			if err != nil && sendErr == nil {
+				SendError(conn, err.Error())
+				return fmt.Errorf("handoff: %s %s: %w", req.Op, req.Unit, err)
+			}
+			if err != nil || s.Then == nil {
+				return err
+			}
+			return s.Then(conn, cred, req)
+		}
+	}
 	files, err := s.Answer(cred, req)
 	if err != nil {
 		SendError(conn, err.Error())
 		return fmt.Errorf("handoff: %s %s: %w", req.Op, req.Unit, err)
 	}
-	// A peer of version 1.2 or later reads the compact encoding. Without
-	// Release, each chunk's fds are closed as soon as it is sent, while
-	// the peer receives it, rather than all at the end.
-	var sent func([]File)
-	if s.Release == nil {
-		sent = CloseAll
-	}
-	err = sendFiles(conn, files, minor >= minorCompact, sent)
-	if s.Release != nil {
-		s.Release(req, files)
-	} else {
-		CloseAll(files) // what was not sent
-	}
+	// A peer of version 1.2 or later reads the compact encoding. Each
+	// chunk's fds are closed as soon as it is sent, while the peer
+	// receives it, rather than all at the end.
+	err = sendFiles(conn, files, compact, CloseAll)
+	CloseAll(files) // what was not sent
 	if err != nil || s.Then == nil {
 		return err
 	}

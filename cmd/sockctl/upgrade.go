@@ -56,6 +56,10 @@ func (c *cli) upgrade() int {
 			return c.fail(fmt.Errorf("upgrade: sockd stopped answering during the upgrade (%v); see its log", err))
 		}
 		if err == nil && after.Generation > before.Generation && after.Ready {
+			if after.RolledBack != "" {
+				return c.fail(fmt.Errorf("upgrade rolled back: the new binary could not start (%s); sockd (pid %d) runs its previous binary %s again, generation %d, every unit kept",
+					after.RolledBack, after.PID, after.Binary, after.Generation))
+			}
 			if c.o.json {
 				c.printJSON(after)
 			} else {

@@ -12,7 +12,8 @@
 //
 // `sockctl upgrade` re-executes sockd in place with a new binary; sockd
 // --takeover takes the place of a sockd already serving the runtime
-// directory (see internal/daemon's upgrade.go and takeover.go).
+// directory (see internal/upgrade, and internal/daemon's upgrade.go and
+// takeover.go).
 package main
 
 import (
@@ -27,6 +28,7 @@ import (
 	"github.com/sockd/sockd/internal/daemon"
 	"github.com/sockd/sockd/internal/enable"
 	"github.com/sockd/sockd/internal/spawn"
+	"github.com/sockd/sockd/internal/upgrade"
 	"github.com/sockd/sockd/units"
 )
 
@@ -83,13 +85,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.runtimeDir, "runtime-dir", "", "runtime directory (default $SOCKD_RUNTIME_DIR, /run/sockd as root, else $XDG_RUNTIME_DIR/sockd)")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	fs.StringVar(&o.controlGroup, "control-group", "", "group (name or gid) whose members may change units through the control socket, which is then mode 0660; default: only root and sockd's own user (mode 0600)")
+	fs.StringVar(&o.controlGroup, "control-group", "", "group (name or gid) whose members may change units through the control socket, which is then mode 0660 (not upgrade sockd: root only, or sockd's own user when not root); default: only root and sockd's own user (mode 0600)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.BoolVar(&o.systemdUnits, "systemd-units", false, "run the socket units enabled in systemd's unit search path (/etc/systemd/system, /run/systemd/system, /usr/local/lib/systemd/system, /lib/systemd/system, /usr/lib/systemd/system; or the --units given), as a boot would start them")
 	fs.StringVar(&o.root, "root", "/", "with --systemd-units: the directory systemd's unit search path is under, as systemctl --root")
 	fs.BoolVar(&o.check, "check", false, "load and validate the units, print them and every error, and exit (non-zero if any unit is invalid)")
 	fs.BoolVar(&o.takeover, "takeover", false, "take over the listeners, fd stores and control socket of the sockd serving the runtime directory, which then stops its services and exits")
-	fs.BoolVar(&o.upgradeCheck, strings.TrimLeft(daemon.UpgradeCheckFlag, "-"), false, "internal: check that this binary can take over from the running sockd (sockctl upgrade runs it)")
+	fs.BoolVar(&o.upgradeCheck, strings.TrimLeft(upgrade.CheckFlag, "-"), false, "internal: check that this binary can take over from the running sockd (sockctl upgrade runs it)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}

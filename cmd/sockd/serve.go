@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +15,8 @@ import (
 	"github.com/sockd/sockd/internal/control"
 	"github.com/sockd/sockd/internal/daemon"
 	"github.com/sockd/sockd/internal/logring"
+	"github.com/sockd/sockd/internal/upgrade"
+	"github.com/sockd/sockd/units/unitdir"
 )
 
 // serve runs the daemon in the foreground until SIGTERM or SIGINT.
@@ -32,15 +35,9 @@ func serve(o options, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), stopSignals...)
 	defer stop()
-	handover, err := daemon.ReadHandover() // set when an upgrade re-executed sockd
-	if err != nil {
-		log.Error("cannot read what the previous sockd handed over; starting afresh", "err", err)
-	}
-	if o.takeover {
-		if handover, err = daemon.Takeover(ctx, runtimeDir); err != nil {
-			log.Error("cannot take over", "err", err)
-			return 1
-		}
+	g, ok := previousGeneration(ctx, o, runtimeDir, log)
+	if !ok {
+		return 1
 	}
 	binary, err := os.Executable()
 	if err != nil {
@@ -48,47 +45,29 @@ func serve(o options, stderr io.Writer) int {
 	}
 	d, err := daemon.New(daemon.Config{
 		UnitDirs: o.unitDirs, SystemdUnits: o.systemdUnits, RuntimeDir: runtimeDir, Log: log,
-		Version: sockdVersion(), Binary: binary, Args: o.args, Handover: handover,
+		Version: sockdVersion(), Binary: binary, Args: o.args, Handover: g.handover,
 		IdleProcs: idleProcs(),
 	})
 	if err != nil {
-		log.Error("cannot start", "err", err)
-		if o.takeover {
-			handover.Abort(err.Error())
-		}
+		g.cannotStart(err, nil)
 		return 1
 	}
-	if o.takeover {
-		// The old sockd holds the control socket until it lets go:
-		// load first, and let it go only if every unit is valid.
-		d.Load()
-		if invalid := d.Invalid(); len(invalid) > 0 {
-			handover.Abort(fmt.Sprintf("%d unit(s) invalid", len(invalid)))
-			log.Error("takeover aborted: invalid units; the running sockd goes on", "units", len(invalid))
-			return 1
-		}
-		if err := handover.Commit(); err != nil {
-			log.Error("cannot take over", "err", err)
-			return 1
-		}
-	}
-	stopControl, err := d.ServeControl(ctx, daemon.ControlConfig{Group: o.controlGroup, Ring: ring})
-	if err != nil {
-		log.Error("cannot start", "err", err)
+	if o.takeover && !g.takeOver(d) {
 		return 1
 	}
-	defer stopControl()
-	// After ServeControl: its lock file keeps a second sockd off this
-	// runtime directory.
-	stopHandoff, err := d.ServeHandoff(ctx)
-	if err != nil {
-		log.Error("cannot start", "err", err)
+	stopSockets, ok := serveSockets(ctx, d, g, daemon.ControlConfig{Group: o.controlGroup, Ring: ring}, runtimeDir)
+	if !ok {
 		return 1
 	}
-	defer stopHandoff()
-	if !o.takeover {
+	defer stopSockets()
+	switch {
+	case g.in != nil:
+		d.Restore()
+	case !o.takeover:
 		d.Load()
 	}
+	restored := finishRestore(ctx, d)
+	defer func() { <-restored }()
 	reloadDone := reloadOnSIGHUP(ctx, d, log)
 	defer func() {
 		stop() // Run may return before a signal (a takeover): end the SIGHUP loop
@@ -99,6 +78,38 @@ func serve(o options, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// serveSockets serves the control socket, then the handoff socket (its
+// lock keeps a second sockd off this runtime directory). A socket that
+// cannot be served ends sockd, after an upgrade by a rollback, unless
+// this image is itself a rollback (generation.cannotServe).
+func serveSockets(ctx context.Context, d *daemon.Daemon, g *generation, cfg daemon.ControlConfig, runtimeDir string) (stop func(), ok bool) {
+	var stops []func()
+	stop = func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+	}
+	if g.in != nil {
+		waitControlLock(runtimeDir, g.log)
+	}
+	stopControl, err := func() (func(), error) {
+		if testFault == "control" && g.in != nil && g.in.RolledBack == "" {
+			return nil, errors.New("control socket: injected fault (a test build)")
+		}
+		return d.ServeControl(ctx, cfg)
+	}()
+	if err != nil {
+		return stop, g.cannotStart(err, d)
+	}
+	stops = append(stops, stopControl)
+	stopHandoff, err := d.ServeHandoff(ctx)
+	if err != nil {
+		return stop, g.cannotStart(err, d)
+	}
+	stops = append(stops, stopHandoff)
+	return stop, true
 }
 
 func newLogger(o options, w io.Writer) (*slog.Logger, error) {
@@ -149,9 +160,14 @@ func upgradeCheck(o options, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	res, err := daemon.RunUpgradeCheck(ctx, runtimeDir, o.unitDirs, o.systemdUnits, sockdVersion())
+	upgrade.FailCheckDecode = testFault == "state"
+	load := func() *unitdir.Result { return daemon.LoadUnits(o.unitDirs, o.systemdUnits) }
+	res, passed, err := upgrade.CheckState(load, sockdVersion())
+	if !passed { // a sockd older than the state check asks
+		res, err = upgrade.CheckByTakeover(ctx, runtimeDir, load, sockdVersion())
+	}
 	if err != nil {
-		fmt.Fprintln(stderr, "sockd: cannot take over:", err)
+		fmt.Fprintln(stderr, "sockd: upgrade check:", err)
 		return 1
 	}
 	json.NewEncoder(stdout).Encode(res)

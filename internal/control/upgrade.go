@@ -20,6 +20,10 @@ type Daemon struct {
 	// Ready is true once the units are loaded and supervised; the
 	// control socket answers earlier.
 	Ready bool `json:"ready"`
+	// RolledBack is set when the last upgrade's new image could not
+	// start and re-executed the previous binary with the same state:
+	// it says why.
+	RolledBack string `json:"rolled_back,omitempty"`
 }
 
 // UpgradeRequest is the body of POST /v1/upgrade.

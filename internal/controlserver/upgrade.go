@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 
@@ -47,6 +48,11 @@ func (s *Server) serveDaemon(w http.ResponseWriter, r *http.Request, path string
 	if !s.method(w, r, http.MethodPost) {
 		return true
 	}
+	if !s.mayUpgrade(peer) {
+		s.cfg.Log.Warn("upgrade refused: only root or sockd's own user may upgrade", "uid", peer.UID, "gid", peer.GID, "pid", peer.PID)
+		s.fail(w, control.Errorf(http.StatusForbidden, "", "permission denied: uid %d may not upgrade sockd (allowed: %s)", peer.UID, s.upgraders()))
+		return true
+	}
 	var req control.UpgradeRequest
 	if err := decodeBody(r.Body, &req); err != nil {
 		s.fail(w, err)
@@ -64,6 +70,22 @@ func (s *Server) serveDaemon(w http.ResponseWriter, r *http.Request, path string
 	}
 	commit()
 	return true
+}
+
+// mayUpgrade reports whether p may upgrade sockd: root, or sockd's own
+// user when sockd does not run as root. Never the control group: an
+// upgrade chooses the code sockd runs, with sockd's privileges, which
+// is more than changing units (docs/upgrade.md, "Who may upgrade").
+func (s *Server) mayUpgrade(p Peer) bool {
+	return p.UID == 0 || (s.uid != 0 && p.UID == s.uid)
+}
+
+// upgraders says who may upgrade, for the refusal.
+func (s *Server) upgraders() string {
+	if s.uid == 0 {
+		return "root only"
+	}
+	return fmt.Sprintf("root and uid %d", s.uid)
 }
 
 // decodeBody decodes an optional JSON object body into v, refusing

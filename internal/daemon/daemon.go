@@ -38,8 +38,8 @@ type Config struct {
 	Binary string
 	Args   []string
 	// Handover, if set, is what this sockd takes over from a previous
-	// generation (ReadHandover or Takeover): Load adopts its listeners,
-	// fd stores and running processes instead of starting afresh.
+	// generation (FromInherited or Takeover): Restore adopts its
+	// listeners, fd stores and running processes.
 	Handover *Handover
 	// IdleProcs, if positive, is how many processors run sockd's Go code
 	// once it is ready, between the bursts of work (loading, reloading,
@@ -65,17 +65,18 @@ type Daemon struct {
 	// Generations (upgrade.go, takeover.go).
 	generation int
 	binary     string
-	started    time.Time // when generation 1 started
-	upgraded   time.Time // when this generation took over
-	upgradeMu  sync.Mutex
-	execC      chan execRequest // Upgrade's commit to Run
+	started    time.Time        // when generation 1 started
+	upgraded   time.Time        // when this generation took over
+	upgrading  atomic.Bool      // an upgrade is being checked or executed
+	execC      chan execRequest // Upgrade's request to Run
 	runDone    chan struct{}    // closed when Run returns
+	readyC     chan struct{}    // closed when Run supervises the units
 	cancelRun  context.CancelFunc
 	takenOver  bool        // a new sockd took over: leave the socket nodes
 	ready      atomic.Bool // Run supervises the units
 	procs      *procs      // processors for Go code: all in bursts, IdleProcs between
-	// unread is set when Load restored the units from the handover's
-	// settings: Run then reads the unit files (reloadAfterUpgrade).
+	// unread is set when Restore restored the units from their saved
+	// settings: FinishRestore then reads the unit files.
 	unread bool
 	// stopControl stops the control server (set by ServeControl).
 	stopControl func()
@@ -102,13 +103,16 @@ func New(cfg Config) (*Daemon, error) {
 	d := &Daemon{
 		cfg: cfg, log: cfg.Log, units: map[string]*running{},
 		generation: 1, binary: cfg.Binary, started: time.Now(),
-		execC: make(chan execRequest), runDone: make(chan struct{}),
+		execC: make(chan execRequest), runDone: make(chan struct{}), readyC: make(chan struct{}),
 		procs: newProcs(cfg.IdleProcs),
 	}
 	if h := cfg.Handover; h != nil {
-		d.generation, d.upgraded = h.Generation+1, d.started
-		if !h.Started.IsZero() {
-			d.started = h.Started
+		d.generation, d.upgraded = 2, d.started
+		if s := h.State; s != nil {
+			d.generation = s.Generation + 1
+			if !s.Started.IsZero() {
+				d.started = s.Started
+			}
 		}
 	}
 	// The runtime directory holds the control and handoff sockets: it is
@@ -149,44 +153,12 @@ func (d *Daemon) notifyDir() string { return fmt.Sprintf("@sockd.%d/notify", os.
 // Load reads the unit directories and binds each valid unit; a unit that
 // is invalid or cannot bind is logged and left out. Call it once, before
 // Run (after ServeControl, so that the control socket exists even when
-// the units use up the fd limit).
+// the units use up the fd limit). A generation that takes over calls
+// Restore instead.
 func (d *Daemon) Load() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.restoreSaved() { // upgrade.go: the files are read after Run started
-		return
-	}
-	d.cfg.Handover.gcOn() // upgrade.go
-	res := d.loadUnits()
-	for _, err := range units.Errors(res.Err()) {
-		d.log.Error("invalid unit", "err", err)
-	}
-	d.invalid = res.Invalid
-	d.masked = res.Masked
-	inherited := inheritedFDs(d.log)
-	defer inherited.closeUnused(d.log)
-	if h := d.cfg.Handover; h != nil {
-		d.log.Info("taking over from the previous sockd", "previous_generation", h.Generation, "previous_binary", h.Binary, "previous_version", h.Version, "units", len(h.Units))
-		defer d.dropHandover(h)
-	}
-	var fresh []*units.Unit
-	for _, u := range res.Units {
-		if done, err := d.restore(u); done {
-			if err != nil {
-				d.log.Error("unit failed", "unit", u.Name+".socket", "err", err)
-			}
-			continue
-		}
-		fresh = append(fresh, u)
-	}
-	ls, errs := inherited.bindAll(fresh)
-	for i, u := range fresh {
-		if errs[i] != nil {
-			d.log.Error("unit failed", "unit", u.Name+".socket", "err", errs[i])
-			continue
-		}
-		d.units[u.Name] = &running{sup: d.supervisor(u, ls[i])}
-	}
+	d.load(inheritedFDs(d.log), nil)
 }
 
 // supervisor makes the supervisor of u with its bound listeners.
@@ -230,6 +202,9 @@ func (d *Daemon) Units() []*supervise.Unit {
 	return out
 }
 
+// Ready is closed once Run supervises the units.
+func (d *Daemon) Ready() <-chan struct{} { return d.readyC }
+
 // startAll starts the supervision of every unit whose socket is not
 // stopped, on every CPU: starting one watches its listeners, a system
 // call each (at 10,000 units after an upgrade, 20-25 ms on one CPU).
@@ -258,13 +233,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.runCtx = ctx
 	d.startAll(ctx)
 	d.ready.Store(true)
-	d.cfg.Handover.gcOn()                 // upgrade.go
-	reloaded := d.reloadAfterUpgrade(ctx) // upgrade.go
-	defer func() { <-reloaded }()
+	close(d.readyC)
 	d.log.Info("sockd ready", "units", len(d.units), "runtime_dir", d.cfg.RuntimeDir, "generation", d.generation, "pid", os.Getpid())
 	d.notifyManager("READY=1") // sdnotify.go
 	d.mu.Unlock()
-	d.cfg.Handover.closeOldEpoll() // upgrade.go
 	// Loading the units made several times more garbage than what stays
 	// (about 10 KB per unit against 2.3), and the heap grew to hold it.
 	// Return that memory to the system once, now, rather than keep about

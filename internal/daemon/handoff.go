@@ -20,12 +20,13 @@ import (
 	"github.com/sockd/sockd/handoff"
 	"github.com/sockd/sockd/internal/logthrottle"
 	"github.com/sockd/sockd/internal/safesock"
+	"github.com/sockd/sockd/internal/upgrade"
 	"github.com/sockd/sockd/units"
 )
 
 // HandoffSocketName is the name of the handoff socket in the runtime
 // directory.
-const HandoffSocketName = "handoff.sock"
+const HandoffSocketName = upgrade.HandoffSocketName
 
 // Limits of the handoff socket: how long one exchange may take, and how
 // many connections are served at once (more are answered "busy").
@@ -141,7 +142,7 @@ func (s *handoffServer) serve(c *net.UnixConn) {
 		c.Close()
 	}()
 	c.SetDeadline(time.Now().Add(handoffTimeout))
-	srv := &handoff.Server{Answer: s.answer, Release: s.release, Then: s.takeoverThen} // root or sockd's user
+	srv := &handoff.Server{Answer: s.answer, Lend: s.lend, Then: s.takeoverThen} // root or sockd's user
 	err := srv.ServeConn(c)
 	var refused *handoff.RefusedError
 	switch {
@@ -158,19 +159,6 @@ func (s *handoffServer) serve(c *net.UnixConn) {
 
 // answer is the handoff.Server's Answer: it logs who asks for what.
 func (s *handoffServer) answer(peer unix.Ucred, req handoff.Request) ([]handoff.File, error) {
-	if req.Op == handoff.OpTakeover {
-		// The listeners themselves are sent, not dups (10,000 listeners
-		// would need 10,000 more fds): d.mu, under which every listener
-		// is closed, stays held until release.
-		s.d.mu.Lock()
-		files, err := s.d.takeoverFiles()
-		if err != nil {
-			s.d.mu.Unlock()
-			return nil, err
-		}
-		s.log.Info("a new sockd asks to take over", "fds", len(files), "uid", peer.Uid, "pid", peer.Pid)
-		return files, nil
-	}
 	files, err := s.d.handoffListeners(req)
 	if err == nil {
 		s.log.Info("handing off listeners", "unit", req.Unit, "fds", len(files), "uid", peer.Uid, "pid", peer.Pid)
@@ -178,16 +166,23 @@ func (s *handoffServer) answer(peer unix.Ucred, req handoff.Request) ([]handoff.
 	return files, err
 }
 
-// release is the handoff.Server's Release: after a takeover answer it
-// closes the fd store dups and lets go of d.mu, which kept the lent
-// listeners open; other answers are dups, closed.
-func (s *handoffServer) release(req handoff.Request, files []handoff.File) {
+// lend is the handoff.Server's Lend: it answers a takeover with the
+// listeners themselves, not dups (10,000 listeners would need 10,000
+// more fds), holding d.mu — under which every listener is closed —
+// until they are sent, and with dups of the fd store entries.
+func (s *handoffServer) lend(peer unix.Ucred, req handoff.Request, send func([]handoff.File) error) (bool, error) {
 	if req.Op != handoff.OpTakeover {
-		handoff.CloseAll(files)
-		return
+		return false, nil
 	}
-	closeStored(files)
-	s.d.mu.Unlock()
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	files, err := s.d.takeoverFiles()
+	if err != nil {
+		return true, err
+	}
+	defer closeStored(files)
+	s.log.Info("a new sockd asks to take over", "fds", len(files), "uid", peer.Uid, "pid", peer.Pid)
+	return true, send(files)
 }
 
 // close stops accepting, ends the connections in progress and waits for

@@ -4,16 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
 
-	"github.com/sockd/sockd/activation"
 	"github.com/sockd/sockd/handoff"
-	"github.com/sockd/sockd/internal/control"
-	"github.com/sockd/sockd/internal/supervise"
+	"github.com/sockd/sockd/internal/upgrade"
 	"github.com/sockd/sockd/units"
 )
 
@@ -33,149 +29,32 @@ import (
 //     closes its copies of the listeners without removing any socket
 //     node, and exits.
 //
-// `sockd --upgrade-check` is step 1 followed by abort: the check of a new
-// binary before an upgrade in place (upgrade.go).
-
-// UpgradeCheckFlag is the flag that runs a sockd binary as the check of
-// an upgrade (RunUpgradeCheck).
-const UpgradeCheckFlag = "--upgrade-check"
+// The new sockd's side is internal/upgrade's (StartTakeover); this file
+// is the old sockd's.
 
 // takeoverTimeout bounds the whole takeover conversation: the new sockd
 // loads its units in between.
-const takeoverTimeout = 60 * time.Second
+const takeoverTimeout = upgrade.TakeoverTimeout
 
-// CheckResult is what `sockd --upgrade-check` prints as its last line.
-type CheckResult struct {
-	OK      bool   `json:"ok"`
-	Version string `json:"version"`
-	Units   int    `json:"units"`
-	Adopted int    `json:"adopted"` // listeners received and matched
-	New     int    `json:"new"`     // listeners that would be bound anew
-	Stored  int    `json:"fdstore"` // fd store entries received
-	Unused  int    `json:"unused"`  // listeners received that no unit wants
-	// StateFormats are the formats of the upgrade state this binary
-	// reads (upgrade_state.go); a binary that does not say reads only 1.
-	StateFormats []int `json:"state_formats,omitempty"`
-}
-
-// takeoverClient is the new sockd's side of the conversation.
-type takeoverClient struct {
-	conn *net.UnixConn
-}
-
-// Takeover asks the sockd serving runtimeDir/handoff.sock for its
-// listeners and fd store entries (step 1). Pass the result as
-// Config.Handover; Load adopts from it, and Commit then ends the
+// Takeover asks the sockd serving runtimeDir for its listeners and fd
+// store entries (step 1, upgrade.StartTakeover). Pass the result as
+// Config.Handover; Restore adopts from it, and Commit then ends the
 // conversation.
 func Takeover(ctx context.Context, runtimeDir string) (*Handover, error) {
-	path := filepath.Join(runtimeDir, HandoffSocketName)
-	var dialer net.Dialer
-	c, err := dialer.DialContext(ctx, "unixpacket", path)
+	t, err := upgrade.StartTakeover(ctx, runtimeDir)
 	if err != nil {
-		return nil, fmt.Errorf("takeover: %w", err)
+		return nil, err
 	}
-	conn := c.(*net.UnixConn)
-	conn.SetDeadline(time.Now().Add(takeoverTimeout))
-	files, err := handoff.Exchange(conn, handoff.Request{Op: handoff.OpTakeover})
-	if err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("takeover: %s: %w", path, err)
-	}
-	h := &Handover{Format: handoverFormat, Units: map[string]*supervise.Saved{}, takeover: &takeoverClient{conn: conn}}
-	// The generation count goes on from the old sockd's, if it says.
-	if info, err := control.NewClient(filepath.Join(runtimeDir, control.SocketName)).Daemon(ctx); err == nil {
-		h.Generation, h.Started, h.Binary, h.Version = info.Generation, info.Started, info.Binary, info.Version
-	}
-	for _, f := range files {
-		s := h.Units[f.Unit]
-		if s == nil {
-			s = &supervise.Saved{}
-			h.Units[f.Unit] = s
-		}
-		if f.Kind == handoff.KindStored {
-			s.FDStore = append(s.FDStore, supervise.SavedFD{Name: f.Name, FD: f.Fd})
-		} else {
-			s.Listeners = append(s.Listeners, supervise.SavedListener{Addr: f.Addr, FD: f.Fd})
-		}
-	}
-	return h, nil
+	return &Handover{State: t.State, takeover: t}, nil
 }
 
 // Commit tells the old sockd to let go (step 2) and waits until it has
 // stopped watching and released the control socket. After an error the
 // old sockd may still be serving: do not serve.
-func (h *Handover) Commit() error {
-	if h.takeover == nil {
-		return nil
-	}
-	c := h.takeover.conn
-	defer c.Close()
-	h.takeover = nil
-	if err := handoff.SendRequest(c, handoff.Request{Op: handoff.OpCommit}); err != nil {
-		return fmt.Errorf("takeover: commit: %w", err)
-	}
-	if _, err := handoff.Receive(c); err != nil {
-		return fmt.Errorf("takeover: waiting for the old sockd to let go: %w", err)
-	}
-	return nil
-}
+func (h *Handover) Commit() error { return h.takeover.Commit() }
 
 // Abort tells the old sockd to go on as before, and closes every fd of h.
-func (h *Handover) Abort(reason string) {
-	if h.takeover != nil {
-		handoff.SendRequest(h.takeover.conn, handoff.Request{Op: handoff.OpAbort, Reason: reason})
-		h.takeover.conn.Close()
-		h.takeover = nil
-	}
-	h.close()
-}
-
-// RunUpgradeCheck is `sockd --upgrade-check`: step 1 of a takeover on the
-// units of dirs (LoadUnits), then abort. It returns what it found, or why this
-// binary cannot take over.
-func RunUpgradeCheck(ctx context.Context, runtimeDir string, dirs []string, systemdUnits bool, version string) (CheckResult, error) {
-	res := CheckResult{Version: version, StateFormats: stateFormats}
-	h, err := Takeover(ctx, runtimeDir)
-	if err != nil {
-		return res, err
-	}
-	defer h.Abort("check only")
-	loaded := LoadUnits(dirs, systemdUnits)
-	if err := loaded.Err(); err != nil {
-		var lines []string
-		for _, e := range units.Errors(err) {
-			lines = append(lines, e.Error())
-		}
-		return res, fmt.Errorf("%d unit(s) invalid:\n%s", len(loaded.Invalid), strings.Join(lines, "\n"))
-	}
-	res.Units = len(loaded.Units)
-	for _, u := range loaded.Units {
-		s := h.Units[u.Name]
-		used := map[int]bool{}
-		for _, l := range u.Socket.Listeners {
-			found := false
-			if s != nil {
-				for i, sl := range s.Listeners {
-					if ok, err := activation.Matches(sl.FD, l); !used[i] && err == nil && ok && sl.Addr == l.Address.String() {
-						used[i], found = true, true
-						break
-					}
-				}
-			}
-			if found {
-				res.Adopted++
-			} else {
-				res.New++
-			}
-		}
-		if s != nil {
-			res.Stored += len(s.FDStore)
-			res.Unused += len(s.Listeners) - len(used)
-		}
-	}
-	res.OK = true
-	return res, nil
-}
+func (h *Handover) Abort(reason string) { h.takeover.Abort(reason) }
 
 // takeoverFiles answers OpTakeover: the listeners of every running unit
 // themselves (lent: d.mu is held until they are sent), then dups of its

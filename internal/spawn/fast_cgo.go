@@ -367,3 +367,22 @@ func (fs *fastSpec) failure(st C.struct_fs_status) error {
 	}
 	return &ExecError{Code: code, Errno: errno, Msg: err.Error()}
 }
+
+// WaitChildrenExec waits until every child of the fast path has left
+// sockd's memory (exec'ed or exited). Until then a child holds copies of
+// sockd's fds, the control socket's lock among them: sockd calls it
+// before it re-executes itself, so that the next image finds the lock
+// free.
+func WaitChildrenExec() {
+	children.Lock()
+	var pending []*Process
+	for p := range children.m {
+		if !p.collect() {
+			pending = append(pending, p)
+		}
+	}
+	children.Unlock()
+	for _, p := range pending {
+		<-p.ExecDone()
+	}
+}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/sockd/sockd/internal/control"
 	"github.com/sockd/sockd/internal/loadgen"
+	"github.com/sockd/sockd/internal/testenv"
 	"github.com/sockd/sockd/tests/internal/e2e"
 )
 
@@ -53,7 +54,12 @@ func helloUnits(addr string) map[string]string {
 }
 
 func startSockd(t *testing.T, files map[string]string) *e2e.Sockd {
-	return e2e.Start(t, e2e.Options{Binary: filepath.Join(binDir, "sockd"), Args: []string{"--log-level", "debug"}}, files)
+	return startSockdWith(t, files)
+}
+
+// startSockdWith starts sockd with args after the usual ones.
+func startSockdWith(t *testing.T, files map[string]string, args ...string) *e2e.Sockd {
+	return e2e.Start(t, e2e.Options{Binary: filepath.Join(binDir, "sockd"), Args: append([]string{"--log-level", "debug"}, args...)}, files)
 }
 
 // sockctl runs sockctl against the runtime directory rt.
@@ -243,20 +249,17 @@ func TestRestartsAndUpgradesUnderLoad(t *testing.T) {
 // failed request.
 func TestUpgradeRollback(t *testing.T) {
 	s, _, stop := startHelloUnderLoad(t)
-	exitsAtOnce := filepath.Join(t.TempDir(), "sockd-exits")
-	if err := os.WriteFile(exitsAtOnce, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	fails := filepath.Join(t.TempDir(), "sockd-fails")
-	if err := os.WriteFile(fails, []byte("#!/bin/sh\necho cannot start >&2\nexit 3\n"), 0o755); err != nil {
+	script := filepath.Join(t.TempDir(), "sockd-script")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho '{\"ok\":true}'\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
 		name, binary, want string
 		setup              func()
 	}{
-		{"binary exits at once", exitsAtOnce, "does not speak sockd's upgrade protocol", nil},
-		{"binary fails", fails, "cannot start", nil},
+		{"binary exits at once", testenv.RequireProgram(t, "true"), "does not speak sockd's upgrade protocol", nil},
+		{"binary fails", testenv.RequireProgram(t, "false"), "status=1", nil},
+		{"a script", script, "cannot open /proc/self/fd/", nil},
 		{"missing binary", "/nonexistent/sockd", "no such file", nil},
 		{"invalid unit", filepath.Join(bin2Dir, "sockd"), "broken.socket:2", func() {
 			os.WriteFile(filepath.Join(s.Work, "units", "broken.socket"), []byte("[Socket]\nListenStream=nowhere:port\n"), 0o644)
@@ -533,6 +536,8 @@ func TestUpgradeReadsTheUnitFiles(t *testing.T) {
 	if _, err := get(addr); err != nil {
 		t.Fatal(err)
 	}
+	// The service may answer before its READY=1 makes it the main process.
+	waitFor(t, s, "hello.service ready", func() bool { return mainPID(t, s.RuntimeDir, "hello.service") != 0 })
 	svc := mainPID(t, s.RuntimeDir, "hello.service")
 	for name, content := range map[string]string{
 		"second.socket":  "[Socket]\nListenStream=" + addr2 + "\n",

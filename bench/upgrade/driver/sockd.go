@@ -161,6 +161,7 @@ type phases struct {
 	checked   time.Time // the check passed; parking starts
 	encoded   time.Time // the units' settings encoded (since fastrestore); parking starts
 	parked    time.Time // every unit parked (since fastrestore)
+	parking   time.Time // parking starts (since internal/upgrade; the settings are encoded before the check)
 	reexec    time.Time // everything parked; execve next
 	control   time.Time // the new image serves the control socket
 	taking    time.Time // the new image starts restoring the units
@@ -180,6 +181,7 @@ func readPhases(lines []string) phases {
 		"new binary checked":                          &p.checked,
 		"upgrade state: units' settings encoded":      &p.encoded,
 		"upgrade: every unit parked":                  &p.parked,
+		"upgrade: parking every unit":                 &p.parking,
 		"units restored":                              &p.restored,
 		"re-executing sockd":                          &p.reexec,
 		"control socket ready":                        &p.control,
@@ -264,6 +266,9 @@ func loadAvg() string {
 // parkStart is when the first unit could be parked: after the settings
 // are encoded, or after the check for a sockd that does not log that.
 func (p phases) parkStart() time.Time {
+	if !p.parking.IsZero() { // since internal/upgrade: encoded before the check
+		return p.parking
+	}
 	if !p.encoded.IsZero() {
 		return p.encoded
 	}

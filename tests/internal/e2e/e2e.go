@@ -38,6 +38,8 @@ type Options struct {
 	Args   []string    // extra arguments after --units and --runtime-dir
 	Extra  []*os.File  // passed as fds 3, 4, … (without LISTEN_FDS)
 	Vars   [][2]string // replaced in unit files, besides $WORK
+	// RuntimeDir, if set, is the runtime directory instead of WORK/rt.
+	RuntimeDir string
 }
 
 // Sockd is one running sockd.
@@ -84,6 +86,9 @@ func Start(t *testing.T, opt Options, files map[string]string) *Sockd {
 	t.Helper()
 	work := t.TempDir()
 	s := &Sockd{t: t, Work: work, RuntimeDir: filepath.Join(work, "rt"), LogPath: filepath.Join(work, "sockd.log"), exit: make(chan error, 1)}
+	if opt.RuntimeDir != "" {
+		s.RuntimeDir = opt.RuntimeDir
+	}
 	writeUnits(t, filepath.Join(work, "units"), files, append([][2]string{{"$WORK", work}}, opt.Vars...))
 	logf, err := os.Create(s.LogPath)
 	if err != nil {
