@@ -97,6 +97,7 @@ func buildTable() []directive {
 		{DirectiveInfo{"Unit", "Documentation", KindList}, nil, nil}, // likewise
 	}
 	t = append(t, socketDirectives()...)
+	t = append(t, socketMoreDirectives()...)
 	t = append(t, serviceDirectives()...)
 	return t
 }

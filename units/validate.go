@@ -15,7 +15,9 @@ import (
 // fault, or nil.
 func Validate(u *Unit) error {
 	errs := structuralErrors(u)
+	errs = append(errs, socketMoreErrors(u)...)
 	errs = append(errs, hostErrors(u)...)
+	errs = append(errs, socketHostErrors(u)...)
 	return errs.Err()
 }
 
