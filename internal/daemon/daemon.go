@@ -170,7 +170,7 @@ func (d *Daemon) Load() {
 		}
 		fresh = append(fresh, u)
 	}
-	ls, errs := inherited.bindAll(fresh)
+	ls, errs := inherited.bindAll(fresh, d.bindHooked)
 	for i, u := range fresh {
 		if errs[i] != nil {
 			d.log.Error("unit failed", "unit", u.Name+".socket", "err", errs[i])

@@ -85,7 +85,9 @@ func (d *Daemon) addUnit(u *units.Unit) error {
 // fd for, that fd) and supervises it. A unit that cannot bind is logged
 // and d.units is left as it was.
 func (d *Daemon) startUnit(u *units.Unit, adopt func(units.Listener) int) error {
-	ls, err := activation.BindWith(u.Name+".socket", &u.Socket, adopt)
+	ls, err := d.bindHooked(u, func() ([]*activation.Listener, error) {
+		return activation.BindWith(u.Name+".socket", &u.Socket, adopt)
+	})
 	if err != nil {
 		d.log.Error("unit failed", "unit", u.Name+".socket", "err", err)
 		return err

@@ -184,6 +184,10 @@ func (u *Unit) Close() {
 		return
 	}
 	u.setState(StateStopped, "")
+	hooks := len(u.listeners) > 0 // a supervisor made stopped has run none
+	if hooks {
+		u.runStopCommands("ExecStopPre") // socket_commands.go
+	}
 	for _, l := range u.listeners {
 		if err := l.Close(); err != nil {
 			u.logger().Warn("closing listener", "listen", l.Spec().Address.String(), "err", err)
@@ -191,6 +195,9 @@ func (u *Unit) Close() {
 		if err := l.Remove(); err != nil {
 			u.logger().Warn("removing socket node", "listen", l.Spec().Address.String(), "err", err)
 		}
+	}
+	if hooks {
+		u.runStopCommands("ExecStopPost")
 	}
 }
 
