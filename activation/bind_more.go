@@ -214,3 +214,15 @@ func appendWarning(warns []error, err error) []error {
 	}
 	return warns
 }
+
+// mqReceive takes one message from the queue fd into buf (large enough
+// for any message up to 64 KiB; a larger one is EMSGSIZE).
+func mqReceive(fd int, buf []byte) error {
+	var prio uint32
+	_, _, errno := unix.Syscall6(unix.SYS_MQ_TIMEDRECEIVE, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(buf))),
+		uintptr(len(buf)), uintptr(unsafe.Pointer(&prio)), 0, 0)
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}

@@ -172,6 +172,7 @@ func (u *Unit) applyPending() {
 func (u *Unit) useConfig(cfg *units.Unit) {
 	u.cfg, u.pending = cfg, nil
 	u.triggers.interval, u.triggers.burst = u.cfg.Socket.TriggerLimitInterval, u.cfg.Socket.TriggerLimitBurst
+	u.setPollLimit()
 	u.mu.Lock()
 	u.status.Service = u.cfg.Service.Name
 	u.mu.Unlock()
