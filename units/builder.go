@@ -235,13 +235,15 @@ func (b *Builder) applyDescription(kind, directive, value string) error {
 
 // ServiceName returns the name of the service s activates for the socket
 // unit named name: Service=, or NAME@.service with Accept=yes, or
-// NAME.service.
+// NAME.service. The socket instance NAME@INSTANCE with Accept=yes
+// activates NAME@.service, as in systemd (its prefix names the template).
 func (s *Socket) ServiceName(name string) string {
 	switch {
 	case s.Service != "" && !s.Accept:
 		return s.Service
 	case s.Accept:
-		return name + "@.service"
+		prefix, _, _ := strings.Cut(name, "@")
+		return prefix + "@.service"
 	}
 	return name + ".service"
 }

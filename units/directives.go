@@ -137,7 +137,7 @@ func socketDirectives() []directive {
 		sock("Service", KindString, func(s *Socket) *string { return &s.Service }, func(g func(*Unit) *string) setter {
 			return func(u *Unit, v string) error {
 				n, err := ParseUnitName(v)
-				if err != nil || n.Suffix != "service" || n.Template {
+				if err != nil || n.Suffix != "service" || n.Template && n.Instance == "" {
 					return fmt.Errorf("%q is not a service unit name", v)
 				}
 				*g(u) = v

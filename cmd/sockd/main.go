@@ -124,6 +124,9 @@ func check(o options, stdout, stderr io.Writer) int {
 	for _, u := range res.Units {
 		fmt.Fprintln(stdout, u.Summary())
 	}
+	for _, u := range res.Templates {
+		fmt.Fprintln(stdout, u.Summary()+" (a template, verified as this instance)")
+	}
 	for _, err := range units.Errors(res.Err()) {
 		fmt.Fprintln(stderr, err)
 	}
@@ -131,7 +134,7 @@ func check(o options, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sockd: %d valid unit(s), %d invalid\n", len(res.Units), len(res.Invalid))
 		return 1
 	}
-	if len(res.Units) == 0 {
+	if len(res.Units) == 0 && len(res.Templates) == 0 {
 		fmt.Fprintf(stderr, "sockd: no units found in %s\n", strings.Join(o.unitDirs, ", "))
 	}
 	return 0

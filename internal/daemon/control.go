@@ -269,6 +269,9 @@ func filesOf(cfg *units.Unit, kind string) []string {
 
 func (b *controlBackend) Do(ctx context.Context, name string, a control.Action) error {
 	u, kind, err := b.find(name)
+	if err != nil && a == control.Start && isSocketInstance(name) {
+		return b.d.StartInstance(name) // template.go
+	}
 	if err != nil {
 		return err
 	}

@@ -37,6 +37,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 		return ErrNotRunning
 	}
 	d.invalid = nil // a reload applies only when every unit is valid
+	d.keepInstances(res) // template.go
 	next := map[string]*units.Unit{}
 	for _, u := range res.Units {
 		next[u.Name] = u

@@ -34,6 +34,9 @@ type Result struct {
 	// Errors holds problems that belong to no unit (an unreadable
 	// directory, say).
 	Errors []error
+	// Templates are the valid template socket units, each loaded as its
+	// test instance (templates.go); they are not units to run.
+	Templates []*units.Unit
 }
 
 // Err returns every problem as one units.ErrorList, or nil.
@@ -67,8 +70,11 @@ func Load(dirs []string, env units.SpecifierEnv) *Result {
 	r := &Result{Invalid: map[string][]error{}}
 	sources, errs := index(dirs)
 	r.Errors = append(r.Errors, errs...)
+	templates := splitTemplates(sources) // templates.go
 	names := sortedKeys(sources)
-	loadedAll, errsAll := loadAll(names, sources, systemdfile.NewDirFinder(dirs), env)
+	finder := systemdfile.NewDirFinder(dirs)
+	verifyTemplates(r, templates, finder, env)
+	loadedAll, errsAll := loadAll(names, sources, finder, env)
 	var loaded []*units.Unit
 	for i, name := range names {
 		if errsAll[i] != nil {
