@@ -36,7 +36,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 	if d.runCtx == nil {
 		return ErrNotRunning
 	}
-	d.invalid = nil // a reload applies only when every unit is valid
+	d.invalid = nil      // a reload applies only when every unit is valid
 	d.keepInstances(res) // template.go
 	next := map[string]*units.Unit{}
 	for _, u := range res.Units {
