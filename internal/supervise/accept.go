@@ -338,6 +338,9 @@ func (a *acceptor) handle(ctx context.Context, req request) error {
 		return gracefulAcceptError(u.cfg.Service.Name)
 	case OpReset:
 		if u.state == StateFailed {
+			if err := u.reopenListeners(); err != nil { // refuse.go
+				return err
+			}
 			u.triggers.reset()
 			u.setState(StateListening, "")
 			clear(a.resting)

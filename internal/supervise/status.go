@@ -149,6 +149,9 @@ func (u *Unit) handle(ctx context.Context, req request) error {
 		}
 	case OpReset:
 		if u.state == StateFailed {
+			if err := u.reopenListeners(); err != nil { // refuse.go
+				return err
+			}
 			u.triggers.reset()
 			u.starts.reset()
 			u.goListening()

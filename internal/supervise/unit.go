@@ -35,7 +35,7 @@ const (
 	StateRunning     State = "running"      // the service runs and owns the queue
 	StateStopping    State = "stopping"     // ExecStop=, KillSignal=, waiting
 	StateAutoRestart State = "auto-restart" // waiting RestartSec= to start again
-	StateFailed      State = "failed"       // a limit was hit; listeners not watched
+	StateFailed      State = "failed"       // a limit was hit; listeners closed or not watched (refuse.go)
 	StateStopped     State = "stopped"      // the socket was stopped: listeners closed
 )
 
