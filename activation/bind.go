@@ -20,8 +20,9 @@ type Listener struct {
 	// package doc); the caller should log them.
 	Warnings []error
 
-	spec units.Listener
-	node *node // nil for sockets without a path
+	spec   units.Listener
+	node   *node  // nil for sockets without a path
+	mqueue string // the message queue Remove unlinks (RemoveOnStop=), or ""
 
 	mu     sync.Mutex
 	fd     int
@@ -62,6 +63,9 @@ func (l *Listener) Close() error {
 // Listener created. It does nothing otherwise. Call it when the unit
 // stops, not when the socket is handed to another sockd.
 func (l *Listener) Remove() error {
+	if l.mqueue != "" {
+		return unlinkMQueue(l.mqueue)
+	}
 	if l.node == nil || !l.node.removeOnStop {
 		return nil
 	}
@@ -80,6 +84,12 @@ func Bind(unit string, s *units.Socket) ([]*Listener, error) {
 // bindOne makes one listener; on error it leaves nothing behind.
 func bindOne(s *units.Socket, spec units.Listener) (*Listener, error) {
 	l := &Listener{spec: spec, fd: -1}
+	if ok, err := bindMore(s, l); ok {
+		if err != nil {
+			return nil, err
+		}
+		return l, nil
+	}
 	var err error
 	switch spec.Address.Family {
 	case units.FamilyInet, units.FamilyInet6:
@@ -90,6 +100,9 @@ func bindOne(s *units.Socket, spec units.Listener) (*Listener, error) {
 		l.fd, l.node, l.Warnings, err = bindUnix(s, spec)
 	case units.FamilyFIFO:
 		l.fd, l.node, err = openFIFO(s, spec.Address.Path)
+		if err == nil {
+			l.Warnings = appendWarning(l.Warnings, setPipeSize(l.fd, s))
+		}
 	default:
 		err = fmt.Errorf("unsupported address family %q", spec.Address.Family)
 	}

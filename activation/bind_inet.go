@@ -30,7 +30,12 @@ func (k sock) local() bool { return k.family == unix.AF_UNIX }
 // around bindFn and listens if the type accepts connections. On error the
 // socket is closed; undoing what bindFn made is the caller's business.
 func setup(s *units.Socket, family, typ int, bindFn func(fd int) error) (fd int, warns []error, err error) {
-	fd, err = unix.Socket(family, typ|unix.SOCK_CLOEXEC, 0)
+	return setupProto(s, family, typ, 0, bindFn)
+}
+
+// setupProto is setup with the protocol argument of socket(2).
+func setupProto(s *units.Socket, family, typ, proto int, bindFn func(fd int) error) (fd int, warns []error, err error) {
+	fd, err = unix.Socket(family, typ|unix.SOCK_CLOEXEC, proto)
 	if err != nil {
 		return -1, nil, os.NewSyscallError("socket", err)
 	}
@@ -87,7 +92,7 @@ func bindIP(s *units.Socket, spec units.Listener) (int, []error, error) {
 	if err != nil {
 		return -1, nil, err
 	}
-	return setup(s, family, typ, bindTo(sa))
+	return setupProto(s, family, typ, socketProtocol(s), bindTo(sa))
 }
 
 // bindVsock makes an AF_VSOCK listener.

@@ -47,6 +47,8 @@ var afterBind = []option{
 	{"Broadcast", setBroadcast},
 	{"PassCredentials", setPassCred},
 	{"PassPacketInfo", setPktInfo},
+	{"PassSecurity", setPassSec},      // bind_more.go
+	{"Timestamping", setTimestamping}, // bind_more.go
 }
 
 // warning marks an option failure that is reported but not fatal.

@@ -20,6 +20,9 @@ func ParseAddress(kind ListenerKind, s string) (Address, error) {
 	if s == "" {
 		return Address{}, fmt.Errorf("empty address")
 	}
+	if _, ok := moreKinds[kind]; ok {
+		return parseMoreAddress(kind, s)
+	}
 	if kind == FIFO {
 		if !strings.HasPrefix(s, "/") {
 			return Address{}, fmt.Errorf("FIFO path %q is not absolute", s)

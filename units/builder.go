@@ -50,6 +50,7 @@ func defaultUnit(name string) Unit {
 			MaxConnections:       DefaultMaxConnections,
 			TriggerLimitInterval: DefaultTriggerLimit,
 			TriggerLimitBurst:    20,
+			Helpers:              SocketHelpers{Timeout: DefaultTimeout, PollLimitInterval: DefaultPollLimit},
 		},
 		Service: Service{
 			Type:          TypeSimple,
@@ -155,7 +156,7 @@ func (b *Builder) elements(dir *directive) int {
 	case KindAddress:
 		return len(b.unit.Socket.Listeners)
 	case KindCommand:
-		return len(*commandsOf(&b.unit.Service, dir.Name))
+		return len(*unitCommands(b.unit, dir.Section, dir.Name))
 	}
 	return 0
 }
@@ -170,7 +171,7 @@ func (b *Builder) forget(dir *directive, pos Position) {
 	case KindAddress:
 		prefix = Key("Socket", "Listen") + "#"
 	case KindCommand:
-		prefix = Key("Service", dir.Name) + "#"
+		prefix = Key(dir.Section, dir.Name) + "#"
 	}
 	if prefix != "" {
 		for k := range b.unit.Where {
@@ -234,13 +235,15 @@ func (b *Builder) applyDescription(kind, directive, value string) error {
 
 // ServiceName returns the name of the service s activates for the socket
 // unit named name: Service=, or NAME@.service with Accept=yes, or
-// NAME.service.
+// NAME.service. The socket instance NAME@INSTANCE with Accept=yes
+// activates NAME@.service, as in systemd (its prefix names the template).
 func (s *Socket) ServiceName(name string) string {
 	switch {
 	case s.Service != "" && !s.Accept:
 		return s.Service
 	case s.Accept:
-		return name + "@.service"
+		prefix, _, _ := strings.Cut(name, "@")
+		return prefix + "@.service"
 	}
 	return name + ".service"
 }

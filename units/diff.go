@@ -84,6 +84,7 @@ func bindSettings(s *Socket) Socket {
 	b.Accept, b.Service, b.FileDescriptorName = false, "", ""
 	b.MaxConnections, b.MaxConnectionsPerSource = 0, 0
 	b.TriggerLimitInterval, b.TriggerLimitBurst = 0, 0
+	b.Helpers = SocketHelpers{}
 	return b
 }
 
@@ -94,9 +95,9 @@ func serviceSettings(s Service) Service {
 	return s
 }
 
-func activationSettings(s *Socket) [7]any {
-	return [7]any{s.Accept, s.Service, s.FileDescriptorName, s.MaxConnections,
-		s.MaxConnectionsPerSource, s.TriggerLimitInterval, s.TriggerLimitBurst}
+func activationSettings(s *Socket) [8]any {
+	return [8]any{s.Accept, s.Service, s.FileDescriptorName, s.MaxConnections,
+		s.MaxConnectionsPerSource, s.TriggerLimitInterval, s.TriggerLimitBurst, s.Helpers}
 }
 
 // Fingerprint identifies a listener together with every option bound into

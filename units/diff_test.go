@@ -107,7 +107,7 @@ var activationFields = map[string]bool{
 	"Description": true, "Documentation": true, "Listeners": true,
 	"Accept": true, "Service": true, "FileDescriptorName": true,
 	"MaxConnections": true, "MaxConnectionsPerSource": true,
-	"TriggerLimitInterval": true, "TriggerLimitBurst": true,
+	"TriggerLimitInterval": true, "TriggerLimitBurst": true, "Helpers": true,
 }
 
 func TestFingerprint(t *testing.T) {
@@ -170,6 +170,8 @@ func perturb(t *testing.T, v reflect.Value, name string) {
 		v.Set(p)
 	case reflect.Slice:
 		v.Set(reflect.Append(v, reflect.Zero(v.Type().Elem())))
+	case reflect.Struct: // SocketExtra, SocketHelpers: one field is enough
+		perturb(t, v.Field(0), name+"."+v.Type().Field(0).Name)
 	default:
 		t.Fatalf("perturb: no way to change field %s of kind %s", name, v.Kind())
 	}

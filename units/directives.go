@@ -97,6 +97,7 @@ func buildTable() []directive {
 		{DirectiveInfo{"Unit", "Documentation", KindList}, nil, nil}, // likewise
 	}
 	t = append(t, socketDirectives()...)
+	t = append(t, socketMoreDirectives()...)
 	t = append(t, serviceDirectives()...)
 	t = append(t, notifyDirectives()...)
 	t = append(t, sandboxDirectives()...)
@@ -138,7 +139,7 @@ func socketDirectives() []directive {
 		sock("Service", KindString, func(s *Socket) *string { return &s.Service }, func(g func(*Unit) *string) setter {
 			return func(u *Unit, v string) error {
 				n, err := ParseUnitName(v)
-				if err != nil || n.Suffix != "service" || n.Template {
+				if err != nil || n.Suffix != "service" || n.Template && n.Instance == "" {
 					return fmt.Errorf("%q is not a service unit name", v)
 				}
 				*g(u) = v

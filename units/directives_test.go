@@ -312,7 +312,7 @@ func TestDirectiveValues(t *testing.T) {
 		// sockd: systemd also takes an instance here, loaded from the
 		// template other@.service; sockd's finder does not resolve an
 		// instance to its template, so the name is refused.
-		{"Socket", "Service", "other@x.service", `"other@x.service" is not a service unit name`},
+		{"Socket", "Service", "other@.service", `"other@.service" is not a service unit name`}, // an instance (other@x.service) is allowed, as in systemd
 		{"Socket", "BindToDevice", "averyveryverylongname", `invalid interface name "averyveryverylongname"`},
 		{"Socket", "KeepAliveTimeSec", "infinity", "infinity is not allowed here"},
 		{"Socket", "FileDescriptorName", strings.Repeat("n", 256), "name longer than 255 characters"},

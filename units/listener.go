@@ -29,6 +29,9 @@ func (k ListenerKind) Directive() string {
 	case FIFO:
 		return "ListenFIFO"
 	}
+	if d, ok := moreKinds[k]; ok {
+		return d
+	}
 	return string(k)
 }
 
@@ -95,6 +98,9 @@ func (a Address) HasPath() bool {
 // String formats a in the syntax it is parsed from; parsing the result
 // gives a back.
 func (a Address) String() string {
+	if s, ok := a.moreAddressString(); ok {
+		return s
+	}
 	switch a.Family {
 	case FamilyInet:
 		return a.IP.String() + ":" + strconv.FormatUint(uint64(a.Port), 10)

@@ -74,6 +74,9 @@ type Socket struct {
 
 	TriggerLimitInterval time.Duration // TriggerLimitIntervalSec=; default 2s, 0 disables
 	TriggerLimitBurst    int           // TriggerLimitBurst=; default 20, or 200 with Accept=yes
+
+	Extra   SocketExtra   // the rarer bind settings (directives_socket_more.go)
+	Helpers SocketHelpers // Exec*=, TimeoutSec=, FlushPending=, PollLimit*= (directives_socket_more.go)
 }
 
 // BindIPv6Only is the value of BindIPv6Only=.

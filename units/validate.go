@@ -16,7 +16,9 @@ import (
 func Validate(u *Unit) error {
 	errs := structuralErrors(u)
 	errs = append(errs, sandboxErrors(u)...)
+	errs = append(errs, socketMoreErrors(u)...)
 	errs = append(errs, hostErrors(u)...)
+	errs = append(errs, socketHostErrors(u)...)
 	return errs.Err()
 }
 

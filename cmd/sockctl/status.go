@@ -93,7 +93,11 @@ func (c *cli) printStatus(u control.Unit, now time.Time) {
 			if i > 0 {
 				name = ""
 			}
-			fmt.Fprintf(w, "%11s%s %s (%s)\n", name, map[bool]string{true: ":", false: " "}[i == 0], l.Listen, l.Type)
+			closed := ""
+			if l.Closed {
+				closed = " closed: connections are refused until the unit is started again"
+			}
+			fmt.Fprintf(w, "%11s%s %s (%s)%s\n", name, map[bool]string{true: ":", false: " "}[i == 0], l.Listen, l.Type, closed)
 		}
 		if strings.Contains(u.Service, "@.") { // Accept=yes: as systemctl shows it
 			field("Accepted", "%d; Connected: %d; Refused: %d", u.Activations, u.Connections, u.Refused)

@@ -165,6 +165,9 @@ func check(o options, stdout, stderr io.Writer) int {
 	for _, name := range res.NotFound {
 		fmt.Fprintf(stderr, "sockd: %s is enabled but not found\n", name)
 	}
+	for _, u := range res.Templates {
+		fmt.Fprintln(stdout, u.Summary()+" (a template, verified as this instance)")
+	}
 	for _, err := range units.Errors(res.Err()) {
 		fmt.Fprintln(stderr, err)
 	}
@@ -172,7 +175,7 @@ func check(o options, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sockd: %d valid unit(s), %d invalid\n", len(res.Units), len(res.Invalid))
 		return 1
 	}
-	if len(res.Units) == 0 {
+	if len(res.Units) == 0 && len(res.Templates) == 0 {
 		fmt.Fprintf(stderr, "sockd: no units found in %s\n", strings.Join(o.unitDirs, ", "))
 	}
 	return 0

@@ -121,6 +121,9 @@ type Instance struct {
 type Listener struct {
 	Listen string `json:"listen"` // the address as written: "127.0.0.1:8080", "/run/web.sock"
 	Type   string `json:"type"`   // as list-sockets shows it: Stream, Datagram, SequentialPacket, FIFO
+	// Closed is set while the unit is failed for good: the socket is
+	// closed and connections are refused until the unit is started again.
+	Closed bool `json:"closed,omitempty"`
 }
 
 // File is one file a unit was loaded from, with its current content.

@@ -231,7 +231,7 @@ func (b *controlBackend) view(u *supervise.Unit, kind string, withLog bool) cont
 		v.LastExit = &control.Exit{Code: e.Code, Status: e.Status, Text: e.String()}
 	}
 	for _, l := range u.Listeners() {
-		v.Listeners = append(v.Listeners, control.Listener{Listen: l.Spec().Address.String(), Type: listenerType(l.Spec().Kind)})
+		v.Listeners = append(v.Listeners, control.Listener{Listen: l.Spec().Address.String(), Type: listenerType(l.Spec().Kind), Closed: l.Refusing()})
 	}
 	if withLog && b.ring != nil {
 		v.Log = b.ring.Records(cfg.Name)
@@ -250,6 +250,14 @@ func listenerType(k units.ListenerKind) string {
 		return "SequentialPacket"
 	case units.FIFO:
 		return "FIFO"
+	case units.Netlink:
+		return "Netlink"
+	case units.Special:
+		return "Special"
+	case units.MessageQueue:
+		return "MessageQueue"
+	case units.USBFunction:
+		return "USBFunction"
 	}
 	return string(k)
 }
@@ -272,6 +280,9 @@ func filesOf(cfg *units.Unit, kind string) []string {
 
 func (b *controlBackend) Do(ctx context.Context, name string, a control.Action) error {
 	u, kind, err := b.find(name)
+	if err != nil && a == control.Start && isSocketInstance(name) {
+		return b.d.StartInstance(name) // template.go
+	}
 	if err != nil {
 		return err
 	}

@@ -68,10 +68,10 @@ func (in *inherited) adoptOrBind(u *units.Unit) ([]*activation.Listener, error) 
 	})
 }
 
-// bindAll returns each unit's listeners (adoptOrBind), or why it has
-// none, binding on every CPU: with thousands of units, binding (four
+// bindAll returns each unit's listeners (adoptOrBind, between the
+// unit's ExecStartPre= and ExecStartPost= by hooked), or why it has none, binding on every CPU: with thousands of units, binding (four
 // system calls a listener) is a good part of start-up, after parsing.
-func (in *inherited) bindAll(us []*units.Unit) ([][]*activation.Listener, []error) {
+func (in *inherited) bindAll(us []*units.Unit, hooked func(*units.Unit, func() ([]*activation.Listener, error)) ([]*activation.Listener, error)) ([][]*activation.Listener, []error) {
 	ls := make([][]*activation.Listener, len(us))
 	errs := make([]error, len(us))
 	var next atomic.Int64
@@ -79,7 +79,7 @@ func (in *inherited) bindAll(us []*units.Unit) ([][]*activation.Listener, []erro
 	for range min(runtime.GOMAXPROCS(0), len(us)) {
 		wg.Go(func() {
 			for i := int(next.Add(1)) - 1; i < len(us); i = int(next.Add(1)) - 1 {
-				ls[i], errs[i] = in.adoptOrBind(us[i])
+				ls[i], errs[i] = hooked(us[i], func() ([]*activation.Listener, error) { return in.adoptOrBind(us[i]) })
 			}
 		})
 	}

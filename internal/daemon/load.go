@@ -40,7 +40,7 @@ func (d *Daemon) load(in *inherited, s *upgrade.State) {
 			d.units[u.Name] = r
 		}
 	}
-	ls, errs := in.bindAll(fresh)
+	ls, errs := in.bindAll(fresh, d.bindHooked) // sockethooks.go: [Socket] ExecStartPre=/Post=
 	for i, u := range fresh {
 		if errs[i] != nil {
 			d.log.Error("unit failed", "unit", u.Name+".socket", "err", errs[i])

@@ -37,6 +37,8 @@ func (d *Daemon) Reload(ctx context.Context) error {
 	}
 	d.invalid = nil // a reload applies only when every unit is valid
 	d.masked = res.Masked
+	d.invalid = nil      // a reload applies only when every unit is valid
+	d.keepInstances(res) // template.go
 	next := map[string]*units.Unit{}
 	for _, u := range res.Units {
 		next[u.Name] = u
@@ -85,7 +87,9 @@ func (d *Daemon) addUnit(u *units.Unit) error {
 // fd for, that fd) and supervises it. A unit that cannot bind is logged
 // and d.units is left as it was.
 func (d *Daemon) startUnit(u *units.Unit, adopt func(units.Listener) int) error {
-	ls, err := activation.BindWith(u.Name+".socket", &u.Socket, adopt)
+	ls, err := d.bindHooked(u, func() ([]*activation.Listener, error) {
+		return activation.BindWith(u.Name+".socket", &u.Socket, adopt)
+	})
 	if err != nil {
 		d.log.Error("unit failed", "unit", u.Name+".socket", "err", err)
 		return err

@@ -89,7 +89,11 @@ func (u *Unit) runAccept(ctx context.Context) (asleep bool) {
 		case <-ctx.Done():
 			return false
 		case <-u.triggerC:
-			a.acceptAll()
+			if u.pollAllowed(time.Now()) { // polllimit.go
+				a.acceptAll()
+			}
+		case <-u.pollResumeC():
+			u.pollResume()
 		case <-a.ended:
 		case <-a.refusals.C():
 			a.refusals.Flush()
@@ -108,7 +112,7 @@ func (u *Unit) runAccept(ctx context.Context) (asleep bool) {
 // requests: no live instance, no resting listener, no log record held
 // back.
 func (a *acceptor) idle() bool {
-	return a.live() == 0 && len(a.resting) == 0 && !a.refusals.holding() && !a.failures.holding()
+	return a.live() == 0 && len(a.resting) == 0 && !a.refusals.holding() && !a.failures.holding() && !a.u.pollPaused()
 }
 
 func (u *Unit) newAcceptor() *acceptor {
@@ -234,7 +238,7 @@ func (a *acceptor) watch(l *activation.Listener) {
 // wake ends the rest of the listeners that hit a resource error.
 func (a *acceptor) wake() {
 	clear(a.resting)
-	if a.accepting() {
+	if a.accepting() && !a.u.pollPaused() {
 		a.u.rearm()
 	}
 }
@@ -334,6 +338,9 @@ func (a *acceptor) handle(ctx context.Context, req request) error {
 		return gracefulAcceptError(u.cfg.Service.Name)
 	case OpReset:
 		if u.state == StateFailed {
+			if err := u.reopenListeners(); err != nil { // refuse.go
+				return err
+			}
 			u.triggers.reset()
 			u.setState(StateListening, "")
 			clear(a.resting)

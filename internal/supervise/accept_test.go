@@ -2,6 +2,7 @@ package supervise
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -218,7 +219,9 @@ func TestAcceptStopInstances(t *testing.T) {
 }
 
 // TestAcceptTriggerLimit: the trigger limit counts connections; when hit
-// the unit fails and accepts nothing until it is reset.
+// the unit fails and its listener is closed: a client is refused at once
+// (not left waiting in the backlog) until the unit is reset, which binds
+// the listener again.
 func TestAcceptTriggerLimit(t *testing.T) {
 	h := startUnit(t, "echo", map[string]string{
 		"echo.socket":   "[Socket]\nListenStream=$DIR/s.sock\nAccept=yes\nTriggerLimitBurst=2\nTriggerLimitIntervalSec=1h\n",
@@ -234,11 +237,14 @@ func TestAcceptTriggerLimit(t *testing.T) {
 	if st := h.u.Status(); st.Result != "trigger-limit-hit" || st.Accepted != 2 {
 		t.Errorf("status %+v", st)
 	}
-	c := h.dialUnix("unix", "s.sock", "") // waits in the queue
+	begin := time.Now()
+	if _, err := net.Dial("unix", h.path("s.sock")); !errors.Is(err, syscall.ECONNREFUSED) || time.Since(begin) > 100*time.Millisecond {
+		t.Errorf("dial while failed: %v after %v; want ECONNREFUSED within 100ms", err, time.Since(begin))
+	}
 	if err := h.u.Do(context.Background(), OpReset); err != nil {
 		t.Fatal(err)
 	}
-	if got := readAll(t, c); got != "hi\n" {
+	if got := readAll(t, h.dialUnix("unix", "s.sock", "")); got != "hi\n" {
 		t.Errorf("after reset: %q", got)
 	}
 }

@@ -36,6 +36,7 @@ func (u *Unit) startService(ctx context.Context, why string) {
 	if !u.starts.allow(time.Now()) && why == "restart" {
 		u.log.Error("start limit hit, not restarting the service", "limit", fmt.Sprintf("%d in %s", startLimitBurst, startLimitInterval))
 		u.setState(StateFailed, "start-limit-hit")
+		u.refuseListeners() // refuse.go
 		return
 	}
 	u.stopWanted = false
@@ -271,11 +272,12 @@ func (u *Unit) runCommand(ctx context.Context, svc *units.Service, cmd units.Com
 }
 
 // failTriggerLimit fails the unit because TriggerLimitBurst= activations
-// came within TriggerLimitIntervalSec=: its listeners stay bound and are
-// no longer watched. The state is set before the log line, which tests
+// came within TriggerLimitIntervalSec=: its stream listeners are closed
+// (refuse.go), the others are no longer watched. The state is set before the log line, which tests
 // and operators act on.
 func (u *Unit) failTriggerLimit() {
 	u.setState(StateFailed, "trigger-limit-hit")
 	u.log.Error("trigger limit hit, refusing further activation",
 		"limit", fmt.Sprintf("%d in %s", u.cfg.Socket.TriggerLimitBurst, u.cfg.Socket.TriggerLimitInterval))
+	u.refuseListeners() // refuse.go
 }

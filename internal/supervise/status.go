@@ -149,6 +149,9 @@ func (u *Unit) handle(ctx context.Context, req request) error {
 		}
 	case OpReset:
 		if u.state == StateFailed {
+			if err := u.reopenListeners(); err != nil { // refuse.go
+				return err
+			}
 			u.triggers.reset()
 			u.starts.reset()
 			u.goListening()
@@ -172,6 +175,7 @@ func (u *Unit) applyPending() {
 func (u *Unit) useConfig(cfg *units.Unit) {
 	u.cfg, u.pending = cfg, nil
 	u.triggers.interval, u.triggers.burst = u.cfg.Socket.TriggerLimitInterval, u.cfg.Socket.TriggerLimitBurst
+	u.setPollLimit()
 	u.mu.Lock()
 	u.status.Service = u.cfg.Service.Name
 	u.mu.Unlock()

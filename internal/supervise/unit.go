@@ -35,7 +35,7 @@ const (
 	StateRunning     State = "running"      // the service runs and owns the queue
 	StateStopping    State = "stopping"     // ExecStop=, KillSignal=, waiting
 	StateAutoRestart State = "auto-restart" // waiting RestartSec= to start again
-	StateFailed      State = "failed"       // a limit was hit; listeners not watched
+	StateFailed      State = "failed"       // a limit was hit; listeners closed or not watched (refuse.go)
 	StateStopped     State = "stopped"      // the socket was stopped: listeners closed
 )
 
@@ -61,6 +61,7 @@ type Unit struct {
 	state      State
 	main       *process
 	triggers   rateLimit
+	polls      pollLimit // PollLimit*= (polllimit.go)
 	starts     rateLimit
 	timer      *time.Timer
 	timerFor   timerPurpose
@@ -104,6 +105,7 @@ func New(cfg *units.Unit, listeners []*activation.Listener, deps Deps) *Unit {
 		triggers:  rateLimit{interval: cfg.Socket.TriggerLimitInterval, burst: cfg.Socket.TriggerLimitBurst},
 		starts:    rateLimit{interval: startLimitInterval, burst: startLimitBurst},
 	}
+	u.setPollLimit()
 	u.status = Status{Name: cfg.Name, Service: cfg.Service.Name, State: StateListening, Since: time.Now()}
 	if w := deps.Watcher; w != nil {
 		u.fdstore.unwatch = func(fd int) { w.Remove(fd) }
@@ -146,7 +148,7 @@ func (u *Unit) Trigger() {
 // runs).
 func (u *Unit) runQueue(ctx context.Context) (asleep bool) {
 	for !u.cfg.Socket.Accept {
-		if u.sleep(u.main == nil && u.timer == nil) {
+		if u.sleep(u.main == nil && u.timer == nil && !u.pollPaused()) {
 			return true
 		}
 		select {
@@ -156,9 +158,11 @@ func (u *Unit) runQueue(ctx context.Context) (asleep bool) {
 			}
 			return false
 		case <-u.triggerC:
-			if u.state == StateListening {
+			if u.state == StateListening && u.pollAllowed(time.Now()) {
 				u.activate(ctx)
 			}
+		case <-u.pollResumeC():
+			u.pollResume()
 		case <-u.hupC:
 			u.dropHungUp()
 		case st, ok := <-u.main.exitC():
@@ -180,10 +184,15 @@ func (u *Unit) runQueue(ctx context.Context) (asleep bool) {
 func (u *Unit) Close() {
 	u.Stop()         // for a unit never started: requests fail from now on
 	u.clearFDStore() // the socket stops: the fd store goes with it
+	u.stopPollPause()
 	if u.Status().State == StateStopped {
 		return
 	}
 	u.setState(StateStopped, "")
+	hooks := len(u.listeners) > 0 // a supervisor made stopped has run none
+	if hooks {
+		u.runStopCommands("ExecStopPre") // socket_commands.go
+	}
 	for _, l := range u.listeners {
 		if err := l.Close(); err != nil {
 			u.logger().Warn("closing listener", "listen", l.Spec().Address.String(), "err", err)
@@ -191,6 +200,9 @@ func (u *Unit) Close() {
 		if err := l.Remove(); err != nil {
 			u.logger().Warn("removing socket node", "listen", l.Spec().Address.String(), "err", err)
 		}
+	}
+	if hooks {
+		u.runStopCommands("ExecStopPost")
 	}
 }
 
@@ -236,5 +248,8 @@ func (u *Unit) setState(s State, result string) {
 func (u *Unit) goListening() {
 	u.setState(StateListening, "")
 	u.applyPending()
-	u.rearm()
+	u.flushPending() // polllimit.go
+	if !u.pollPaused() {
+		u.rearm()
+	}
 }

@@ -39,6 +39,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/binary"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -104,6 +105,9 @@ type Info struct {
 	BindToDevice string            `json:"so_bindtodevice"`
 	Opts         map[string]int    `json:"opts,omitempty"`
 	OptErrors    map[string]string `json:"opt_errors,omitempty"`
+	// NetlinkType is the nlmsg_type of the message waiting on a netlink
+	// socket (peeked, left in place), 0 if none.
+	NetlinkType int `json:"netlink_type,omitempty"`
 }
 
 type sockopt struct {
@@ -195,6 +199,17 @@ func pidfdID() uint64 {
 	return st.Ino
 }
 
+// peekNetlink returns the type of the first message queued on a netlink
+// socket, without taking it, or 0.
+func peekNetlink(fd int) int {
+	buf := make([]byte, unix.NLMSG_HDRLEN)
+	n, _, err := unix.Recvfrom(fd, buf, unix.MSG_PEEK|unix.MSG_DONTWAIT)
+	if err != nil || n < unix.NLMSG_HDRLEN {
+		return 0
+	}
+	return int(binary.NativeEndian.Uint16(buf[4:6]))
+}
+
 func sockname(fd int) string {
 	sa, err := unix.Getsockname(fd)
 	if err != nil {
@@ -238,6 +253,9 @@ func inspect(fd int) Info {
 	in.Protocol, _ = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PROTOCOL)
 	in.AcceptConn, _ = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
 	in.Sockname = sockname(fd)
+	if in.Domain == unix.AF_NETLINK {
+		in.NetlinkType = peekNetlink(fd)
+	}
 	if dev, err := unix.GetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE); err == nil {
 		in.BindToDevice = dev
 	} else {

@@ -220,9 +220,11 @@ func TestVerbs(t *testing.T) {
 		e.connect("web.sock")
 		e.waitState("web.socket", "active", "running")
 
-		// start of a failed socket resets it: its queued connection
-		// activates the service once more.
+		// start of a failed socket resets it and binds its listener
+		// again (a failed unit closes it: its queued connection is
+		// gone); the next connection activates the service once more.
 		e.want(0, []string{"start", "crash.socket"})
+		e.connect("crash.sock")
 		e.waitFor("crash.socket", "activated again", func(u control.Unit) bool { return u.Activations == 2 })
 
 		e.want(4, []string{"start", "nope.service"})

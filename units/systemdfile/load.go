@@ -41,13 +41,15 @@ func (e *MaskedError) Is(target error) bool { return target == ErrMasked }
 // was read, even with errors, so that callers can show what was
 // understood. A masked socket unit gives a nil unit and an error wrapping
 // ErrMasked; a missing or masked service unit is an error in the list.
-// Template sockets ("foo@.socket") are not supported.
+// An instance of a template ("foo@bar.socket") is read from its own file
+// or else from the template (template.go); a template itself is not a
+// unit: load an instance of it.
 func Load(name string, find Finder, env units.SpecifierEnv) (*units.Unit, error) {
 	stem, err := socketStem(name)
 	if err != nil {
 		return nil, err
 	}
-	sock, err := find.Find(stem + ".socket")
+	sock, err := findUnitFile(find, stem+".socket")
 	if err != nil {
 		return nil, findError("socket", stem+".socket", err)
 	}
@@ -57,7 +59,7 @@ func Load(name string, find Finder, env units.SpecifierEnv) (*units.Unit, error)
 	b := units.NewBuilder(stem, env)
 	applyUnit(b, sock)
 	svcName := b.Socket().ServiceName(stem)
-	svc, err := find.Find(svcName)
+	svc, err := findUnitFile(find, svcName)
 	switch {
 	case err != nil:
 		b.AddError(fmt.Errorf("%s: %w", sock.Path, findError("service", svcName, err)))
@@ -94,9 +96,8 @@ func socketStem(name string) (string, error) {
 	if (!ok && strings.Contains(name, ".")) || stem == "" || checkFileName(stem+".socket") != nil {
 		return "", fmt.Errorf("%q is not a valid socket unit name", name)
 	}
-	if strings.Contains(stem, "@") {
-		return "", fmt.Errorf("%s.socket: template socket units (NAME@.socket) are not supported; "+
-			"use Accept=yes in NAME.socket with a NAME@.service template instead", stem)
+	if IsTemplateSocket(stem) {
+		return "", fmt.Errorf("%s.socket: a template socket unit is not a unit: load an instance of it, %sINSTANCE.socket", stem, stem)
 	}
 	return stem, nil
 }

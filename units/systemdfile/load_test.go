@@ -326,7 +326,7 @@ func TestLoadRefused(t *testing.T) {
 			name:  "template socket",
 			unit:  "web@.socket",
 			files: map[string]string{"lib/web@.socket": webSocket},
-			err:   "web@.socket: template socket units (NAME@.socket) are not supported; use Accept=yes in NAME.socket with a NAME@.service template instead",
+			err:   "web@.socket: a template socket unit is not a unit: load an instance of it, web@INSTANCE.socket",
 		},
 		{
 			name: "a name that leaves the directory",

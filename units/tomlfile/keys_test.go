@@ -9,16 +9,22 @@ import (
 
 func TestKeysCoverEveryDirective(t *testing.T) {
 	valid := regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
-	owner := map[string]units.DirectiveInfo{} // key → directive
+	// A key is unique within its table: [socket] and [service] both have
+	// exec_start_pre, for the Exec*= of each section.
+	owner := map[string]units.DirectiveInfo{} // section and key → directive
 	for _, d := range units.Directives() {
 		key := KeyFor(d.Section, d.Name)
 		if !valid.MatchString(key) {
 			t.Errorf("%s.%s: key %q is not snake_case", d.Section, d.Name, key)
 		}
-		if other, ok := owner[key]; ok {
+		scope := d.Section + "." + key
+		if d.Section == "Unit" {
+			scope = key // in both tables
+		}
+		if other, ok := owner[scope]; ok {
 			t.Errorf("key %q names both %s.%s and %s.%s", key, other.Section, other.Name, d.Section, d.Name)
 		}
-		owner[key] = d
+		owner[scope] = d
 		tables := []string{"socket", "service"}
 		if d.Section == "Socket" {
 			tables = tables[:1]

@@ -42,6 +42,9 @@ type Result struct {
 	// NotFound are the socket units LoadSockets was asked for that no
 	// directory has, sorted.
 	NotFound []string
+	// Templates are the valid template socket units, each loaded as its
+	// test instance (templates.go); they are not units to run.
+	Templates []*units.Unit
 }
 
 // Err returns every problem as one units.ErrorList, or nil.
@@ -80,8 +83,11 @@ func Load(dirs []string, env units.SpecifierEnv) *Result {
 
 // load loads and validates the units of sources into r.
 func (r *Result) load(dirs []string, sources map[string]source, env units.SpecifierEnv) *Result {
+	templates := splitTemplates(sources) // templates.go
 	names := sortedKeys(sources)
-	loadedAll, errsAll := loadAll(names, sources, systemdfile.NewDirFinder(dirs), env)
+	finder := systemdfile.NewDirFinder(dirs)
+	verifyTemplates(r, templates, finder, env)
+	loadedAll, errsAll := loadAll(names, sources, finder, env)
 	var loaded []*units.Unit
 	for i, name := range names {
 		if masked := maskedUnits(errsAll[i]); masked != nil {
