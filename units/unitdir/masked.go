@@ -2,6 +2,8 @@ package unitdir
 
 import (
 	"errors"
+	"io/fs"
+	"os"
 
 	"github.com/sockd/sockd/units"
 	"github.com/sockd/sockd/units/systemdfile"
@@ -25,4 +27,16 @@ func maskedUnits(err error) []string {
 		out = append(out, m.Unit)
 	}
 	return out
+}
+
+// isMask reports whether the unit file at path masks its unit as systemd
+// decides it (null_or_empty): it is (a symlink to) a character device
+// such as /dev/null, or empty. It never opens the file, so a device is
+// never read.
+func isMask(path string) bool {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return false
+	}
+	return fi.Mode()&fs.ModeCharDevice != 0 || (fi.Mode().IsRegular() && fi.Size() == 0)
 }

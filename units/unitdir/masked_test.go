@@ -28,6 +28,11 @@ func TestLoadMaskedIsNotInvalid(t *testing.T) {
 	if err := os.Symlink("/dev/null", filepath.Join(etc, "nosvc.service")); err != nil {
 		t.Fatal(err)
 	}
+	// A native unit masked the same way.
+	write(t, lib, map[string]string{"native.toml": "[socket]\nlisten_stream = [\"127.0.0.1:7034\"]\n[service]\nexec_start = \"/bin/true\"\n"})
+	if err := os.Symlink("/dev/null", filepath.Join(etc, "native.toml")); err != nil {
+		t.Fatal(err)
+	}
 	res := Load([]string{lib, etc}, units.DefaultSpecifierEnv())
 	if err := res.Err(); err != nil {
 		t.Fatalf("Load: %v; want no error (masked units are not invalid)", err)
@@ -35,7 +40,7 @@ func TestLoadMaskedIsNotInvalid(t *testing.T) {
 	if got := names(res.Units); got != "good" {
 		t.Errorf("units = %s; want good", got)
 	}
-	if got := strings.Join(res.Masked, ","); got != "empty.socket,gone.socket,nosvc.service" {
-		t.Errorf("masked = %s; want empty.socket,gone.socket,nosvc.service", got)
+	if got := strings.Join(res.Masked, ","); got != "empty.socket,gone.socket,native.toml,nosvc.service" {
+		t.Errorf("masked = %s; want empty.socket,gone.socket,native.toml,nosvc.service", got)
 	}
 }

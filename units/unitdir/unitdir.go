@@ -148,6 +148,9 @@ func loadOne(name string, src source, finder *systemdfile.DirFinder, env units.S
 	var u *units.Unit
 	var err error
 	if src.format == "toml" {
+		if isMask(src.path) { // masked.go
+			return nil, &systemdfile.MaskedError{Path: src.path, Kind: "unit", Unit: name + ".toml"}
+		}
 		u, err = tomlfile.Load(src.path, env)
 	} else {
 		u, err = systemdfile.Load(name, finder, env)
@@ -228,7 +231,7 @@ func regular(dir string, e fs.DirEntry) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w; skipped", path, err)
 	}
-	if !fi.Mode().IsRegular() && fi.Mode()&fs.ModeCharDevice == 0 {
+	if !fi.Mode().IsRegular() && fi.Mode()&fs.ModeCharDevice == 0 { // a character device masks: masked.go
 		return fmt.Errorf("%s: not a regular file (%s); skipped", path, fileKind(fi.Mode()))
 	}
 	return nil
