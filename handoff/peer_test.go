@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sockd/sockd/internal/testenv"
 	"golang.org/x/sys/unix"
 )
 
@@ -67,15 +68,10 @@ func childServe(path string) int {
 
 // asNobody returns the command that runs a copy of the test binary, put
 // next to sock where nobody can read it, as nobody in the given mode; it
-// skips the test when not root (and fails it when CI=true).
+// skips the test when not root (and fails it when CI=true: testenv).
 func asNobody(t *testing.T, mode, sock string) *exec.Cmd {
 	t.Helper()
-	if os.Getuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("needs root to run a child as nobody; CI runs as root")
-		}
-		t.Skip("needs root to run a child as nobody")
-	}
+	testenv.RequireRoot(t, "runs a child as nobody")
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)

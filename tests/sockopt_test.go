@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sockd/sockd/internal/testenv"
 	"golang.org/x/sys/unix"
 )
 
@@ -90,10 +91,7 @@ var (
 func backlogOf(t *testing.T, args ...string) int {
 	t.Helper()
 	if _, err := exec.LookPath("ss"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("ss (iproute2) is missing and CI=true")
-		}
-		t.Logf("ss (iproute2) is missing: Backlog= not checked")
+		testenv.Require(t, false, "ss (iproute2) is missing: Backlog= not checked")
 		return -1
 	}
 	out, err := exec.Command("ss", append([]string{"-Hn"}, args...)...).Output()
@@ -132,7 +130,7 @@ func canBindNonlocal() bool {
 // reads each back from the service's side with getsockopt.
 func TestSocketOptions(t *testing.T) {
 	t.Parallel()
-	needRoot(t, "Mark= needs CAP_NET_ADMIN, and so do buffer sizes above net.core.rmem_max")
+	testenv.RequireRoot(t, "Mark= needs CAP_NET_ADMIN, and so do buffer sizes above net.core.rmem_max")
 	e := newEnv(t)
 	p4, p4u, p6, p6u, pboth := freePort(t), freePort(t), freePort(t), freePort(t), freePort(t)
 	e.unit("opt4", append([]string{
@@ -319,12 +317,7 @@ func TestFreeBind(t *testing.T) {
 func needTools(t *testing.T, tools ...string) {
 	t.Helper()
 	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is missing and CI=true", tool)
-			}
-			t.Skipf("%s is missing", tool)
-		}
+		testenv.RequireProgram(t, tool)
 	}
 }
 
@@ -334,7 +327,7 @@ func needTools(t *testing.T, tools ...string) {
 // nsenter.
 func TestSocketOptionsNetns(t *testing.T) {
 	t.Parallel()
-	needRoot(t, "network namespaces, BindToDevice=, Transparent=")
+	testenv.RequireRoot(t, "network namespaces, BindToDevice=, Transparent=")
 	needTools(t, "unshare", "nsenter", "ip")
 	e := newEnv(t)
 	p4, p6 := freePort(t), freePort(t)

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/sockd/sockd/internal/control"
+	"github.com/sockd/sockd/internal/testenv"
 )
 
 // fakeBackend records the changes asked of it.
@@ -492,12 +493,7 @@ func asUser(t *testing.T, exe, path string, cred *syscall.Credential, method, ur
 }
 
 func TestPermissions(t *testing.T) {
-	if os.Getuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true but not root: this test needs root to run a client as another user")
-		}
-		t.Skip("needs root: runs clients as nobody")
-	}
+	testenv.RequireRoot(t, "runs clients as nobody")
 	// A directory and a copy of the test binary that nobody can reach.
 	dir, err := os.MkdirTemp("", "sockd-control-perm-")
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sockd/sockd/internal/reaper"
+	"github.com/sockd/sockd/internal/testenv"
 	"github.com/sockd/sockd/units"
 	"golang.org/x/sys/unix"
 )
@@ -246,9 +247,7 @@ func testInetd(t *testing.T) {
 func TestDropPrivileges(t *testing.T) { bothPaths(t, testDropPrivileges) }
 
 func testDropPrivileges(t *testing.T) {
-	if os.Getuid() != 0 {
-		t.Skip("needs root")
-	}
+	testenv.RequireRoot(t, "drops privileges to nobody")
 	// nobody must be able to run the binary and enter the directory.
 	dir, err := os.MkdirTemp("", "spawn-nobody")
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/sockd/sockd/internal/control"
+	"github.com/sockd/sockd/internal/testenv"
 	"github.com/sockd/sockd/tests/internal/e2e"
 )
 
@@ -161,20 +162,11 @@ func dial(t *testing.T, network, addr, from string) net.Conn {
 	}
 	c, err := d.Dial(network, addr)
 	if err != nil {
-		skipIPv6(t, network, err)
+		testenv.Require(t, network != "tcp6", fmt.Sprintf("no IPv6 on loopback: %v", err))
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
-}
-
-// skipIPv6 skips a test when the machine has no IPv6 loopback, except in
-// CI, where that is a failure.
-func skipIPv6(t *testing.T, network string, err error) {
-	t.Helper()
-	if network == "tcp6" && os.Getenv("CI") != "true" {
-		t.Skipf("no IPv6 on loopback: %v", err)
-	}
 }
 
 // readAll reads c to end of file within timeout; a reset connection

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/sockd/sockd/internal/control"
+	"github.com/sockd/sockd/internal/testenv"
 	"github.com/sockd/sockd/tests/internal/e2e"
 )
 
@@ -296,9 +297,7 @@ func TestControlSocketPermissions(t *testing.T) {
 	if fi.Mode().Perm() != 0o600 {
 		t.Errorf("control socket mode %v, want 0600", fi.Mode().Perm())
 	}
-	if os.Getuid() != 0 {
-		t.Skip("--control-group with another group needs root")
-	}
+	testenv.RequireRoot(t, "--control-group with another group")
 	e2 := startSockd(t, map[string]string{}, "--control-group", "nogroup")
 	fi, err = os.Lstat(filepath.Join(e2.rt, control.SocketName))
 	if err != nil {
