@@ -32,6 +32,10 @@ type fakeBackend struct {
 	units   map[string]control.Unit
 	reload  error
 	blockDo chan struct{} // if set, Do waits on it or ctx
+	// doBlocked, if set, receives once Do waits on blockDo, and doEnded
+	// what ended the wait (nil: blockDo; else ctx's error).
+	doBlocked chan struct{}
+	doEnded   chan error
 	// graceful is what GracefulRestart returns.
 	graceful error
 }
@@ -60,10 +64,20 @@ func (f *fakeBackend) Do(ctx context.Context, name string, a control.Action) err
 		return control.NoSuchUnit(name)
 	}
 	if f.blockDo != nil {
+		if f.doBlocked != nil {
+			f.doBlocked <- struct{}{}
+		}
+		var err error
 		select {
 		case <-f.blockDo:
 		case <-ctx.Done():
-			return ctx.Err()
+			err = ctx.Err()
+		}
+		if f.doEnded != nil {
+			f.doEnded <- err
+		}
+		if err != nil {
+			return err
 		}
 	}
 	if name == "web.socket" && a == control.Stop {
@@ -265,6 +279,7 @@ func TestLiveSocketIsNotClobbered(t *testing.T) {
 func TestShutdownRemovesSocketAndServeReturns(t *testing.T) {
 	fake := newFake()
 	fake.blockDo = make(chan struct{})
+	fake.doBlocked, fake.doEnded = make(chan struct{}, 1), make(chan error, 1)
 	path := filepath.Join(t.TempDir(), control.SocketName)
 	srv, err := Listen(Config{Path: path, Group: -1, Backend: fake})
 	if err != nil {
@@ -278,7 +293,13 @@ func TestShutdownRemovesSocketAndServeReturns(t *testing.T) {
 		_, err := control.NewClient(path).Do(context.Background(), "web.service", control.Stop)
 		reqDone <- err
 	}()
-	time.Sleep(100 * time.Millisecond)
+	select { // the request is in the backend
+	case <-fake.doBlocked:
+	case err := <-reqDone:
+		t.Fatalf("request ended before it reached the backend: %v", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("request did not reach the backend")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	srv.Shutdown(ctx)
@@ -290,10 +311,14 @@ func TestShutdownRemovesSocketAndServeReturns(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Serve did not return")
 	}
+	if err := <-fake.doEnded; !errors.Is(err, context.Canceled) {
+		t.Errorf("the backend's wait ended with %v; want context.Canceled, Shutdown cancelling it", err)
+	}
 	select {
 	case err := <-reqDone:
-		if err == nil {
-			t.Error("blocked request succeeded")
+		var ce *control.Error
+		if !errors.As(err, &ce) || ce.Status != http.StatusServiceUnavailable || !strings.Contains(ce.Message, "request cancelled: sockd is stopping") {
+			t.Errorf("blocked request: %v; want 503 request cancelled: sockd is stopping", err)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("blocked request not ended by Shutdown")
