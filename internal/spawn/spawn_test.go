@@ -453,13 +453,17 @@ func testLimitNOFILEInherited(t *testing.T, want string) {
 	}
 }
 
-// TestIgnoredSignalsReset: a signal sockd ignores (as under nohup) is at
-// its default in the service.
+// TestIgnoredSignalsReset: a signal sockd ignores (as under nohup, or a
+// job-control signal ignored by a shell) is at its default in the
+// service. Go's runtime keeps an inherited SIG_IGN of SIGHUP and SIGINT
+// for itself, and never looks at SIGTSTP, SIGTTIN and SIGTTOU: the shim
+// must reset both kinds.
 func TestIgnoredSignalsReset(t *testing.T) { bothPaths(t, testIgnoredSignalsReset) }
 
 func testIgnoredSignalsReset(t *testing.T) {
-	signal.Ignore(syscall.SIGHUP)
-	defer signal.Reset(syscall.SIGHUP)
+	sigs := []os.Signal{syscall.SIGHUP, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU}
+	signal.Ignore(sigs...)
+	defer signal.Reset(sigs...)
 	r := newReaper(t)
 	_, rep := runReport(t, r, &Spec{})
 	checkStatus(t, rep, map[string]string{"SigIgn": "0000000000000000"})
