@@ -436,7 +436,7 @@ func TestGracefulRestartAcceptRefused(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "graceful restart of hold@.service refused") {
 		t.Errorf("graceful restart of an Accept=yes unit: %v", err)
 	}
-	if errors.Is(err, ErrNotRunning) {
+	if errors.Is(err, ErrStopped) {
 		t.Errorf("refused as not running")
 	}
 }
