@@ -23,6 +23,11 @@ func TestVsock(t *testing.T) {
 	for kind, typ := range kinds {
 		t.Run(string(kind), func(t *testing.T) {
 			fd, err := unix.Socket(unix.AF_VSOCK, typ|unix.SOCK_CLOEXEC, 0)
+			if kind == units.Datagram && errors.Is(err, unix.ENODEV) {
+				// Not something CI can install: the loopback and
+				// virtio transports carry no vsock datagrams.
+				t.Skipf("this kernel's vsock transports have no datagram sockets: %v", err)
+			}
 			testenv.Require(t, err == nil, fmt.Sprintf("the kernel has no vsock %s sockets: %v", kind, err))
 			unix.Close(fd)
 			port := uint32(20000 + os.Getpid()%10000)
