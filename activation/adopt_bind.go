@@ -17,7 +17,7 @@ import (
 // If a listener fails, the ones already made are closed, adopted ones
 // included, and the nodes Bind created are removed.
 func BindWith(unit string, s *units.Socket, adopt func(units.Listener) int) ([]*Listener, error) {
-	return bindWith(unit, s, adopt, false)
+	return bindWith(unit, s, adoptFD(adopt, nil))
 }
 
 // BindOwning is BindWith for sockets that an earlier image of sockd bound
@@ -25,10 +25,62 @@ func BindWith(unit string, s *units.Socket, adopt func(units.Listener) int) ([]*
 // sockets and FIFOs are sockd's, so Remove removes them with
 // RemoveOnStop=, as if Bind had made them.
 func BindOwning(unit string, s *units.Socket, adopt func(units.Listener) int) ([]*Listener, error) {
-	return bindWith(unit, s, adopt, true)
+	return bindWith(unit, s, adoptFD(adopt, s))
 }
 
-func bindWith(unit string, s *units.Socket, adopt func(units.Listener) int, owned bool) ([]*Listener, error) {
+// Rebind is Bind for a unit whose listeners changed in a reload: each
+// listener for which keep returns one of the unit's current Listeners
+// (one with the same units.Fingerprint) takes over that Listener's
+// descriptor and file system node, so that Remove still removes the node
+// with RemoveOnStop=; the others are bound anew. A kept Listener is
+// closed without closing its descriptor: it must not be used afterwards.
+//
+// If a listener fails, the ones already made are closed, kept ones
+// included, and the nodes Bind created are removed.
+func Rebind(unit string, s *units.Socket, keep func(units.Listener) *Listener) ([]*Listener, error) {
+	return bindWith(unit, s, func(spec units.Listener) *Listener {
+		if old := keep(spec); old != nil {
+			return old.moveTo(spec)
+		}
+		return nil
+	})
+}
+
+// adoptFD makes a Listener of the descriptor adopt returns for a spec, if
+// any; with owner set, the Listener owns its node as BindOwning says.
+func adoptFD(adopt func(units.Listener) int, owner *units.Socket) func(units.Listener) *Listener {
+	return func(spec units.Listener) *Listener {
+		fd := -1
+		if adopt != nil {
+			fd = adopt(spec)
+		}
+		if fd < 0 {
+			return nil
+		}
+		l := &Listener{spec: spec, fd: fd}
+		if owner != nil {
+			l.node = ownedNode(owner, spec)
+		}
+		return l
+	}
+}
+
+// moveTo returns a Listener for spec with l's descriptor and node, and
+// marks l closed without closing the descriptor; nil if l is closed.
+func (l *Listener) moveTo(spec units.Listener) *Listener {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	n := &Listener{spec: spec, fd: l.fd, node: l.node}
+	l.closed, l.node = true, nil
+	return n
+}
+
+// bindWith makes every listener of s: the one take returns for it, or a
+// new one.
+func bindWith(unit string, s *units.Socket, take func(units.Listener) *Listener) ([]*Listener, error) {
 	if err := checkSymlinks(s); err != nil {
 		return nil, fmt.Errorf("unit %s: %w", unit, err)
 	}
@@ -38,17 +90,8 @@ func bindWith(unit string, s *units.Socket, adopt func(units.Listener) int, owne
 	}
 	out := make([]*Listener, 0, len(s.Listeners))
 	for _, spec := range s.Listeners {
-		var l *Listener
-		fd := -1
-		if adopt != nil {
-			fd = adopt(spec)
-		}
-		if fd >= 0 {
-			l = &Listener{spec: spec, fd: fd}
-			if owned {
-				l.node = ownedNode(s, spec)
-			}
-		} else {
+		l := take(spec)
+		if l == nil {
 			var err error
 			if l, err = bindOne(s, spec); err != nil {
 				for _, done := range out {

@@ -95,3 +95,53 @@ func TestBindWithAdopts(t *testing.T) {
 		t.Error("listener 1 was not bound afresh")
 	}
 }
+
+// TestRebindKeepsNode: a listener that Rebind keeps is the same socket,
+// its old Listener no longer closes it, and Remove still removes the node
+// with RemoveOnStop=, as it would have before (a reload of a unit whose
+// listeners changed).
+func TestRebindKeepsNode(t *testing.T) {
+	dir := t.TempDir()
+	kept, added := filepath.Join(dir, "kept.sock"), filepath.Join(dir, "added.sock")
+	s := newSocket(pathListener(units.Stream, kept))
+	s.RemoveOnStop = true
+	old, err := Bind("web.socket", s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd := old[0].Fd()
+	next := newSocket(pathListener(units.Stream, kept), pathListener(units.Stream, added))
+	next.RemoveOnStop = true
+	ls, err := Rebind("web.socket", next, func(spec units.Listener) *Listener {
+		if spec.Address.Path == kept {
+			return old[0]
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ls[0].Fd() != fd || old[0].Fd() != -1 {
+		t.Errorf("kept listener: fd %d, old Listener's fd %d; want %d and -1 (moved)", ls[0].Fd(), old[0].Fd(), fd)
+	}
+	if err := old[0].Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
+		t.Fatalf("closing the old Listener closed the kept socket: %v", err)
+	}
+	for _, l := range ls {
+		if err := l.Close(); err != nil {
+			t.Error(err)
+		}
+		if err := l.Remove(); err != nil {
+			t.Error(err)
+		}
+	}
+	for _, p := range []string{kept, added} {
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != unix.ENOENT {
+			t.Errorf("lstat %s after Remove: %v; want ENOENT (RemoveOnStop=yes)", p, err)
+		}
+	}
+}

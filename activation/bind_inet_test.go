@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sockd/sockd/internal/testenv"
 	"github.com/sockd/sockd/units"
 )
 
@@ -33,7 +34,7 @@ func allOptions(ls ...units.Listener) *units.Socket {
 }
 
 func TestTCPOptions(t *testing.T) {
-	requireRoot(t, "sets Transparent= and Mark=, which need CAP_NET_ADMIN")
+	testenv.RequireRoot(t, "sets Transparent= and Mark=, which need CAP_NET_ADMIN")
 	s := allOptions(ipListener(units.Stream, "127.0.0.1", 0), ipListener(units.Stream, "::1", 0))
 	ls := bind(t, s)
 	common := [][3]int{
@@ -92,20 +93,16 @@ func TestBacklog(t *testing.T) {
 	}
 	port := conns.(*unix.SockaddrInet4).Port
 	out, err := runCmd("ss", "-Hltn", fmt.Sprintf("sport = :%d", port))
-	if err != nil {
-		t.Skipf("ss not usable: %v", err)
-	}
+	testenv.Require(t, err == nil, fmt.Sprintf("ss not usable: %v", err))
 	if f := strings.Fields(out); len(f) < 3 || f[2] != "17" {
 		t.Errorf("ss says %q, want Send-Q (backlog) 17", out)
 	}
 }
 
 func TestBuffersForced(t *testing.T) {
-	requireRoot(t, "raises SO_RCVBUF past rmem_max with SO_RCVBUFFORCE")
+	testenv.RequireRoot(t, "raises SO_RCVBUF past rmem_max with SO_RCVBUFFORCE")
 	max, err := readSysctl("net/core/rmem_max")
-	if err != nil {
-		t.Skip(err)
-	}
+	testenv.Require(t, err == nil, fmt.Sprintf("reading net.core.rmem_max: %v", err))
 	s := newSocket(ipListener(units.Datagram, "127.0.0.1", 0))
 	s.ReceiveBuffer = int64(max) * 2 // above the unprivileged cap
 	ls := bind(t, s)

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sockd/sockd/internal/testenv"
 	"github.com/sockd/sockd/units"
 )
 
@@ -118,7 +119,7 @@ func mqGetattr(t *testing.T, fd int) mqAttr {
 }
 
 func TestMessageQueue(t *testing.T) {
-	requireRoot(t, "creates a POSIX message queue whose size exceeds a user's default limits")
+	testenv.RequireRoot(t, "creates a POSIX message queue whose size exceeds a user's default limits")
 	name := fmt.Sprintf("/sockd-test-%d", os.Getpid())
 	s := newSocket(moreListener(units.MessageQueue, name))
 	s.SocketMode, s.RemoveOnStop = 0o600, true

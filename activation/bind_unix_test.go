@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sockd/sockd/internal/testenv"
 	"github.com/sockd/sockd/units"
 )
 
@@ -62,7 +63,7 @@ func TestAbstract(t *testing.T) {
 }
 
 func TestUnixModeOwnerDirs(t *testing.T) {
-	requireRoot(t, "chowns the socket node")
+	testenv.RequireRoot(t, "chowns the socket node")
 	old := syscall.Umask(0o077)
 	defer syscall.Umask(old)
 	dir := t.TempDir()
@@ -79,7 +80,7 @@ func TestUnixModeOwnerDirs(t *testing.T) {
 }
 
 func TestUnixUserPrimaryGroup(t *testing.T) {
-	requireRoot(t, "chowns the socket node to root")
+	testenv.RequireRoot(t, "chowns the socket node to root")
 	path := filepath.Join(t.TempDir(), "web.sock")
 	s := newSocket(pathListener(units.Stream, path))
 	s.SocketUser = "root"

@@ -107,10 +107,12 @@
 // A Watcher owns one epoll descriptor and one goroutine. Each added
 // descriptor is level-triggered and one-shot: the first readable event is
 // delivered to the callback and disarms the descriptor, which then stays
-// quiet while the service runs, until Rearm. The goroutine sleeps in
-// epoll_wait with no timeout and is woken for Close by an eventfd. The Go
-// netpoller is never used on the listening descriptors (it would set
-// O_NONBLOCK on the shared open file description).
+// quiet while the service runs, until Rearm. The goroutine waits in Go's
+// poller on the epoll descriptor itself (a duplicate of it, so no thread
+// is held while nothing happens), then collects the events with a
+// non-blocking epoll_wait; an eventfd wakes it for Close. The listening
+// descriptors themselves never enter the Go netpoller (it would set
+// O_NONBLOCK on the open file description the services share).
 //
 // # Adopting inherited descriptors
 //

@@ -10,11 +10,12 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sockd/sockd/internal/testenv"
 	"github.com/sockd/sockd/units"
 )
 
 func TestFIFO(t *testing.T) {
-	requireRoot(t, "chowns the FIFO")
+	testenv.RequireRoot(t, "chowns the FIFO")
 	old := syscall.Umask(0o077)
 	defer syscall.Umask(old)
 	path := filepath.Join(t.TempDir(), "d", "in.fifo")

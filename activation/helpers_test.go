@@ -18,19 +18,6 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// requireRoot skips a test that needs root, saying why, unless CI=true,
-// where it fails (CI runs as root).
-func requireRoot(t *testing.T, why string) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("this test needs root (%s), and CI runs as root", why)
-	}
-	t.Skipf("skipping: not root, and this test %s", why)
-}
-
 // newSocket returns a Socket with the defaults the parser fills in.
 func newSocket(ls ...units.Listener) *units.Socket {
 	return &units.Socket{Listeners: ls, Backlog: 4096, SocketMode: 0o666, DirectoryMode: 0o755}

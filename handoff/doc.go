@@ -1,7 +1,7 @@
 // Package handoff passes named file descriptors between processes over an
 // AF_UNIX socket with SCM_RIGHTS (unix(7), cmsg(3)): sockd hands a unit's
-// listening sockets to a permitted outside process with it, and its
-// zero-downtime upgrades will hand every listener to the next sockd the
+// listening sockets to a permitted outside process with it, and a
+// takeover (sockd --takeover) hands every listener to the next sockd the
 // same way. It owns the wire format, both ends of one exchange (Send and
 // Receive, SendRequest and ReceiveRequest, Server) and the one-call client
 // services use (Listeners). It imports only the standard library and

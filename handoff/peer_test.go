@@ -1,6 +1,7 @@
 package handoff
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sockd/sockd/internal/testenv"
 	"golang.org/x/sys/unix"
 )
 
@@ -21,7 +23,8 @@ const nobody = 65534
 
 // TestMain runs the test binary as a child when HANDOFF_TEST_CHILD says
 // so: "client" asks HANDOFF_TEST_SOCK for the listeners of "web" and
-// prints the outcome; "server" serves one request there.
+// prints the outcome; "server" serves one request there, once it printed
+// "listening".
 func TestMain(m *testing.M) {
 	switch os.Getenv("HANDOFF_TEST_CHILD") {
 	case "client":
@@ -52,6 +55,7 @@ func childServe(path string) int {
 	}
 	defer ln.Close()
 	os.Chmod(path, 0o666)
+	fmt.Println("listening")
 	c, err := ln.AcceptUnix()
 	if err != nil {
 		return 1
@@ -67,15 +71,10 @@ func childServe(path string) int {
 
 // asNobody returns the command that runs a copy of the test binary, put
 // next to sock where nobody can read it, as nobody in the given mode; it
-// skips the test when not root (and fails it when CI=true).
+// skips the test when not root (and fails it when CI=true: testenv).
 func asNobody(t *testing.T, mode, sock string) *exec.Cmd {
 	t.Helper()
-	if os.Getuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("needs root to run a child as nobody; CI runs as root")
-		}
-		t.Skip("needs root to run a child as nobody")
-	}
+	testenv.RequireRoot(t, "runs a child as nobody")
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -184,22 +183,20 @@ func TestUntrustedServer(t *testing.T) {
 	dir := openDir(t)
 	sock := filepath.Join(dir, "handoff.sock")
 	cmd := asNobody(t, "server", sock)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer cmd.Wait()
 	defer cmd.Process.Kill()
-	var err error
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if _, err = Listeners(context.Background(), sock, "web"); err == nil || !isNotThere(err) {
-			break
-		}
+	if line, err := bufio.NewReader(out).ReadString('\n'); line != "listening\n" {
+		t.Fatalf("the server child said %q, %v; want listening", line, err)
 	}
+	_, err = Listeners(context.Background(), sock, "web")
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("the server runs as uid %d", nobody)) {
 		t.Errorf("Listeners from a server run by nobody: %v; want it not trusted", err)
 	}
-}
-
-func isNotThere(err error) bool {
-	return strings.Contains(err.Error(), "no such file") || strings.Contains(err.Error(), "connection refused")
 }

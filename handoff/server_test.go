@@ -133,8 +133,9 @@ func TestServerErrors(t *testing.T) {
 
 // TestListenersContext checks that ctx bounds a server that never answers.
 func TestListenersContext(t *testing.T) {
+	release := make(chan struct{})
 	path, served := serveOne(t, &Server{Answer: func(unix.Ucred, Request) ([]File, error) {
-		time.Sleep(200 * time.Millisecond) // longer than the client waits
+		<-release // until the client gave up
 		return nil, nil
 	}})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -142,6 +143,7 @@ func TestListenersContext(t *testing.T) {
 	if _, err := Listeners(ctx, path, "web"); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Listeners: %v; want context.DeadlineExceeded", err)
 	}
+	close(release)
 	<-served
 }
 

@@ -150,13 +150,29 @@ type load struct {
 	failed   int
 	failures []string
 	pids     map[int]int // answers by pid
+	served   map[int]chan struct{}
+}
+
+// servedBy returns a channel closed once pid answered a request.
+func (l *load) servedBy(pid int) <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c, ok := l.served[pid]
+	if !ok {
+		c = make(chan struct{})
+		l.served[pid] = c
+		if l.pids[pid] > 0 {
+			close(c)
+		}
+	}
+	return c
 }
 
 var helloRE = regexp.MustCompile(`^hello from pid (\d+), up `)
 
 func startLoad(addr string) *load {
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &load{cancel: cancel, ok: map[bool]int{}, pids: map[int]int{}}
+	l := &load{cancel: cancel, ok: map[bool]int{}, pids: map[int]int{}, served: map[int]chan struct{}{}}
 	for i := range 4 {
 		keepAlive := i%2 == 0
 		c := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{DisableKeepAlives: !keepAlive, MaxIdleConnsPerHost: 1}}
@@ -176,6 +192,23 @@ func startLoad(addr string) *load {
 		}()
 	}
 	return l
+}
+
+// readHello reads a response of hello-http and checks that pid answered.
+func readHello(resp *http.Response, pid int) error {
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	m := helloRE.FindSubmatch(b)
+	if resp.StatusCode != 200 || m == nil {
+		return fmt.Errorf("%s: %q", resp.Status, b)
+	}
+	if got, _ := strconv.Atoi(string(m[1])); got != pid {
+		return fmt.Errorf("answered by %d, want the old instance %d", got, pid)
+	}
+	return nil
 }
 
 // get returns the pid that answered url, or an error.
@@ -208,6 +241,11 @@ func (l *load) record(keepAlive bool, pid int, err error) {
 	}
 	l.ok[keepAlive]++
 	l.pids[pid]++
+	if l.pids[pid] == 1 {
+		if c, ok := l.served[pid]; ok {
+			close(c)
+		}
+	}
 }
 
 // stop stops the clients, logs the counts and fails the test if a
@@ -235,16 +273,17 @@ func testGracefulNotify(t *testing.T, bin string) {
 	w := startGraceWeb(t, bin, "Type=notify", "Restart=on-failure")
 	pid := w.mainPID()
 	l := startLoad(w.addr)
-	// A request the old instance holds through the first restart.
+	// A request the old instance holds through the first restart: its
+	// headers tell that the old instance has it.
+	resp, err := (&http.Client{Timeout: 15 * time.Second}).Get("http://" + w.addr + "/?wait=1500ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := resp.Header.Get("Hello-Pid"); got != strconv.Itoa(pid) {
+		t.Fatalf("held request taken by pid %q, want the old instance %d", got, pid)
+	}
 	held := make(chan error, 1)
-	go func() {
-		got, err := get(&http.Client{Timeout: 15 * time.Second}, "http://"+w.addr+"/?wait=1500ms")
-		if err == nil && got != pid {
-			err = fmt.Errorf("answered by %d, want the old instance %d", got, pid)
-		}
-		held <- err
-	}()
-	time.Sleep(300 * time.Millisecond) // the old instance has taken it
+	go func() { held <- readHello(resp, pid) }()
 	const restarts = 20
 	pids := []int{pid}
 	var longest time.Duration
@@ -260,7 +299,11 @@ func testGracefulNotify(t *testing.T, bin string) {
 			}
 		}
 		pids = append(pids, next)
-		time.Sleep(100 * time.Millisecond) // let the new instance serve a while
+		select { // the new instance serves the load a while
+		case <-l.servedBy(next):
+		case <-time.After(10 * time.Second):
+			t.Fatalf("restart %d: the new instance %d answered no request within 10s", i+1, next)
+		}
 	}
 	if err := <-held; err != nil {
 		t.Errorf("request held through a graceful restart: %v", err)

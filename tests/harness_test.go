@@ -89,18 +89,6 @@ func runMain(m *testing.M) int {
 	return m.Run()
 }
 
-// needRoot skips a test that needs root, unless CI=true, where it fails.
-func needRoot(t *testing.T, why string) {
-	t.Helper()
-	if os.Getuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("needs root (%s), and CI=true", why)
-	}
-	t.Skipf("needs root (%s)", why)
-}
-
 // ---------------------------------------------------------------------
 // Test environment: unit, runtime and report directories.
 

@@ -33,62 +33,8 @@ func TestKilledServiceLosesNoConnection(t *testing.T) {
 	e.unit("kill", []string{"ListenStream=" + addr}, []string{e.probe()})
 	s := startIdle(t, e)
 
-	const (
-		maxConns = 2000
-		maxTime  = 3 * time.Second
-		kills    = 3
-	)
-	var (
-		answered, failed int
-		failures         []string
-		pids             []int // each distinct pid, in order
-		killed           []int
-	)
-	killEvery := maxConns / (kills + 1)
-	deadline := time.Now().Add(maxTime)
-	// Kill after every killEvery answers, or every maxTime/(kills+1) if
-	// the machine is slow, so that all kills happen within maxTime.
-	nextKill := time.Now().Add(maxTime / (kills + 1))
-	sinceKill := 0
-	for i := 0; i < maxConns && time.Now().Before(deadline); i++ {
-		got, err := ask("tcp4", addr, 10*time.Second)
-		if err != nil || !answerRE.MatchString(got) {
-			failed++
-			if len(failures) < 10 {
-				failures = append(failures, fmt.Sprintf("connection %d: %q, %v (errno %v)", i, got, err, errnoOf(err)))
-			}
-			continue
-		}
-		answered++
-		sinceKill++
-		pid, _ := strconv.Atoi(answerRE.FindStringSubmatch(got)[1])
-		if len(pids) == 0 || pids[len(pids)-1] != pid {
-			for _, k := range killed {
-				if k == pid {
-					t.Fatalf("connection %d answered by pid %d, which was killed", i, pid)
-				}
-			}
-			pids = append(pids, pid)
-		}
-		if len(killed) < kills && (sinceKill >= killEvery || time.Now().After(nextKill)) {
-			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-				t.Fatalf("kill %d: %v", pid, err)
-			}
-			killed = append(killed, pid)
-			sinceKill = 0
-			nextKill = time.Now().Add(maxTime / (kills + 1))
-		}
-	}
-	t.Logf("%d connections answered by %d processes, %d failed; killed %v", answered, len(pids), failed, killed)
-	if failed != 0 {
-		t.Errorf("%d connections failed, want 0:\n%s", failed, strings.Join(failures, "\n"))
-	}
-	if len(killed) != kills {
-		t.Fatalf("killed %d services, want %d", len(killed), kills)
-	}
-	if len(pids) != kills+1 {
-		t.Errorf("answers came from %d processes %v, want %d (one more than the kills)", len(pids), pids, kills+1)
-	}
+	const kills = 3
+	pids := connectWhileKilling(t, addr, kills)
 	s.waitLog(5*time.Second, func(r record) bool {
 		return len(s.records(match("msg", "service exited", "unit", "kill.socket", "status", "code=killed, signal=KILL"))) >= kills
 	})
@@ -124,6 +70,71 @@ func TestKilledServiceLosesNoConnection(t *testing.T) {
 	if n := len(s.records(match("msg", "starting service", "unit", "kill.socket", "reason", "activation"))); n != kills+2 {
 		t.Errorf("%d activations logged, want %d", n, kills+2)
 	}
+}
+
+// connectWhileKilling connects to addr one connection after another (2,000
+// at most, for 3s at most) and SIGKILLs the service that answers, kills
+// times along the way. No connection may fail, no killed pid answer
+// again, and each kill must bring one new process. It returns the pids
+// that answered, in order.
+func connectWhileKilling(t *testing.T, addr string, kills int) []int {
+	t.Helper()
+	const (
+		maxConns = 2000
+		maxTime  = 3 * time.Second
+	)
+	var (
+		answered, failed int
+		failures         []string
+		pids             []int // each distinct pid, in order
+		killed           []int
+	)
+	killEvery := maxConns / (kills + 1)
+	deadline := time.Now().Add(maxTime)
+	// Kill after every killEvery answers, or every maxTime/(kills+1) if
+	// the machine is slow, so that all kills happen within maxTime.
+	nextKill := time.Now().Add(maxTime / time.Duration(kills+1))
+	sinceKill := 0
+	for i := 0; i < maxConns && time.Now().Before(deadline); i++ {
+		got, err := ask("tcp4", addr, 10*time.Second)
+		if err != nil || !answerRE.MatchString(got) {
+			failed++
+			if len(failures) < 10 {
+				failures = append(failures, fmt.Sprintf("connection %d: %q, %v (errno %v)", i, got, err, errnoOf(err)))
+			}
+			continue
+		}
+		answered++
+		sinceKill++
+		pid, _ := strconv.Atoi(answerRE.FindStringSubmatch(got)[1])
+		if len(pids) == 0 || pids[len(pids)-1] != pid {
+			for _, k := range killed {
+				if k == pid {
+					t.Fatalf("connection %d answered by pid %d, which was killed", i, pid)
+				}
+			}
+			pids = append(pids, pid)
+		}
+		if len(killed) < kills && (sinceKill >= killEvery || time.Now().After(nextKill)) {
+			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+				t.Fatalf("kill %d: %v", pid, err)
+			}
+			killed = append(killed, pid)
+			sinceKill = 0
+			nextKill = time.Now().Add(maxTime / time.Duration(kills+1))
+		}
+	}
+	t.Logf("%d connections answered by %d processes, %d failed; killed %v", answered, len(pids), failed, killed)
+	if failed != 0 {
+		t.Errorf("%d connections failed, want 0:\n%s", failed, strings.Join(failures, "\n"))
+	}
+	if len(killed) != kills {
+		t.Fatalf("killed %d services, want %d", len(killed), kills)
+	}
+	if len(pids) != kills+1 {
+		t.Errorf("answers came from %d processes %v, want %d (one more than the kills)", len(pids), pids, kills+1)
+	}
+	return pids
 }
 
 // TestServiceExitsAndRestarts: a service that exits (cleanly) after one

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sockd/sockd/internal/testenv"
 )
 
 // TestPID1ReapsOrphans runs sockd as PID 1 of a new PID namespace, as in a
@@ -16,7 +18,7 @@ import (
 // and the service still answers.
 func TestPID1ReapsOrphans(t *testing.T) {
 	t.Parallel()
-	needRoot(t, "a PID namespace")
+	testenv.RequireRoot(t, "a PID namespace")
 	needTools(t, "unshare")
 	e := newEnv(t)
 	p := freePort(t)

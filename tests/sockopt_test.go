@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sockd/sockd/internal/testenv"
 	"golang.org/x/sys/unix"
 )
 
@@ -86,16 +87,11 @@ var (
 )
 
 // backlogOf returns the backlog of a listening socket as ss(8) shows it
-// (Send-Q of a LISTEN socket), or skips the check without ss.
+// (Send-Q of a LISTEN socket); without ss the test is skipped (failed
+// under CI=true).
 func backlogOf(t *testing.T, args ...string) int {
 	t.Helper()
-	if _, err := exec.LookPath("ss"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("ss (iproute2) is missing and CI=true")
-		}
-		t.Logf("ss (iproute2) is missing: Backlog= not checked")
-		return -1
-	}
+	testenv.RequireProgram(t, "ss")
 	out, err := exec.Command("ss", append([]string{"-Hn"}, args...)...).Output()
 	if err != nil {
 		t.Fatalf("ss %v: %v", args, err)
@@ -132,28 +128,9 @@ func canBindNonlocal() bool {
 // reads each back from the service's side with getsockopt.
 func TestSocketOptions(t *testing.T) {
 	t.Parallel()
-	needRoot(t, "Mark= needs CAP_NET_ADMIN, and so do buffer sizes above net.core.rmem_max")
+	testenv.RequireRoot(t, "Mark= needs CAP_NET_ADMIN, and so do buffer sizes above net.core.rmem_max")
 	e := newEnv(t)
-	p4, p4u, p6, p6u, pboth := freePort(t), freePort(t), freePort(t), freePort(t), freePort(t)
-	e.unit("opt4", append([]string{
-		fmt.Sprintf("ListenStream=127.0.0.1:%d", p4),
-		fmt.Sprintf("ListenDatagram=127.0.0.1:%d", p4u),
-		"Backlog=37", "IPTOS=low-delay", "IPTTL=33",
-	}, commonOptions...), []string{e.probe()})
-	e.unit("opt6", append([]string{
-		fmt.Sprintf("ListenStream=[::1]:%d", p6),
-		fmt.Sprintf("ListenDatagram=[::1]:%d", p6u),
-		"BindIPv6Only=ipv6-only", "Backlog=38", "IPTOS=40", "IPTTL=44",
-	}, commonOptions...), []string{e.probe()})
-	e.unit("opt6both", []string{fmt.Sprintf("ListenStream=[::]:%d", pboth), "BindIPv6Only=both"}, []string{e.probe()})
-	abs := "@sockd-e2e-opt-" + randName()
-	ustream, udgram := e.path("u/stream.sock"), e.path("u/dgram.sock")
-	e.unit("optunix", append([]string{
-		"ListenStream=" + ustream,
-		"ListenDatagram=" + udgram,
-		"ListenSequentialPacket=" + abs,
-		"Backlog=23", "IPTOS=low-delay", "IPTTL=33", "SocketMode=0640", "DirectoryMode=0750",
-	}, commonOptions...), []string{e.probe()})
+	a := writeOptUnits(t, e)
 	s := e.start()
 	if got := s.records(msgIs("sockd ready"))[0].get("units"); got != "4" {
 		t.Errorf("sockd ready with units=%s, want 4", got)
@@ -164,16 +141,16 @@ func TestSocketOptions(t *testing.T) {
 
 	// Backlog=: not readable with getsockopt; ss shows it as the Send-Q
 	// of the listening socket.
-	if n := backlogOf(t, "-lt", fmt.Sprintf("sport = :%d", p4)); n >= 0 && n != 37 {
+	if n := backlogOf(t, "-lt", fmt.Sprintf("sport = :%d", a.p4)); n != 37 {
 		t.Errorf("opt4: backlog %d, want 37", n)
 	}
-	if n := backlogOf(t, "-lt", fmt.Sprintf("sport = :%d", p6)); n >= 0 && n != 38 {
+	if n := backlogOf(t, "-lt", fmt.Sprintf("sport = :%d", a.p6)); n != 38 {
 		t.Errorf("opt6: backlog %d, want 38", n)
 	}
-	if n := backlogOf(t, "-lx", "src", ustream); n >= 0 && n != 23 {
+	if n := backlogOf(t, "-lx", "src", a.ustream); n != 23 {
 		t.Errorf("optunix: backlog %d, want 23", n)
 	}
-	for path, mode := range map[string]os.FileMode{ustream: 0o640, udgram: 0o640, e.path("u"): 0o750} {
+	for path, mode := range map[string]os.FileMode{a.ustream: 0o640, a.udgram: 0o640, e.path("u"): 0o750} {
 		if fi, err := os.Stat(path); err != nil {
 			t.Error(err)
 		} else if fi.Mode().Perm() != mode {
@@ -182,60 +159,102 @@ func TestSocketOptions(t *testing.T) {
 	}
 
 	// Each service, started by a stream client, reports all its fds.
-	byName := map[string]Report{}
-	trigger := func(name, network, addr string) {
-		t.Helper()
-		// The request matters: DeferAcceptSec= holds back a connection
-		// until the client sent something.
-		got, err := askSend(network, addr, "hello\n", 10*time.Second)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		pid := checkAnswer(t, got, name+".socket")
-		if !waitFor(10*time.Second, func() bool {
-			for _, r := range e.reports() {
-				if r.Pid == pid {
-					byName[name] = r
-					return true
-				}
-			}
-			return false
-		}) {
-			t.Fatalf("%s: no report from pid %d", name, pid)
-		}
-	}
-	trigger("opt4", "tcp4", fmt.Sprintf("127.0.0.1:%d", p4))
-	trigger("opt6", "tcp6", fmt.Sprintf("[::1]:%d", p6))
-	trigger("opt6both", "tcp4", fmt.Sprintf("127.0.0.1:%d", pboth)) // IPv4 client, IPv6 socket
-	trigger("optunix", "unix", ustream)
+	checkOptReports(t, a, map[string]Report{
+		"opt4":     e.triggerReport(t, "opt4", "tcp4", fmt.Sprintf("127.0.0.1:%d", a.p4)),
+		"opt6":     e.triggerReport(t, "opt6", "tcp6", fmt.Sprintf("[::1]:%d", a.p6)),
+		"opt6both": e.triggerReport(t, "opt6both", "tcp4", fmt.Sprintf("127.0.0.1:%d", a.pboth)), // IPv4 client, IPv6 socket
+		"optunix":  e.triggerReport(t, "optunix", "unix", a.ustream),
+	})
+}
 
+// optAddrs are the addresses of TestSocketOptions' units.
+type optAddrs struct {
+	p4, p4u, p6, p6u, pboth int
+	ustream, udgram, abs    string
+}
+
+// writeOptUnits writes TestSocketOptions' four units: IPv4, IPv6, dual
+// stack and Unix, with every option that applies to each.
+func writeOptUnits(t *testing.T, e *env) optAddrs {
+	a := optAddrs{p4: freePort(t), p4u: freePort(t), p6: freePort(t), p6u: freePort(t), pboth: freePort(t),
+		ustream: e.path("u/stream.sock"), udgram: e.path("u/dgram.sock"), abs: "@sockd-e2e-opt-" + randName()}
+	e.unit("opt4", append([]string{
+		fmt.Sprintf("ListenStream=127.0.0.1:%d", a.p4),
+		fmt.Sprintf("ListenDatagram=127.0.0.1:%d", a.p4u),
+		"Backlog=37", "IPTOS=low-delay", "IPTTL=33",
+	}, commonOptions...), []string{e.probe()})
+	e.unit("opt6", append([]string{
+		fmt.Sprintf("ListenStream=[::1]:%d", a.p6),
+		fmt.Sprintf("ListenDatagram=[::1]:%d", a.p6u),
+		"BindIPv6Only=ipv6-only", "Backlog=38", "IPTOS=40", "IPTTL=44",
+	}, commonOptions...), []string{e.probe()})
+	e.unit("opt6both", []string{fmt.Sprintf("ListenStream=[::]:%d", a.pboth), "BindIPv6Only=both"}, []string{e.probe()})
+	e.unit("optunix", append([]string{
+		"ListenStream=" + a.ustream,
+		"ListenDatagram=" + a.udgram,
+		"ListenSequentialPacket=" + a.abs,
+		"Backlog=23", "IPTOS=low-delay", "IPTTL=33", "SocketMode=0640", "DirectoryMode=0750",
+	}, commonOptions...), []string{e.probe()})
+	return a
+}
+
+// triggerReport connects to the unit name at addr and returns the report
+// of the service that answered.
+func (e *env) triggerReport(t *testing.T, name, network, addr string) Report {
+	t.Helper()
+	// The request matters: DeferAcceptSec= holds back a connection until
+	// the client sent something.
+	got, err := askSend(network, addr, "hello\n", 10*time.Second)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	pid := checkAnswer(t, got, name+".socket")
+	var rep Report
+	if !waitFor(10*time.Second, func() bool {
+		for _, r := range e.reports() {
+			if r.Pid == pid {
+				rep = r
+				return true
+			}
+		}
+		return false
+	}) {
+		t.Fatalf("%s: no report from pid %d", name, pid)
+	}
+	return rep
+}
+
+// checkOptReports checks what each service of TestSocketOptions saw of
+// its fds.
+func checkOptReports(t *testing.T, a optAddrs, byName map[string]Report) {
+	t.Helper()
 	r := byName["opt4"]
 	checkReport(t, r, []string{"opt4.socket", "opt4.socket"}, []want{
-		{domain: unix.AF_INET, typ: unix.SOCK_STREAM, sockname: fmt.Sprintf("127.0.0.1:%d", p4)},
-		{domain: unix.AF_INET, typ: unix.SOCK_DGRAM, sockname: fmt.Sprintf("127.0.0.1:%d", p4u)},
+		{domain: unix.AF_INET, typ: unix.SOCK_STREAM, sockname: fmt.Sprintf("127.0.0.1:%d", a.p4)},
+		{domain: unix.AF_INET, typ: unix.SOCK_DGRAM, sockname: fmt.Sprintf("127.0.0.1:%d", a.p4u)},
 	})
 	checkOpts(t, "opt4 tcp", r.Passed[0], merge(wantGeneric, wantIP, wantTCP, wantIPv4))
 	checkOpts(t, "opt4 udp", r.Passed[1], merge(wantGeneric, wantIP, wantUDP, wantIPv4))
 
 	r = byName["opt6"]
 	checkReport(t, r, []string{"opt6.socket", "opt6.socket"}, []want{
-		{domain: unix.AF_INET6, typ: unix.SOCK_STREAM, sockname: fmt.Sprintf("[::1]:%d", p6)},
-		{domain: unix.AF_INET6, typ: unix.SOCK_DGRAM, sockname: fmt.Sprintf("[::1]:%d", p6u)},
+		{domain: unix.AF_INET6, typ: unix.SOCK_STREAM, sockname: fmt.Sprintf("[::1]:%d", a.p6)},
+		{domain: unix.AF_INET6, typ: unix.SOCK_DGRAM, sockname: fmt.Sprintf("[::1]:%d", a.p6u)},
 	})
 	checkOpts(t, "opt6 tcp", r.Passed[0], merge(wantGeneric, wantIP, wantTCP, wantIPv6))
 	checkOpts(t, "opt6 udp", r.Passed[1], merge(wantGeneric, wantIP, wantUDP, wantIPv6))
 
 	r = byName["opt6both"]
 	checkReport(t, r, []string{"opt6both.socket"}, []want{
-		{domain: unix.AF_INET6, typ: unix.SOCK_STREAM, sockname: fmt.Sprintf("[::]:%d", pboth)},
+		{domain: unix.AF_INET6, typ: unix.SOCK_STREAM, sockname: fmt.Sprintf("[::]:%d", a.pboth)},
 	})
 	checkOpts(t, "opt6both", r.Passed[0], opts{"IPV6_V6ONLY": 0, "SO_REUSEADDR": 1, "SO_REUSEPORT": 0, "TCP_NODELAY": 0, "SO_KEEPALIVE": 0})
 
 	r = byName["optunix"]
 	checkReport(t, r, []string{"optunix.socket", "optunix.socket", "optunix.socket"}, []want{
-		{domain: unix.AF_UNIX, typ: unix.SOCK_STREAM, sockname: ustream},
-		{domain: unix.AF_UNIX, typ: unix.SOCK_DGRAM, sockname: udgram},
-		{domain: unix.AF_UNIX, typ: unix.SOCK_SEQPACKET, sockname: abs},
+		{domain: unix.AF_UNIX, typ: unix.SOCK_STREAM, sockname: a.ustream},
+		{domain: unix.AF_UNIX, typ: unix.SOCK_DGRAM, sockname: a.udgram},
+		{domain: unix.AF_UNIX, typ: unix.SOCK_SEQPACKET, sockname: a.abs},
 	})
 	for i, in := range r.Passed {
 		checkOpts(t, fmt.Sprintf("optunix fd %d", in.FD), in, merge(wantGeneric, wantUnix))
@@ -243,7 +262,6 @@ func TestSocketOptions(t *testing.T) {
 			t.Errorf("optunix fd %d: SO_BINDTODEVICE=%q, want none", 3+i, in.BindToDevice)
 		}
 	}
-
 }
 
 // TestFreeBind: a unit listening on 192.0.2.10 (TEST-NET-1, on no
@@ -319,12 +337,7 @@ func TestFreeBind(t *testing.T) {
 func needTools(t *testing.T, tools ...string) {
 	t.Helper()
 	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is missing and CI=true", tool)
-			}
-			t.Skipf("%s is missing", tool)
-		}
+		testenv.RequireProgram(t, tool)
 	}
 }
 
@@ -334,7 +347,7 @@ func needTools(t *testing.T, tools ...string) {
 // nsenter.
 func TestSocketOptionsNetns(t *testing.T) {
 	t.Parallel()
-	needRoot(t, "network namespaces, BindToDevice=, Transparent=")
+	testenv.RequireRoot(t, "network namespaces, BindToDevice=, Transparent=")
 	needTools(t, "unshare", "nsenter", "ip")
 	e := newEnv(t)
 	p4, p6 := freePort(t), freePort(t)

@@ -68,7 +68,7 @@ const (
 type Address struct {
 	Family Family
 	// IP is the address for inet and inet6; for a bare port it is the IPv6
-	// unspecified address "::" and AnyPort is true.
+	// unspecified address "::" and BarePort is true.
 	IP netip.Addr
 	// Port is the TCP/UDP port, or the vsock port.
 	Port uint32

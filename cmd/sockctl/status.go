@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -46,100 +47,135 @@ func (c *cli) status() int {
 	return code
 }
 
+// printStatus prints u as systemctl status prints a unit.
 func (c *cli) printStatus(u control.Unit, now time.Time) {
-	s := c.style
-	w := c.stdout
+	p := statusPrinter{w: c.stdout, s: c.style}
 	title := u.Name
 	if u.Description != "" {
 		title += " - " + u.Description
 	}
-	fmt.Fprintf(w, "%s%s\n", s.dot(u.ActiveState), title)
-	field := func(name, format string, args ...any) {
-		fmt.Fprintf(w, "%11s: %s\n", name, fmt.Sprintf(format, args...))
-	}
+	fmt.Fprintf(p.w, "%s%s\n", p.s.dot(u.ActiveState), title)
 	if u.State == "masked" { // as systemctl shows a masked unit
-		field("Loaded", "masked (Reason: Unit %s is masked.)", u.Name)
-		field("Active", "%s (%s)", u.ActiveState, u.SubState)
+		p.field("Loaded", "masked (Reason: Unit %s is masked.)", u.Name)
+		p.field("Active", "%s (%s)", u.ActiveState, u.SubState)
 		return
 	}
 	if len(u.Errors) > 0 {
-		field("Loaded", "%s", s.stateColor("failed", "bad-setting"))
-		for i, e := range u.Errors {
-			if i == 0 {
-				field("Error", "%s", e)
-			} else {
-				fmt.Fprintf(w, "%11s  %s\n", "", e)
-			}
-		}
+		p.field("Loaded", "%s", p.s.stateColor("failed", "bad-setting"))
+		p.list("Error", u.Errors)
 		return
 	}
-	field("Loaded", "loaded (%s)", strings.Join(u.Files, "; "))
+	p.field("Loaded", "loaded (%s)", strings.Join(u.Files, "; "))
 	if u.Kind == "service" {
-		field("TriggeredBy", "%s", u.Socket)
+		p.field("TriggeredBy", "%s", u.Socket)
 	}
+	p.active(u, now)
+	if u.Kind == "socket" {
+		p.socket(u)
+	}
+	p.process(u)
+	p.log(u.Log)
+}
+
+// statusPrinter writes the lines of `sockctl status`, labels right-aligned
+// in 11 columns as systemctl aligns them.
+type statusPrinter struct {
+	w io.Writer
+	s style
+}
+
+// field writes "      Label: value".
+func (p statusPrinter) field(name, format string, args ...any) {
+	fmt.Fprintf(p.w, "%11s: %s\n", name, fmt.Sprintf(format, args...))
+}
+
+// list writes values under one label, the label and colon on the first
+// line only.
+func (p statusPrinter) list(name string, values []string) {
+	for i, v := range values {
+		if i == 0 {
+			p.field(name, "%s", v)
+		} else {
+			fmt.Fprintf(p.w, "%11s  %s\n", "", v)
+		}
+	}
+}
+
+// active writes the Active: line: the state, the result of a failure and
+// since when.
+func (p statusPrinter) active(u control.Unit, now time.Time) {
 	active := fmt.Sprintf("%s (%s)", u.ActiveState, u.SubState)
 	if u.ActiveState == "failed" && u.Result != "" {
 		active = fmt.Sprintf("%s (Result: %s)", u.ActiveState, u.Result)
 	}
-	active = s.stateColor(u.ActiveState, active)
+	active = p.s.stateColor(u.ActiveState, active)
 	if t := since(u.Since, now); t != "" {
 		active += " since " + t
 	}
-	field("Active", "%s", active)
-	if u.Kind == "socket" {
-		field("Triggers", "%s", u.Service)
-		for i, l := range u.Listeners {
-			name := "Listen"
-			if i > 0 {
-				name = ""
-			}
-			closed := ""
-			if l.Closed {
-				closed = " closed: connections are refused until the unit is started again"
-			}
-			fmt.Fprintf(w, "%11s%s %s (%s)%s\n", name, map[bool]string{true: ":", false: " "}[i == 0], l.Listen, l.Type, closed)
-		}
-		if strings.Contains(u.Service, "@.") { // Accept=yes: as systemctl shows it
-			field("Accepted", "%d; Connected: %d; Refused: %d", u.Activations, u.Connections, u.Refused)
-		} else {
-			field("Accepted", "%d; Refused: %d", u.Activations, u.Refused)
-		}
-		for i, inst := range u.Instances {
-			name := "Instances"
-			if i > 0 {
-				name = ""
-			}
-			fmt.Fprintf(w, "%11s%s %s (pid %d, from %s)\n", name, map[bool]string{true: ":", false: " "}[i == 0], inst.Name, inst.PID, inst.Remote)
+	p.field("Active", "%s", active)
+}
+
+// socket writes what a socket unit adds: the service it triggers, its
+// listeners, its counters and its Accept=yes instances.
+func (p statusPrinter) socket(u control.Unit) {
+	p.field("Triggers", "%s", u.Service)
+	listen := make([]string, len(u.Listeners))
+	for i, l := range u.Listeners {
+		listen[i] = fmt.Sprintf("%s (%s)", l.Listen, l.Type)
+		if l.Closed {
+			listen[i] += " closed: connections are refused until the unit is started again"
 		}
 	}
+	p.list("Listen", listen)
+	if strings.Contains(u.Service, "@.") { // Accept=yes: as systemctl shows it
+		p.field("Accepted", "%d; Connected: %d; Refused: %d", u.Activations, u.Connections, u.Refused)
+	} else {
+		p.field("Accepted", "%d; Refused: %d", u.Activations, u.Refused)
+	}
+	instances := make([]string, len(u.Instances))
+	for i, inst := range u.Instances {
+		instances[i] = fmt.Sprintf("%s (pid %d, from %s)", inst.Name, inst.PID, inst.Remote)
+	}
+	p.list("Instances", instances)
+}
+
+// process writes the service's processes, status text, fd store,
+// restarts and last exit.
+func (p statusPrinter) process(u control.Unit) {
 	if u.MainPID > 0 {
-		field("Main PID", "%d", u.MainPID)
+		p.field("Main PID", "%d", u.MainPID)
 	}
 	if len(u.DrainingPIDs) > 0 { // old instances a graceful restart is stopping
-		field("Draining", "%s", joinPIDs(u.DrainingPIDs))
+		p.field("Draining", "%s", joinPIDs(u.DrainingPIDs))
 	}
 	if u.StatusText != "" {
-		field("Status", "%q", u.StatusText)
+		p.field("Status", "%q", u.StatusText)
 	}
 	if u.FDStoreMax > 0 || len(u.FDStore) > 0 {
-		field("FD Store", "%d (limit %d)", len(u.FDStore), u.FDStoreMax)
+		p.field("FD Store", "%d (limit %d)", len(u.FDStore), u.FDStoreMax)
 		for _, e := range u.FDStore { // as systemd-analyze fdstore: FDNAME TYPE INODE PATH
-			fmt.Fprintf(w, "%11s  %s %s %d %s\n", "", e.Name, e.Type, e.Inode, e.Target)
+			fmt.Fprintf(p.w, "%11s  %s %s %d %s\n", "", e.Name, e.Type, e.Inode, e.Target)
 		}
 	}
-	field("Restarts", "%d", u.Restarts)
+	p.field("Restarts", "%d", u.Restarts)
 	if u.LastExit != nil {
-		field("Last exit", "%s", u.LastExit.Text)
+		p.field("Last exit", "%s", u.LastExit.Text)
 	}
-	if len(u.Log) > 0 {
-		fmt.Fprintln(w)
-		for _, r := range u.Log {
-			line := r.String()
-			if r.Level == "ERROR" {
-				line = s.color(red, line)
-			}
-			fmt.Fprintln(w, line)
+}
+
+// log writes the unit's last log records after an empty line, errors in
+// red.
+func (p statusPrinter) log(recs []control.LogRecord) {
+	if len(recs) == 0 {
+		return
+	}
+	fmt.Fprintln(p.w)
+	for _, r := range recs {
+		line := r.String()
+		if r.Level == "ERROR" {
+			line = p.s.color(red, line)
 		}
+		fmt.Fprintln(p.w, line)
 	}
 }
 

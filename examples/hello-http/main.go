@@ -8,7 +8,8 @@
 // closed (10s at most). That is what `sockctl restart --graceful
 // hello.service` needs: connections that arrive meanwhile wait in the
 // listening socket's queue, which the new instance shares, and no request
-// is lost. GET /?wait=500ms answers after that long (10s at most), to
+// is lost. GET /?wait=500ms sends its headers at once (Hello-Pid: the
+// pid that serves it) and the body after that long (10s at most), to
 // watch a request finish during a restart.
 //
 // Run it under sockd with examples/units/hello.socket and hello.service.
@@ -23,6 +24,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -49,6 +51,9 @@ func main() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if d, err := time.ParseDuration(r.URL.Query().Get("wait")); err == nil && d > 0 {
+			w.Header().Set("Hello-Pid", strconv.Itoa(os.Getpid()))
+			w.WriteHeader(http.StatusOK)
+			http.NewResponseController(w).Flush() // the client knows who holds it
 			time.Sleep(min(d, maxWait))
 		}
 		fmt.Fprintf(w, "hello from pid %d, up %s\n", os.Getpid(), time.Since(started).Round(time.Millisecond))

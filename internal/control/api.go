@@ -30,9 +30,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
-
-	"github.com/sockd/sockd/internal/logring"
 )
 
 // Version is the API version, the first element of every path.
@@ -85,7 +84,33 @@ type Unit struct {
 	// (SubState "bad-setting"), each as path:line: [Section] Directive: …
 	Errors []string `json:"errors,omitempty"`
 	// Log holds the unit's last log records, oldest first.
-	Log []logring.Record `json:"log,omitempty"`
+	Log []LogRecord `json:"log,omitempty"`
+}
+
+// LogRecord is one of a unit's last log records (internal/logring keeps
+// them).
+type LogRecord struct {
+	Time    time.Time `json:"time"`
+	Level   string    `json:"level"`
+	Message string    `json:"message"`
+	// Attrs are the record's other attributes as "key=value" pairs, in
+	// order, the unit attribute left out.
+	Attrs []string `json:"attrs,omitempty"`
+}
+
+// String formats r as one line: "Jan 02 15:04:05 WARN message key=value ...".
+func (r LogRecord) String() string {
+	var b strings.Builder
+	b.WriteString(r.Time.Format("Jan 02 15:04:05"))
+	b.WriteByte(' ')
+	b.WriteString(r.Level)
+	b.WriteByte(' ')
+	b.WriteString(r.Message)
+	for _, a := range r.Attrs {
+		b.WriteByte(' ')
+		b.WriteString(a)
+	}
+	return b.String()
 }
 
 // StoredFD is one entry of a service's fd store, as systemd-analyze

@@ -117,12 +117,21 @@ func (s *Server) Serve() error {
 	return err
 }
 
+// cancelGrace is how long a request cancelled by Shutdown has to send
+// its answer (503 "request cancelled: sockd is stopping") before its
+// connection is closed.
+const cancelGrace = time.Second
+
 // Shutdown stops accepting connections, waits for the requests in
-// progress until ctx is done, then cancels them, and removes the socket.
+// progress until ctx is done, then cancels them (each answers that sockd
+// is stopping, within cancelGrace), and removes the socket.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.http.Shutdown(ctx)
 	if err != nil {
 		s.cancel()
+		last, stop := context.WithTimeout(context.Background(), cancelGrace)
+		s.http.Shutdown(last) // the listener is closed already: its error says so
+		stop()
 		err = s.http.Close()
 	}
 	s.cancel()
@@ -285,6 +294,9 @@ func (s *Server) body(w http.ResponseWriter, r *http.Request, unit string, into 
 
 // withUnit names the unit in an error that does not name one.
 func withUnit(err error, name string) error {
+	if errors.Is(err, context.Canceled) {
+		return control.Errorf(http.StatusServiceUnavailable, name, "request cancelled: sockd is stopping")
+	}
 	var e *control.Error
 	if errors.As(err, &e) && e.Unit == "" {
 		c := *e

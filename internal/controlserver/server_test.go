@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/sockd/sockd/internal/control"
+	"github.com/sockd/sockd/internal/testenv"
 )
 
 // fakeBackend records the changes asked of it.
@@ -31,6 +32,10 @@ type fakeBackend struct {
 	units   map[string]control.Unit
 	reload  error
 	blockDo chan struct{} // if set, Do waits on it or ctx
+	// doBlocked, if set, receives once Do waits on blockDo, and doEnded
+	// what ended the wait (nil: blockDo; else ctx's error).
+	doBlocked chan struct{}
+	doEnded   chan error
 	// graceful is what GracefulRestart returns.
 	graceful error
 }
@@ -59,10 +64,20 @@ func (f *fakeBackend) Do(ctx context.Context, name string, a control.Action) err
 		return control.NoSuchUnit(name)
 	}
 	if f.blockDo != nil {
+		if f.doBlocked != nil {
+			f.doBlocked <- struct{}{}
+		}
+		var err error
 		select {
 		case <-f.blockDo:
 		case <-ctx.Done():
-			return ctx.Err()
+			err = ctx.Err()
+		}
+		if f.doEnded != nil {
+			f.doEnded <- err
+		}
+		if err != nil {
+			return err
 		}
 	}
 	if name == "web.socket" && a == control.Stop {
@@ -264,6 +279,7 @@ func TestLiveSocketIsNotClobbered(t *testing.T) {
 func TestShutdownRemovesSocketAndServeReturns(t *testing.T) {
 	fake := newFake()
 	fake.blockDo = make(chan struct{})
+	fake.doBlocked, fake.doEnded = make(chan struct{}, 1), make(chan error, 1)
 	path := filepath.Join(t.TempDir(), control.SocketName)
 	srv, err := Listen(Config{Path: path, Group: -1, Backend: fake})
 	if err != nil {
@@ -277,7 +293,13 @@ func TestShutdownRemovesSocketAndServeReturns(t *testing.T) {
 		_, err := control.NewClient(path).Do(context.Background(), "web.service", control.Stop)
 		reqDone <- err
 	}()
-	time.Sleep(100 * time.Millisecond)
+	select { // the request is in the backend
+	case <-fake.doBlocked:
+	case err := <-reqDone:
+		t.Fatalf("request ended before it reached the backend: %v", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("request did not reach the backend")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	srv.Shutdown(ctx)
@@ -289,10 +311,14 @@ func TestShutdownRemovesSocketAndServeReturns(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Serve did not return")
 	}
+	if err := <-fake.doEnded; !errors.Is(err, context.Canceled) {
+		t.Errorf("the backend's wait ended with %v; want context.Canceled, Shutdown cancelling it", err)
+	}
 	select {
 	case err := <-reqDone:
-		if err == nil {
-			t.Error("blocked request succeeded")
+		var ce *control.Error
+		if !errors.As(err, &ce) || ce.Status != http.StatusServiceUnavailable || !strings.Contains(ce.Message, "request cancelled: sockd is stopping") {
+			t.Errorf("blocked request: %v; want 503 request cancelled: sockd is stopping", err)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("blocked request not ended by Shutdown")
@@ -492,12 +518,7 @@ func asUser(t *testing.T, exe, path string, cred *syscall.Credential, method, ur
 }
 
 func TestPermissions(t *testing.T) {
-	if os.Getuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true but not root: this test needs root to run a client as another user")
-		}
-		t.Skip("needs root: runs clients as nobody")
-	}
+	testenv.RequireRoot(t, "runs clients as nobody")
 	// A directory and a copy of the test binary that nobody can reach.
 	dir, err := os.MkdirTemp("", "sockd-control-perm-")
 	if err != nil {

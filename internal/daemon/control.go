@@ -322,7 +322,7 @@ func (b *controlBackend) Do(ctx context.Context, name string, a control.Action) 
 	}
 	err = u.Do(ctx, op)
 	switch {
-	case errors.Is(err, supervise.ErrNotRunning) || (err != nil && b.ctx.Err() != nil):
+	case errors.Is(err, supervise.ErrStopped) || (err != nil && b.ctx.Err() != nil):
 		return control.Errorf(http.StatusServiceUnavailable, name, "sockd is stopping")
 	case err != nil:
 		return err

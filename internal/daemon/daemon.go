@@ -1,7 +1,38 @@
 // Package daemon owns sockd's live unit set: it loads the units, binds
-// every listener of every valid unit, runs one supervisor per unit, and
-// shuts everything down in order. One bad unit never takes the others
-// down: a unit that fails to load or to bind is logged and left out.
+// every listener of every valid unit, runs one supervisor per unit
+// (internal/supervise), reloads (load, validate, diff, apply), and shuts
+// everything down in order. One bad unit never takes the others down: a
+// unit that fails to load or to bind is logged and left out. It also
+// serves the control API's backend and the handoff socket, and starts
+// upgrades and takeovers, whose state (what crosses an execve or goes to
+// another process) is moving into internal/upgrade.
+//
+// # Words
+//
+// One word per idea, in code, docs and logs:
+//
+//   - generation: one exec image of sockd. The first is 1; each upgrade
+//     or takeover starts the next.
+//   - upgrade: sockd re-executes itself in place (same pid), and the new
+//     generation restores the units from the state the old one handed
+//     over across the execve. Services keep running.
+//   - takeover: another process receives a unit's fds over the handoff
+//     socket: a new sockd started with --takeover (which then becomes the
+//     next generation), or any permitted program (handoff.Listeners).
+//   - handoff: the mechanism, not an event: named fds over an AF_UNIX
+//     socket with SCM_RIGHTS (package handoff, RUNTIME_DIR/handoff.sock).
+//     A takeover uses it; an upgrade in place does not need it.
+//   - adopt: use an fd or a process that already exists instead of
+//     creating one: a listener inherited through LISTEN_FDS or from the
+//     previous generation (activation.BindWith, BindOwning), a service a
+//     previous generation started (reaper.Adopt, spawn.Adopt). A reload
+//     does not adopt its own listeners: it keeps them (activation.Rebind).
+//   - park: a unit stops acting on its listeners for a moment (no
+//     activation, no accept) while its state is saved for an upgrade or
+//     its fds are handed over, and resumes if that fails
+//     (supervise.Unit.Park, Parked.Resume).
+//   - keep: a reload keeps a listener whose settings did not change (same
+//     units.Fingerprint): same socket, no refused connection.
 package daemon
 
 import (

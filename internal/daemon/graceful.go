@@ -34,7 +34,7 @@ func (b *controlBackend) GracefulRestart(ctx context.Context, name string) error
 	defer context.AfterFunc(b.ctx, cancel)()
 	err = u.Do(ctx, supervise.OpGracefulRestart)
 	switch {
-	case errors.Is(err, supervise.ErrNotRunning) || (err != nil && b.ctx.Err() != nil):
+	case errors.Is(err, supervise.ErrStopped) || (err != nil && b.ctx.Err() != nil):
 		return control.Errorf(http.StatusServiceUnavailable, name, "sockd is stopping")
 	case err != nil:
 		return control.Errorf(http.StatusInternalServerError, name, "%v", err)

@@ -80,15 +80,16 @@ func (d *Daemon) removeUnit(name string) {
 }
 
 func (d *Daemon) addUnit(u *units.Unit) error {
-	return d.startUnit(u, nil)
+	return d.startUnit(u, func(units.Listener) *activation.Listener { return nil })
 }
 
-// startUnit binds u's listeners (adopting, for each one adopt returns an
-// fd for, that fd) and supervises it. A unit that cannot bind is logged
-// and d.units is left as it was.
-func (d *Daemon) startUnit(u *units.Unit, adopt func(units.Listener) int) error {
-	ls, err := d.bindHooked(u, func() ([]*activation.Listener, error) {
-		return activation.BindWith(u.Name+".socket", &u.Socket, adopt)
+// startUnit binds u's listeners (taking over, for each one keep returns
+// a current Listener for, that Listener's socket and file system node:
+// see activation.Rebind) and supervises it. A unit that cannot bind is
+// logged and d.units is left as it was.
+func (d *Daemon) startUnit(u *units.Unit, keep func(units.Listener) *activation.Listener) error {
+	ls, err := d.bindHooked(u, func() ([]*activation.Listener, error) { // sockethooks.go
+		return activation.Rebind(u.Name+".socket", &u.Socket, keep)
 	})
 	if err != nil {
 		d.log.Error("unit failed", "unit", u.Name+".socket", "err", err)
@@ -122,11 +123,8 @@ func (d *Daemon) changeUnit(ctx context.Context, c units.Change, u *units.Unit) 
 			d.log.Warn("removing socket node", "unit", c.Name+".socket", "err", err)
 		}
 	}
-	err := d.startUnit(u, func(spec units.Listener) int {
-		if l, ok := kept[units.Fingerprint(spec, &u.Socket)]; ok {
-			return l.Fd()
-		}
-		return -1
+	err := d.startUnit(u, func(spec units.Listener) *activation.Listener {
+		return kept[units.Fingerprint(spec, &u.Socket)]
 	})
 	if err != nil {
 		delete(d.units, c.Name) // its old listeners are closed: nothing left to run

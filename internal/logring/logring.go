@@ -11,36 +11,12 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
-	"time"
+
+	"github.com/sockd/sockd/internal/control"
 )
 
 // DefaultSize is how many records a Ring keeps per unit by default.
 const DefaultSize = 10
-
-// Record is one remembered log record.
-type Record struct {
-	Time    time.Time `json:"time"`
-	Level   string    `json:"level"`
-	Message string    `json:"message"`
-	// Attrs are the record's other attributes as "key=value" pairs, in
-	// order, the unit attribute left out.
-	Attrs []string `json:"attrs,omitempty"`
-}
-
-// String formats r as one line: "15:04:05 WARN message key=value ...".
-func (r Record) String() string {
-	var b strings.Builder
-	b.WriteString(r.Time.Format("Jan 02 15:04:05"))
-	b.WriteByte(' ')
-	b.WriteString(r.Level)
-	b.WriteByte(' ')
-	b.WriteString(r.Message)
-	for _, a := range r.Attrs {
-		b.WriteByte(' ')
-		b.WriteString(a)
-	}
-	return b.String()
-}
 
 // Ring holds the last records of each unit. It is safe for concurrent use.
 type Ring struct {
@@ -50,7 +26,7 @@ type Ring struct {
 }
 
 type buffer struct {
-	recs  []Record // circular once full
+	recs  []control.LogRecord // circular once full
 	next  int
 	count int
 }
@@ -81,7 +57,7 @@ func Key(unit string) string {
 }
 
 // Add remembers rec under unit's key.
-func (r *Ring) Add(unit string, rec Record) {
+func (r *Ring) Add(unit string, rec control.LogRecord) {
 	key := Key(unit)
 	if key == "" {
 		return
@@ -90,7 +66,7 @@ func (r *Ring) Add(unit string, rec Record) {
 	defer r.mu.Unlock()
 	b := r.bufs[key]
 	if b == nil {
-		b = &buffer{recs: make([]Record, r.size)}
+		b = &buffer{recs: make([]control.LogRecord, r.size)}
 		r.bufs[key] = b
 	}
 	b.recs[b.next] = rec
@@ -102,14 +78,14 @@ func (r *Ring) Add(unit string, rec Record) {
 
 // Records returns the records of unit (any spelling Key accepts), oldest
 // first.
-func (r *Ring) Records(unit string) []Record {
+func (r *Ring) Records(unit string) []control.LogRecord {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	b := r.bufs[Key(unit)]
 	if b == nil {
 		return nil
 	}
-	out := make([]Record, 0, b.count)
+	out := make([]control.LogRecord, 0, b.count)
 	start := (b.next - b.count + len(b.recs)) % len(b.recs)
 	for i := 0; i < b.count; i++ {
 		out = append(out, b.recs[(start+i)%len(b.recs)])
@@ -146,7 +122,7 @@ func (h *handler) Handle(ctx context.Context, rec slog.Record) error {
 		return true
 	})
 	if unit != "" {
-		h.ring.Add(unit, Record{Time: rec.Time, Level: rec.Level.String(), Message: rec.Message, Attrs: attrs})
+		h.ring.Add(unit, control.LogRecord{Time: rec.Time, Level: rec.Level.String(), Message: rec.Message, Attrs: attrs})
 	}
 	return h.next.Handle(ctx, rec)
 }

@@ -46,14 +46,16 @@ func (s Status) String() string {
 	case s.Wait.Exited():
 		return fmt.Sprintf("code=exited, status=%d", s.Wait.ExitStatus())
 	case s.Wait.Signaled() && s.Wait.CoreDump():
-		return fmt.Sprintf("code=dumped, signal=%s", signalName(s.Wait.Signal()))
+		return fmt.Sprintf("code=dumped, signal=%s", SignalName(s.Wait.Signal()))
 	case s.Wait.Signaled():
-		return fmt.Sprintf("code=killed, signal=%s", signalName(s.Wait.Signal()))
+		return fmt.Sprintf("code=killed, signal=%s", SignalName(s.Wait.Signal()))
 	}
 	return fmt.Sprintf("code=unknown, status=%#x", uint32(s.Wait))
 }
 
-func signalName(sig syscall.Signal) string {
+// SignalName names a signal as systemctl(1) does: "TERM", "KILL", or the
+// number for a signal without a name.
+func SignalName(sig syscall.Signal) string {
 	if name := unix.SignalName(sig); name != "" {
 		return name[3:] // "SIGTERM" → "TERM"
 	}

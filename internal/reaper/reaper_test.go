@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+	"golang.org/x/sys/unix"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -115,10 +116,12 @@ func TestManyFastChildren(t *testing.T) {
 	wg.Wait()
 }
 
-// recorder is a slog.Handler that keeps the pids of reaped orphans.
+// recorder is a slog.Handler that keeps the pids of reaped orphans and
+// leaves a token in reaped after each.
 type recorder struct {
 	mu     sync.Mutex
 	orphan map[int]string
+	reaped chan struct{}
 }
 
 func (h *recorder) Enabled(context.Context, slog.Level) bool { return true }
@@ -142,6 +145,10 @@ func (h *recorder) Handle(_ context.Context, rec slog.Record) error {
 	h.mu.Lock()
 	h.orphan[pid] = status
 	h.mu.Unlock()
+	select {
+	case h.reaped <- struct{}{}:
+	default:
+	}
 	return nil
 }
 
@@ -155,7 +162,7 @@ func (h *recorder) status(pid int) (string, bool) {
 // TestOrphan: a child forks a grandchild and exits; the grandchild is
 // reparented to the test process (a subreaper) and reaped when it exits.
 func TestOrphan(t *testing.T) {
-	rec := &recorder{orphan: map[int]string{}}
+	rec := &recorder{orphan: map[int]string{}, reaped: make(chan struct{}, 1)}
 	r := newReaper(t, slog.New(rec))
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	_, c := sh(t, r, "sh -c 'sleep 0.2; exit 7' & echo $! > "+pidFile+"; exit 0")
@@ -174,17 +181,20 @@ func TestOrphan(t *testing.T) {
 	if ppid != os.Getpid() {
 		t.Errorf("grandchild's parent is %d, want the test process %d", ppid, os.Getpid())
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	timeout := time.After(10 * time.Second)
+	for {
 		if st, ok := rec.status(grandchild); ok {
 			if st != "code=exited, status=7" {
 				t.Errorf("orphan status %q", st)
 			}
 			return
 		}
-		time.Sleep(10 * time.Millisecond)
+		select {
+		case <-rec.reaped:
+		case <-timeout:
+			t.Fatalf("orphan %d was not reaped", grandchild)
+		}
 	}
-	t.Fatalf("orphan %d was not reaped", grandchild)
 }
 
 // parentOf reads the PPid of pid from /proc; 0 if it already exited.
@@ -256,11 +266,11 @@ func TestStartFunc(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(got) == 0 && time.Now().Before(deadline) {
-		r.Reap()
-		time.Sleep(time.Millisecond)
-	}
+	// Wait until the child has exited, without reaping it (WNOWAIT); the
+	// reaper's goroutine may have reaped it already (ECHILD).
+	var info unix.Siginfo
+	unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+	r.Reap()
 	st := wait(t, got)
 	if st.Pid != pid || st.Wait.ExitStatus() != 7 {
 		t.Errorf("got %v for pid %d; want exit 7 of %d", st, st.Pid, pid)

@@ -8,9 +8,7 @@ import "testing"
 // called ExecDone for are freed by the next spawn, and their ExecDone is
 // closed then.
 func TestChildrenCollected(t *testing.T) {
-	if !fastAvailable() {
-		t.Skip("no fast spawn path in this build or kernel")
-	}
+	requireFast(t)
 	r := newReaper(t)
 	var ps []*Process
 	for range 8 {

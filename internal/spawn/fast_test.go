@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sockd/sockd/internal/reaper"
+	"github.com/sockd/sockd/internal/testenv"
 	"github.com/sockd/sockd/units"
 )
 
@@ -20,9 +21,7 @@ import (
 // it, and without it (the shim, and SpawnDirect's plain ForkExec).
 func bothPaths(t *testing.T, f func(t *testing.T)) {
 	t.Run("fast", func(t *testing.T) {
-		if !fastAvailable() {
-			t.Skip("no fast spawn path in this build or kernel")
-		}
+		requireFast(t)
 		f(t)
 	})
 	t.Run("pure-go", func(t *testing.T) {
@@ -30,6 +29,13 @@ func bothPaths(t *testing.T, f func(t *testing.T)) {
 		defer fastDisabled.Store(false)
 		f(t)
 	})
+}
+
+// requireFast skips the test (fails it under CI=true) without the fast
+// path.
+func requireFast(t *testing.T) {
+	t.Helper()
+	testenv.Require(t, fastAvailable(), "no fast spawn path: it needs cgo, amd64, an externally linked binary and close_range CLOSE_RANGE_CLOEXEC (Linux 5.11)")
 }
 
 // checkPath fails t if p was not started the way bothPaths asked for.
@@ -43,12 +49,9 @@ func checkPath(t *testing.T, p *Process) {
 // TestFastPathAvailable: a cgo build on a kernel with close_range(2)
 // CLOSE_RANGE_CLOEXEC (Linux 5.11) has the fast path.
 func TestFastPathAvailable(t *testing.T) {
-	if !fastBuilt {
-		t.Skip("built without the fast path (CGO_ENABLED=0 or not amd64)")
-	}
-	if err := unix.CloseRange(^uint(0), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		t.Skipf("close_range CLOSE_RANGE_CLOEXEC: %v", err)
-	}
+	testenv.Require(t, fastBuilt, "built without the fast path (CGO_ENABLED=0 or not amd64)")
+	err := unix.CloseRange(^uint(0), ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	testenv.Require(t, err == nil, fmt.Sprintf("close_range CLOSE_RANGE_CLOEXEC: %v", err))
 	if !fastAvailable() {
 		t.Error("no fast path: did the C constructor run?")
 	}
@@ -136,9 +139,7 @@ func spawnAndAsk(r *reaper.Reaper, early bool) error {
 // TestFailuresWordedAlike: the fast path reports a failed step with the
 // same code, errno and words as the shim.
 func TestFailuresWordedAlike(t *testing.T) {
-	if !fastAvailable() {
-		t.Skip("no fast spawn path in this build or kernel")
-	}
+	requireFast(t)
 	r := newReaper(t)
 	exe := testBinary(t)
 	for _, s := range []Spec{

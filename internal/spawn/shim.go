@@ -172,11 +172,15 @@ func (sh *shim) chdir() (int, error) {
 
 // resetSignals gives the program default signal dispositions and an empty
 // signal mask, as systemd does. Signals ignored when sockd started stay
-// ignored in the shim (Go keeps SIG_IGN for SIGHUP and SIGINT); letting Go
-// handle them makes execve reset them to the default.
+// ignored in the shim: Go keeps an inherited SIG_IGN of SIGHUP and SIGINT,
+// and never touches SIGTSTP, SIGTTIN and SIGTTOU, so signal.Ignored does
+// not know them all; the kernel's SigIgn does. Letting Go handle them
+// makes execve reset them to the default.
 func (sh *shim) resetSignals() (int, error) {
+	ign, ok := statusField("SigIgn", 16)
 	for sig := syscall.Signal(1); sig < 65; sig++ {
-		if sig != syscall.SIGKILL && sig != syscall.SIGSTOP && signal.Ignored(sig) {
+		ignored := signal.Ignored(sig) || ok && ign&(1<<(sig-1)) != 0
+		if sig != syscall.SIGKILL && sig != syscall.SIGSTOP && ignored {
 			signal.Notify(make(chan os.Signal, 1), sig)
 		}
 	}

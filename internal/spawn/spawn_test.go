@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sockd/sockd/internal/reaper"
+	"github.com/sockd/sockd/internal/testenv"
 	"github.com/sockd/sockd/units"
 	"golang.org/x/sys/unix"
 )
@@ -246,9 +247,7 @@ func testInetd(t *testing.T) {
 func TestDropPrivileges(t *testing.T) { bothPaths(t, testDropPrivileges) }
 
 func testDropPrivileges(t *testing.T) {
-	if os.Getuid() != 0 {
-		t.Skip("needs root")
-	}
+	testenv.RequireRoot(t, "drops privileges to nobody")
 	// nobody must be able to run the binary and enter the directory.
 	dir, err := os.MkdirTemp("", "spawn-nobody")
 	if err != nil {
@@ -454,13 +453,17 @@ func testLimitNOFILEInherited(t *testing.T, want string) {
 	}
 }
 
-// TestIgnoredSignalsReset: a signal sockd ignores (as under nohup) is at
-// its default in the service.
+// TestIgnoredSignalsReset: a signal sockd ignores (as under nohup, or a
+// job-control signal ignored by a shell) is at its default in the
+// service. Go's runtime keeps an inherited SIG_IGN of SIGHUP and SIGINT
+// for itself, and never looks at SIGTSTP, SIGTTIN and SIGTTOU: the shim
+// must reset both kinds.
 func TestIgnoredSignalsReset(t *testing.T) { bothPaths(t, testIgnoredSignalsReset) }
 
 func testIgnoredSignalsReset(t *testing.T) {
-	signal.Ignore(syscall.SIGHUP)
-	defer signal.Reset(syscall.SIGHUP)
+	sigs := []os.Signal{syscall.SIGHUP, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU}
+	signal.Ignore(sigs...)
+	defer signal.Reset(sigs...)
 	r := newReaper(t)
 	_, rep := runReport(t, r, &Spec{})
 	checkStatus(t, rep, map[string]string{"SigIgn": "0000000000000000"})

@@ -3,11 +3,11 @@ package supervise
 import (
 	"fmt"
 	"net"
-	"os"
 	"slices"
 	"strconv"
 	"testing"
 
+	"github.com/sockd/sockd/internal/testenv"
 	"golang.org/x/sys/unix"
 )
 
@@ -17,23 +17,18 @@ import (
 func acceptedPeer(t *testing.T, family int, sa unix.Sockaddr, network, raddr string) (peer, int) {
 	t.Helper()
 	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		skipUnlessCI(t, "no sockets of family %d: %v", family, err)
-	}
+	testenv.Require(t, err == nil, fmt.Sprintf("no sockets of family %d: %v", family, err))
 	defer unix.Close(fd)
 	if family == unix.AF_INET6 { // dual stack, whatever net.ipv6.bindv6only says
 		unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0)
 	}
-	if err := unix.Bind(fd, sa); err != nil {
-		skipUnlessCI(t, "bind %v: %v", sa, err)
-	}
+	err = unix.Bind(fd, sa)
+	testenv.Require(t, err == nil, fmt.Sprintf("bind %v: %v", sa, err))
 	unix.Listen(fd, 4)
 	bound, _ := unix.Getsockname(fd)
 	_, port, _ := ipOf(bound, false)
 	c, err := net.Dial(network, net.JoinHostPort(raddr, strconv.Itoa(port)))
-	if err != nil {
-		skipUnlessCI(t, "dial %s: %v", raddr, err)
-	}
+	testenv.Require(t, err == nil, fmt.Sprintf("dial %s: %v", raddr, err))
 	defer c.Close()
 	cfd, rsa, err := unix.Accept4(fd, unix.SOCK_CLOEXEC)
 	if err != nil {
@@ -118,14 +113,4 @@ func TestPeerUnixAddresses(t *testing.T) {
 			t.Errorf("%v: env %q, want %q", tc.remote, got, tc.env)
 		}
 	}
-}
-
-// skipUnlessCI skips a test that needs what this machine lacks (IPv6 on
-// loopback, say), except in CI, where that is a failure.
-func skipUnlessCI(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
 }

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"syscall"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/sockd/sockd/internal/reaper"
 	"github.com/sockd/sockd/internal/spawn"
 	"github.com/sockd/sockd/units"
@@ -36,7 +34,7 @@ func (e Exit) String() string {
 	if e.Code == "exited" {
 		return fmt.Sprintf("code=exited, status=%s", spawn.ExitCodeName(e.Status))
 	}
-	return fmt.Sprintf("code=%s, signal=%s", e.Code, signalName(syscall.Signal(e.Status)))
+	return fmt.Sprintf("code=%s, signal=%s", e.Code, reaper.SignalName(syscall.Signal(e.Status)))
 }
 
 // Clean reports whether systemd counts the exit as clean: status 0, or
@@ -73,11 +71,4 @@ func shouldRestart(p units.RestartPolicy, e Exit) bool {
 		return signal
 	}
 	return false
-}
-
-func signalName(sig syscall.Signal) string {
-	if name := unix.SignalName(sig); name != "" {
-		return name[3:] // "SIGTERM" → "TERM"
-	}
-	return fmt.Sprint(int(sig))
 }

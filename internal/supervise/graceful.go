@@ -32,7 +32,7 @@ import (
 func (u *Unit) gracefulRestart(ctx context.Context) error {
 	if u.main == nil {
 		u.stopTimer()
-		u.startService(ctx, "graceful restart requested, not running")
+		u.startService(ctx, startGracefulNotAlive)
 		if u.main == nil || u.state != StateRunning {
 			return fmt.Errorf("graceful restart of %s: it was not running, and starting it failed (result %s)",
 				u.cfg.Service.Name, u.Status().Result)

@@ -72,6 +72,6 @@ func (u *Unit) timerFired(ctx context.Context) {
 	purpose := u.timerFor
 	u.timer, u.timerFor = nil, timerNone
 	if purpose == timerRestart && u.state == StateAutoRestart {
-		u.startService(ctx, "restart")
+		u.startService(ctx, startRestart)
 	}
 }

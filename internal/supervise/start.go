@@ -26,14 +26,26 @@ func (u *Unit) activate(ctx context.Context) {
 	u.mu.Lock()
 	u.status.Activations++
 	u.mu.Unlock()
-	u.startService(ctx, "activation")
+	u.startService(ctx, startActivation)
 }
+
+// startCause says why startService runs; it is logged as the reason.
+type startCause string
+
+// The causes of a start. Only an automatic restart is refused by the
+// start limit.
+const (
+	startActivation       startCause = "activation"
+	startRequested        startCause = "requested"
+	startRestart          startCause = "restart" // Restart=
+	startGracefulNotAlive startCause = "graceful restart requested, not running"
+)
 
 // startService runs ExecStartPre=, the main process and, once it is
 // ready, ExecStartPost=. On failure the unit goes back to listening (or
 // to failed, if the start limit is hit).
-func (u *Unit) startService(ctx context.Context, why string) {
-	if !u.starts.allow(time.Now()) && why == "restart" {
+func (u *Unit) startService(ctx context.Context, why startCause) {
+	if !u.starts.allow(time.Now()) && why == startRestart {
 		u.log.Error("start limit hit, not restarting the service", "limit", fmt.Sprintf("%d in %s", startLimitBurst, startLimitInterval))
 		u.setState(StateFailed, "start-limit-hit")
 		u.refuseListeners() // refuse.go

@@ -83,9 +83,11 @@ type request struct {
 	reply  chan error
 }
 
-// ErrNotRunning is returned by Do once the unit was stopped (Stop, or
-// its context is done).
-var ErrNotRunning = errors.New("unit is not running")
+// ErrStopped is returned by Do once the unit's supervision was stopped
+// (Stop or Close, or its context is done). It is not the state of the
+// service: a unit that supervises a service that is not running answers
+// Do as usual.
+var ErrStopped = errors.New("unit supervision stopped")
 
 // Do performs op on the unit and waits until it is done.
 func (u *Unit) Do(ctx context.Context, op Op) error {
@@ -108,7 +110,7 @@ func (u *Unit) Reconfigure(ctx context.Context, cfg *units.Unit) error {
 // taken is carried out anyway.
 func (u *Unit) send(ctx context.Context, req request) error {
 	if !u.queue(req) {
-		return ErrNotRunning
+		return ErrStopped
 	}
 	select {
 	case err := <-req.reply:
@@ -141,11 +143,11 @@ func (u *Unit) handle(ctx context.Context, req request) error {
 		if u.main != nil {
 			u.stopService(ctx, "restart requested")
 		}
-		u.startService(ctx, "requested")
+		u.startService(ctx, startRequested)
 	case OpStart:
 		if u.main == nil {
 			u.stopTimer()
-			u.startService(ctx, "requested")
+			u.startService(ctx, startRequested)
 		}
 	case OpReset:
 		if u.state == StateFailed {

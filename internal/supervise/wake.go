@@ -67,7 +67,7 @@ func (u *Unit) Start(ctx context.Context) {
 // Stop ends the supervision: it stops the service (gracefully, as
 // TimeoutStopSec= and KillMode= say) if it runs, waits for the unit's
 // goroutine and stops watching the listeners, which stay open (see
-// Close). Requests fail with ErrNotRunning from then on. Stopping a unit
+// Close). Requests fail with ErrStopped from then on. Stopping a unit
 // never started, or again, does nothing more.
 func (u *Unit) Stop() {
 	u.mu.Lock()
@@ -143,7 +143,7 @@ func (u *Unit) loop(ctx context.Context) {
 	u.life.reqs = nil
 	u.mu.Unlock()
 	for _, r := range reqs {
-		r.reply <- ErrNotRunning
+		r.reply <- ErrStopped
 	}
 }
 
@@ -229,14 +229,14 @@ func (u *Unit) serveRequest(ctx context.Context, handle func(context.Context, re
 	req.reply <- handle(ctx, req)
 }
 
-// failRequests answers the queued requests with ErrNotRunning.
+// failRequests answers the queued requests with ErrStopped.
 func (u *Unit) failRequests() {
 	u.mu.Lock()
 	reqs := u.life.reqs
 	u.life.reqs = nil
 	u.mu.Unlock()
 	for _, r := range reqs {
-		r.reply <- ErrNotRunning
+		r.reply <- ErrStopped
 	}
 }
 

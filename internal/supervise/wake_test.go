@@ -100,8 +100,8 @@ func TestRequestsRaceSleep(t *testing.T) {
 		t.Errorf("Do with a cancelled context: %v", err)
 	}
 	h.stop()
-	if err := h.u.Do(context.Background(), OpStart); !errors.Is(err, ErrNotRunning) {
-		t.Errorf("Do after Stop: %v; want ErrNotRunning", err)
+	if err := h.u.Do(context.Background(), OpStart); !errors.Is(err, ErrStopped) {
+		t.Errorf("Do after Stop: %v; want ErrStopped", err)
 	}
 }
 
@@ -116,11 +116,11 @@ func TestNeverStarted(t *testing.T) {
 	u := New(cfg, nil, Deps{Log: slog.New(slog.DiscardHandler)})
 	u.Close()
 	u.Stop()
-	if err := u.Do(context.Background(), OpStart); !errors.Is(err, ErrNotRunning) {
-		t.Errorf("Do on a closed unit: %v; want ErrNotRunning", err)
+	if err := u.Do(context.Background(), OpStart); !errors.Is(err, ErrStopped) {
+		t.Errorf("Do on a closed unit: %v; want ErrStopped", err)
 	}
-	if err := u.Reconfigure(context.Background(), cfg); !errors.Is(err, ErrNotRunning) {
-		t.Errorf("Reconfigure on a closed unit: %v; want ErrNotRunning", err)
+	if err := u.Reconfigure(context.Background(), cfg); !errors.Is(err, ErrStopped) {
+		t.Errorf("Reconfigure on a closed unit: %v; want ErrStopped", err)
 	}
 	if got := u.Config(); got != cfg {
 		t.Errorf("Config() = %p; want the last settings given, %p", got, cfg)

@@ -15,8 +15,10 @@ import (
 // TestFlood: 500 clients at once, each connecting again and again for
 // 2 s, against MaxConnections=20, whose instances live 200 ms: every
 // connection is served or closed within a deadline, sockd answers its
-// control socket within a second throughout, refusals are logged at most
-// about once a second, and nothing is left behind.
+// control socket throughout, within a second or, on a machine so busy
+// that serving a connection takes longer, no slower than it serves a
+// connection (the control API must not queue behind the flood), refusals
+// are logged at most about once a second, and nothing is left behind.
 func TestFlood(t *testing.T) {
 	const clients, limit = 500, 20
 	port := freePort(t)
@@ -24,7 +26,7 @@ func TestFlood(t *testing.T) {
 		"flood.socket":   fmt.Sprintf("[Socket]\nListenStream=127.0.0.1:%d\nAccept=yes\nMaxConnections=%d\nTriggerLimitBurst=0\n", port, limit),
 		"flood@.service": "[Service]\nExecStart=/bin/sh -c 'echo hello; sleep 0.2'\nStandardInput=socket\n",
 	})
-	fds := fdCount(t, e.Pid())
+	fds := e.fdCount()
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 
 	stopProbe := make(chan struct{})
@@ -34,9 +36,10 @@ func TestFlood(t *testing.T) {
 	start := time.Now()
 	until := start.Add(2 * time.Second)
 	var served, closed, failed int
+	var slowest time.Duration // of the connections served
 	var mu sync.Mutex
 	var firstErr error
-	tally := func(got string, err error) {
+	tally := func(got string, took time.Duration, err error) {
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
@@ -45,6 +48,7 @@ func TestFlood(t *testing.T) {
 			firstErr = cmpErr(firstErr, err)
 		case got == "hello\n":
 			served++
+			slowest = max(slowest, took)
 		case got == "":
 			closed++
 		default:
@@ -64,16 +68,16 @@ func TestFlood(t *testing.T) {
 	took := time.Since(start)
 	close(stopProbe)
 	lat := <-probeDone
-	t.Logf("%d clients for %v: %d served, %d closed at once, %d failed; control API answered %d times, slowest %v",
-		clients, took, served, closed, failed, len(lat), maxOf(lat))
+	t.Logf("%d clients for %v: %d served (slowest %v), %d closed at once, %d failed; control API answered %d times, slowest %v",
+		clients, took, served, slowest, closed, failed, len(lat), maxOf(lat))
 	if failed > 0 {
 		t.Errorf("%d connections neither served nor closed in time, e.g. %v", failed, firstErr)
 	}
 	if served < limit || closed == 0 {
 		t.Errorf("served %d, closed %d: the limit did not act", served, closed)
 	}
-	if len(lat) == 0 || maxOf(lat) > time.Second {
-		t.Errorf("control API during the flood: %d answers, slowest %v", len(lat), maxOf(lat))
+	if len(lat) == 0 || maxOf(lat) > max(time.Second, slowest) {
+		t.Errorf("control API during the flood: %d answers, slowest %v; want within a second, or %v (the slowest connection served)", len(lat), maxOf(lat), slowest)
 	}
 	u := e.unit("flood.socket")
 	if u.Activations != served || u.Refused != closed {
@@ -83,7 +87,7 @@ func TestFlood(t *testing.T) {
 		t.Errorf("%d refusal records in %v: the log is not rate limited", n, took)
 	}
 	e.quiet(t)
-	if after := fdCount(t, e.Pid()); after != fds {
+	if after := e.fdCount(); after != fds {
 		t.Errorf("sockd has %d fds after the flood, %d before", after, fds)
 	}
 	if z := zombies(t, e.Pid()); len(z) > 0 {
@@ -91,14 +95,17 @@ func TestFlood(t *testing.T) {
 	}
 }
 
-// flooder makes one connection and reads it to the end, all within 5 s.
-func flooder(addr string) (string, error) {
+// flooder makes one connection and reads it to the end, all within 5 s,
+// and says how long that took.
+func flooder(addr string) (string, time.Duration, error) {
+	start := time.Now()
 	c, err := net.DialTimeout("tcp4", addr, 5*time.Second)
 	if err != nil {
-		return "", err
+		return "", time.Since(start), err
 	}
 	defer c.Close()
-	return readAll(c, 5*time.Second)
+	got, err := readAll(c, 5*time.Second)
+	return got, time.Since(start), err
 }
 
 func cmpErr(first, err error) error {

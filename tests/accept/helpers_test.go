@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/sockd/sockd/internal/control"
+	"github.com/sockd/sockd/internal/testenv"
 	"github.com/sockd/sockd/tests/internal/e2e"
 )
 
@@ -161,20 +162,11 @@ func dial(t *testing.T, network, addr, from string) net.Conn {
 	}
 	c, err := d.Dial(network, addr)
 	if err != nil {
-		skipIPv6(t, network, err)
+		testenv.Require(t, network != "tcp6", fmt.Sprintf("no IPv6 on loopback: %v", err))
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
-}
-
-// skipIPv6 skips a test when the machine has no IPv6 loopback, except in
-// CI, where that is a failure.
-func skipIPv6(t *testing.T, network string, err error) {
-	t.Helper()
-	if network == "tcp6" && os.Getenv("CI") != "true" {
-		t.Skipf("no IPv6 on loopback: %v", err)
-	}
 }
 
 // readAll reads c to end of file within timeout; a reset connection
@@ -205,14 +197,50 @@ func procStatus(t *testing.T, pid int, field string) string {
 	return ""
 }
 
-// fdCount counts the open fds of pid.
-func fdCount(t *testing.T, pid int) int {
+// fdCount returns how many fds sockd has open, leaving out the
+// connections to its control socket: how many of those the test's own
+// client (and its keep-alive pool) holds at a given moment is the
+// client's business, not a leak of sockd's.
+func (e *env) fdCount() int {
+	e.t.Helper()
+	conns := controlConns(e.t, e.rt)
+	dir := "/proc/" + strconv.Itoa(e.Pid()) + "/fd"
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	n := 0
+	for _, ent := range ents {
+		target, _ := os.Readlink(filepath.Join(dir, ent.Name()))
+		if ino, ok := strings.CutPrefix(target, "socket:["); ok && conns[strings.TrimSuffix(ino, "]")] {
+			continue
+		}
+		n++
+	}
+	return n
+}
+
+// controlConns returns the inodes of the connections to the control
+// socket of the runtime directory rt, from /proc/net/unix: an accepted
+// socket shows the path its listener was bound to, which is
+// rt/control.sock, or rt/.sock-XXXX/control.sock where safesock binds it
+// before renaming it into place.
+func controlConns(t *testing.T, rt string) map[string]bool {
 	t.Helper()
-	ents, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")
+	b, err := os.ReadFile("/proc/net/unix")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return len(ents)
+	out := map[string]bool{}
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		// Num RefCount Protocol Flags Type St Inode Path
+		f := strings.Fields(line)
+		if len(f) == 8 && f[5] == "03" && // SS_CONNECTED
+			filepath.Base(f[7]) == control.SocketName && strings.HasPrefix(f[7], rt+"/") {
+			out[f[6]] = true
+		}
+	}
+	return out
 }
 
 // children returns the pids and states of pid's child processes.

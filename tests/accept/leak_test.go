@@ -69,7 +69,7 @@ func TestNoLeaks(t *testing.T) {
 	serveMany(t, addr, 1000, 1)
 	serveMany(t, addr, 1000, 50)
 	e.quiet(t)
-	fds, rss := fdCount(t, e.Pid()), rssKB(t, e.Pid())
+	fds, rss := e.fdCount(), rssKB(t, e.Pid())
 
 	serveMany(t, addr, 1000, 1)
 	serveMany(t, addr, 1000, 50)
@@ -80,7 +80,7 @@ func TestNoLeaks(t *testing.T) {
 	if u := e.unit("one.socket"); u.Activations != 4000 || u.Refused != 0 {
 		t.Errorf("accepted %d, refused %d; want 4000, 0", u.Activations, u.Refused)
 	}
-	after := fdCount(t, e.Pid())
+	after := e.fdCount()
 	if after != fds {
 		t.Errorf("sockd has %d fds, %d before", after, fds)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/sockd/sockd/handoff"
 	"github.com/sockd/sockd/internal/control"
+	"github.com/sockd/sockd/internal/testenv"
 )
 
 // The units: web's service never accepts, so every connection to web.sock
@@ -216,12 +217,7 @@ func TestHandoffSocketNode(t *testing.T) {
 // might, and asks as nobody: sockd still refuses by SO_PEERCRED and logs
 // the peer's uid and pid.
 func TestRefusedPeerIsLogged(t *testing.T) {
-	if os.Getuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("needs root to run a client as nobody; CI runs as root")
-		}
-		t.Skip("needs root to run a client as nobody")
-	}
+	testenv.RequireRoot(t, "runs a client as nobody")
 	e := startSockd(t, testUnits)
 	// Open the way to the socket (the runtime directory is private and
 	// the socket 0600) so that only the SO_PEERCRED check can refuse.

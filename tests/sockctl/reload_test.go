@@ -16,8 +16,9 @@ import (
 )
 
 // clientLoop sends HTTP requests to url until stop is closed and counts
-// every failure: refused, reset, timed out or a wrong answer.
-func clientLoop(url string, stop <-chan struct{}) (ok, failed int, firstErr error) {
+// every failure: refused, reset, timed out or a wrong answer. After each
+// answer it leaves a token in answered, if there is room.
+func clientLoop(url string, stop <-chan struct{}, answered chan<- struct{}) (ok, failed int, firstErr error) {
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	for {
 		select {
@@ -41,6 +42,30 @@ func clientLoop(url string, stop <-chan struct{}) (ok, failed int, firstErr erro
 			continue
 		}
 		ok++
+		select {
+		case answered <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// nextAnswer waits until the client loop answers a request sent after
+// the call.
+func nextAnswer(t *testing.T, answered chan struct{}, after string) {
+	t.Helper()
+	select { // a token left from before
+	case <-answered:
+	default:
+	}
+	select { // a request still in flight then: the one after it
+	case <-answered:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no request answered within 10s after %s", after)
+	}
+	select {
+	case <-answered:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no request answered within 10s after %s", after)
 	}
 }
 
@@ -65,10 +90,11 @@ func TestReload(t *testing.T) {
 	var wg sync.WaitGroup
 	var ok, failed int
 	var firstErr error
+	answered := make(chan struct{}, 1)
 	wg.Add(1)
-	go func() { defer wg.Done(); ok, failed, firstErr = clientLoop(url, stop) }()
+	go func() { defer wg.Done(); ok, failed, firstErr = clientLoop(url, stop, answered) }()
 
-	time.Sleep(300 * time.Millisecond) // let the loop start the service
+	nextAnswer(t, answered, "the start") // the loop started the service
 	pid := e.waitState("web.service", "active", "running").MainPID
 
 	// A new unit, and a service change for web: applied; web keeps its
@@ -107,7 +133,7 @@ func TestReload(t *testing.T) {
 	e.want(0, []string{"is-active", "extra.socket"}) // still there: nothing changed
 	e.want(4, []string{"is-active", "broken.socket"})
 
-	time.Sleep(300 * time.Millisecond)
+	nextAnswer(t, answered, "the refused reload")
 	close(stop)
 	wg.Wait()
 	t.Logf("client loop: %d requests answered, %d failed", ok, failed)

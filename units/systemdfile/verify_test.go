@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sockd/sockd/internal/testenv"
 	"github.com/sockd/sockd/units"
 )
 
@@ -50,13 +51,7 @@ const sampleUnit = "sockdtest.socket"
 var systemdLine = regexp.MustCompile(`^(/[^:]+):(\d+): (.*)$`)
 
 func TestVerifyAgainstSystemd(t *testing.T) {
-	analyze, err := exec.LookPath("systemd-analyze")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("systemd-analyze is needed for the differential test: %v", err)
-		}
-		t.Skipf("systemd-analyze not installed: %v", err)
-	}
+	analyze := testenv.RequireProgram(t, "systemd-analyze") // the differential test
 	samples, err := filepath.Glob(filepath.Join("testdata", "verify", "*"))
 	if err != nil || len(samples) == 0 {
 		t.Fatalf("no samples in testdata/verify: %v", err)
