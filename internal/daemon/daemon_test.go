@@ -70,7 +70,7 @@ func startDaemon(t *testing.T, dir string) *testDaemon {
 	t.Helper()
 	ready := make(chan struct{})
 	h := readySignal{slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}), &sync.Once{}, ready}
-	d, err := New(Config{UnitDirs: []string{dir}, RuntimeDir: t.TempDir(), Log: slog.New(h)})
+	d, err := New(Config{UnitDirs: []string{dir}, RuntimeDir: filepath.Join(t.TempDir(), "run"), Log: slog.New(h)})
 	if err != nil {
 		t.Fatal(err)
 	}
