@@ -3,6 +3,7 @@ package units
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -63,6 +64,9 @@ func defaultUnit(name string) Unit {
 			KillSignal:    syscall.SIGTERM,
 			SendSIGKILL:   true,
 			StandardInput: StdinNull,
+			Dirs:          ExecDirs{Modes: [NumDirKinds]os.FileMode{0o755, 0o755, 0o755, 0o755, 0o755}, RuntimePreserve: "no"},
+			Exits: ExitRules{StartLimitInterval: DefaultStartLimitInterval, StartLimitBurst: DefaultStartLimitBurst,
+				FinalKillSignal: syscall.SIGKILL},
 		},
 		Where: Positions{},
 	}
@@ -105,6 +109,12 @@ func (b *Builder) apply(unitFile string, a Assignment) error {
 	case a.Section == "Socket" && kind == "socket", a.Section == "Service" && kind == "service":
 	default:
 		return fmt.Errorf("section [%s] does not belong in a .%s unit", a.Section, kind)
+	}
+	if a.Section == "Service" && legacyUnitDirective(a.Directive) {
+		a.Section = "Unit"
+	}
+	if a.Section == "Unit" && kind == "socket" && socketIgnoresUnit(a.Directive) {
+		return nil
 	}
 	dir, ok := directiveIndex()[Key(a.Section, a.Directive)]
 	if !ok {

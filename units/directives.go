@@ -98,6 +98,7 @@ func buildTable() []directive {
 	}
 	t = append(t, socketDirectives()...)
 	t = append(t, serviceDirectives()...)
+	t = append(t, execDirectives()...)
 	return t
 }
 

@@ -140,6 +140,10 @@ type Service struct {
 	// ready and the old instance is stopped; default 1s. Type=notify
 	// ignores it: READY=1 decides.
 	GracefulReady time.Duration
+
+	Process Process   // process attributes: Limit*=, Nice=, … (process.go)
+	Dirs    ExecDirs  // RuntimeDirectory= and its siblings (execdirs.go)
+	Exits   ExitRules // SuccessExitStatus=, StartLimit*=, … (exitrules.go)
 }
 
 // IsTemplate reports whether the service is a template ("name@.service")

@@ -59,12 +59,13 @@ func SpawnDirect(r *reaper.Reaper, s *Spec) (*Process, error) {
 // i.e. anything that Go's ForkExec cannot do between fork and exec: fds
 // to pass (LISTEN_PID is the child's own pid), output files to open
 // (StdioFile, StdioAppend, StdioTruncate), User=, Group=,
-// SupplementaryGroups=, LimitNOFILE=, NoNewPrivileges=, a umask other
+// SupplementaryGroups=, LimitNOFILE=, NoNewPrivileges=, process
+// attributes (Attrs), a umask other
 // than sockd's, or resetting signals that sockd ignores (as under nohup)
 // or had blocked when it started.
 func NeedsShim(s *Spec) bool {
 	if len(s.Files) > 0 || s.User != "" || s.Group != "" || len(s.SupplementaryGroups) > 0 ||
-		s.LimitNOFILE != nil || s.NoNewPrivileges {
+		s.LimitNOFILE != nil || s.NoNewPrivileges || s.Attrs != nil {
 		return true
 	}
 	for _, st := range [3]Stdio{s.Stdin, s.Stdout, s.Stderr} {

@@ -298,6 +298,9 @@ func (s *Spec) prepareFast(files []uintptr, creds *credentials) (*fastSpec, erro
 	if s.NoNewPrivileges {
 		a.no_new_privs = 1
 	}
+	if s.Attrs != nil {
+		fillFastAttrs(&a.attrs, s.Attrs)
+	}
 	return fs, nil
 }
 
@@ -363,7 +366,9 @@ func (fs *fastSpec) failure(st C.struct_fs_status) error {
 	case C.FS_STEP_EXECVE:
 		err = &os.PathError{Op: "execve", Path: s.Path, Err: errno}
 	default:
-		err = fmt.Errorf("step %d: %w", step, errno)
+		if err = attrsFailure(s.Attrs, int(step), errno); err == nil {
+			err = fmt.Errorf("step %d: %w", step, errno)
+		}
 	}
 	return &ExecError{Code: code, Errno: errno, Msg: err.Error()}
 }

@@ -52,7 +52,7 @@ func runShim(enc, path string, argv []string) int {
 		}
 	}
 	steps := []func() (int, error){
-		sh.closeOnExec, sh.setUMask, sh.openStdio, sh.setLimits,
+		sh.closeOnExec, sh.setUMask, sh.openStdio, sh.setAttrs, sh.setLimits,
 		sh.setCredentials, sh.chdir, sh.resetSignals, sh.noNewPrivs,
 	}
 	for _, step := range steps {
@@ -134,9 +134,22 @@ func (sh *shim) openStdio() (int, error) {
 	return 0, nil
 }
 
-// setLimits applies LimitNOFILE=. Setting it also stops Go from restoring
-// sockd's original soft limit at exec.
+// setAttrs applies the process attributes (Attrs.apply).
+func (sh *shim) setAttrs() (int, error) {
+	if sh.attrs == nil {
+		return 0, nil
+	}
+	return sh.attrs.apply()
+}
+
+// setLimits applies Limit*=, LimitNOFILE= last. Setting that also stops
+// Go from restoring sockd's original soft limit at exec.
 func (sh *shim) setLimits() (int, error) {
+	if sh.attrs != nil {
+		if code, err := sh.attrs.setLimits(); err != nil {
+			return code, err
+		}
+	}
 	if sh.nofile == nil {
 		return 0, nil
 	}

@@ -23,6 +23,7 @@ type shimSpec struct {
 	groups []string
 	dir    string
 	dirOpt bool
+	attrs  *Attrs
 }
 
 // encodeShimSpec encodes the parts of s the shim needs as a URL query:
@@ -54,6 +55,9 @@ func encodeShimSpec(s *Spec, statusFD int) string {
 	setIf(v, "dir", s.Dir)
 	if s.DirOptional {
 		v.Set("diropt", "1")
+	}
+	if s.Attrs != nil {
+		v.Set("attrs", s.Attrs.encode())
 	}
 	return v.Encode()
 }
@@ -103,6 +107,11 @@ func decodeShimSpec(enc string) (*shimSpec, error) {
 			return nil, err
 		}
 		sp.nofile = &l
+	}
+	if a := v.Get("attrs"); a != "" {
+		if sp.attrs, err = decodeAttrs(a); err != nil {
+			return nil, err
+		}
 	}
 	return sp, nil
 }

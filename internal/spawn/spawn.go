@@ -53,6 +53,8 @@ type Spec struct {
 	UMask           *os.FileMode  // nil means DefaultUMask
 	LimitNOFILE     *units.Rlimit // nil inherits sockd's original limit
 	NoNewPrivileges bool
+	// Attrs are the process attributes (Limit*=, Nice=, …); nil sets none.
+	Attrs *Attrs
 
 	// Exited, if set, receives the process's exit status instead of
 	// Process.Exit, which is then nil: the reaper calls it from the

@@ -3,6 +3,7 @@ package supervise
 import (
 	"context"
 	"errors"
+	"os"
 	"strconv"
 	"syscall"
 
@@ -112,6 +113,11 @@ func (a *acceptor) instanceSpec(svc *units.Service, job instanceJob) (*spawn.Spe
 	env, err := a.u.serviceEnv(svc, job.env...)
 	if err != nil {
 		return nil, err
+	}
+	if svc.Process.NonBlocking {
+		if err := unix.SetNonblock(job.fd, true); err != nil {
+			return nil, os.NewSyscallError("fcntl", err)
+		}
 	}
 	return a.u.mainSpec(svc, env, []int{job.fd}, []string{connectionName(job.cfg)})
 }

@@ -71,6 +71,7 @@ func (u *Unit) commandSpec(svc *units.Service, cmd units.Command, env []string) 
 		SupplementaryGroups: svc.SupplementaryGroups,
 		LimitNOFILE:         svc.LimitNOFILE,
 		NoNewPrivileges:     svc.NoNewPrivileges,
+		Attrs:               spawn.AttrsOf(&svc.Process),
 	}
 	umask := svc.UMask
 	s.UMask = &umask

@@ -111,7 +111,7 @@ func (u *Unit) spawnProcess(svc *units.Service, resetFlags bool) (_ *process, er
 	}
 	fds, names := u.listenerFDs()
 	if resetFlags {
-		if err = setBlocking(fds); err != nil {
+		if err = setBlocking(fds, svc.Process.NonBlocking); err != nil {
 			return nil, fmt.Errorf("passing the listeners: %w", err)
 		}
 	}
@@ -131,16 +131,16 @@ func (u *Unit) spawnProcess(svc *units.Service, resetFlags bool) (_ *process, er
 	return &process{proc: p, pid: p.Pid, started: time.Now(), notify: ns}, nil
 }
 
-// setBlocking clears O_NONBLOCK on the fds to pass, as systemd does for
-// every socket and FIFO it passes with NonBlocking=no, the default
-// (flag_fds() in exec-invoke.c): the open file description is shared
-// with the services, so without it a service would get whatever mode the
-// previous instance left behind (Go's net package, for one, makes its
-// listeners non-blocking), and a FIFO, which activation opens
-// non-blocking, would be passed non-blocking.
-func setBlocking(fds []int) error {
+// setBlocking sets O_NONBLOCK on the fds to pass as NonBlocking= says,
+// as systemd does for every socket and FIFO it passes (flag_fds() in
+// exec-invoke.c): the open file description is shared with the services,
+// so without it a service would get whatever mode the previous instance
+// left behind (Go's net package, for one, makes its listeners
+// non-blocking), and a FIFO, which activation opens non-blocking, would
+// be passed non-blocking with NonBlocking=no, the default.
+func setBlocking(fds []int, nonblocking bool) error {
 	for _, fd := range fds {
-		if err := unix.SetNonblock(fd, false); err != nil {
+		if err := unix.SetNonblock(fd, nonblocking); err != nil {
 			return os.NewSyscallError("fcntl", err)
 		}
 	}

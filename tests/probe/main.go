@@ -74,7 +74,8 @@ type Report struct {
 	FDs            []FD     `json:"fds"`        // /proc/self/fd as the first thing main did
 	ListingFD      int      `json:"listing_fd"` // the fd main used to read /proc/self/fd
 	FDListingError string   `json:"fd_listing_error,omitempty"`
-	Passed         []Info   `json:"passed"` // fds 3 … 3+LISTEN_FDS-1
+	Passed         []Info   `json:"passed"`  // fds 3 … 3+LISTEN_FDS-1
+	Process        *Process `json:"process"` // process.go
 }
 
 // FD is one entry of /proc/self/fd.
@@ -290,6 +291,7 @@ func main() {
 	r.ListenPIDFDID = os.Getenv("LISTEN_PIDFDID")
 	r.PidfdID = pidfdID()
 	r.NotifySocket, r.NotifySet = os.LookupEnv("NOTIFY_SOCKET")
+	r.Process = readProcess()
 	n, _ := strconv.Atoi(r.ListenFDs)
 	if r.ListenPID != strconv.Itoa(pid) {
 		n = 0

@@ -1,0 +1,90 @@
+package units
+
+import (
+	"os"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func init() { directiveCases = append(directiveCases, execDirectiveCases()...) }
+
+// execDirectiveCases are the rows of directiveCases for execDirectives.
+func execDirectiveCases() []directiveCase {
+	sv := func(name, good string, get func(s *Service) any, want any, bad, reason string) directiveCase {
+		return directiveCase{"Service", name, good, func(u *Unit) any { return get(&u.Service) }, want, bad, reason}
+	}
+	cases := []directiveCase{
+		sv("LimitCPU", "1min:infinity", func(s *Service) any { return s.Process.Limits[0] }, &Rlimit{60, Infinity}, "2:1", "soft limit 2 is above the hard limit 1"),
+		sv("LimitFSIZE", "1G", func(s *Service) any { return s.Process.Limits[1] }, &Rlimit{1 << 30, 1 << 30}, "1Q", `invalid size "1Q"`),
+		sv("LimitDATA", "infinity", func(s *Service) any { return s.Process.Limits[2] }, &Rlimit{Infinity, Infinity}, "", ""),
+		sv("LimitSTACK", "8M:16M", func(s *Service) any { return s.Process.Limits[3] }, &Rlimit{8 << 20, 16 << 20}, "", ""),
+		sv("LimitCORE", "0", func(s *Service) any { return s.Process.Limits[4] }, &Rlimit{0, 0}, "", ""),
+		sv("LimitRSS", "1K", func(s *Service) any { return s.Process.Limits[5] }, &Rlimit{1024, 1024}, "", ""),
+		sv("LimitNPROC", "512:1024", func(s *Service) any { return s.Process.Limits[6] }, &Rlimit{512, 1024}, "lots", `invalid limit "lots", want a number or infinity`),
+		sv("LimitMEMLOCK", "64M", func(s *Service) any { return s.Process.Limits[8] }, &Rlimit{64 << 20, 64 << 20}, "", ""),
+		sv("LimitAS", "infinity", func(s *Service) any { return s.Process.Limits[9] }, &Rlimit{Infinity, Infinity}, "", ""),
+		sv("LimitLOCKS", "100", func(s *Service) any { return s.Process.Limits[10] }, &Rlimit{100, 100}, "", ""),
+		sv("LimitSIGPENDING", "100", func(s *Service) any { return s.Process.Limits[11] }, &Rlimit{100, 100}, "", ""),
+		sv("LimitMSGQUEUE", "1M", func(s *Service) any { return s.Process.Limits[12] }, &Rlimit{1 << 20, 1 << 20}, "", ""),
+		sv("LimitNICE", "-5", func(s *Service) any { return s.Process.Limits[13] }, &Rlimit{25, 25}, "41", "invalid nice limit \"41\", want 0…40 or a signed nice level"),
+		sv("LimitRTPRIO", "50", func(s *Service) any { return s.Process.Limits[14] }, &Rlimit{50, 50}, "", ""),
+		sv("LimitRTTIME", "2s:infinity", func(s *Service) any { return s.Process.Limits[15] }, &Rlimit{2000000, Infinity}, "", ""),
+		sv("OOMScoreAdjust", "-900", func(s *Service) any { return s.Process.OOMScoreAdjust }, ptr(-900), "1001", "1001 out of range -1000…1000"),
+		sv("Nice", "5", func(s *Service) any { return s.Process.Nice }, ptr(5), "20", "20 out of range -20…19"),
+		sv("CPUSchedulingPolicy", "batch", func(s *Service) any { return s.Process.CPUSchedulingPolicy }, "batch", "deadline", `invalid value "deadline", want one of batch, fifo, idle, other, rr`),
+		sv("CPUSchedulingPriority", "10", func(s *Service) any { return s.Process.CPUSchedulingPriority }, ptr(10), "100", "100 out of range 0…99"),
+		sv("CPUSchedulingResetOnFork", "yes", func(s *Service) any { return s.Process.CPUSchedulingResetOnFork }, true, "", ""),
+		sv("CPUAffinity", "0 2-3,1", func(s *Service) any { return s.Process.CPUAffinity }, []int{0, 1, 2, 3}, "numa", "CPUAffinity=numa is not supported: sockd sets no NUMA policy"),
+		sv("IOSchedulingClass", "2", func(s *Service) any { return s.Process.IOSchedulingClass }, "best-effort", "fast", `invalid value "fast", want one of best-effort, idle, none, realtime`),
+		sv("IOSchedulingPriority", "7", func(s *Service) any { return s.Process.IOSchedulingPriority }, ptr(7), "8", "8 out of range 0…7"),
+		sv("Personality", "x86", func(s *Service) any { return s.Process.Personality }, "x86", "pdp11", `personality "pdp11" is not an architecture this host runs`),
+		sv("NonBlocking", "yes", func(s *Service) any { return s.Process.NonBlocking }, true, "", ""),
+		sv("RuntimeDirectoryPreserve", "restart", func(s *Service) any { return s.Dirs.RuntimePreserve }, "restart", "maybe", `invalid value "maybe", want yes, no or restart`),
+		sv("SuccessExitStatus", "3 SIGUSR1 TERM", func(s *Service) any { return s.Exits.Success },
+			ExitStatusSet{Codes: []int{3}, Signals: []syscall.Signal{syscall.SIGUSR1, syscall.SIGTERM}}, "256", "exit status 256 out of range 0…255"),
+		sv("RestartPreventExitStatus", "255", func(s *Service) any { return s.Exits.RestartPrevent }, ExitStatusSet{Codes: []int{255}}, "SIGFOO", `invalid exit status or signal "SIGFOO"`),
+		sv("RestartForceExitStatus", "SIGABRT", func(s *Service) any { return s.Exits.RestartForce }, ExitStatusSet{Signals: []syscall.Signal{syscall.SIGABRT}}, "", ""),
+		sv("RestartKillSignal", "SIGINT", func(s *Service) any { return s.Exits.RestartKillSignal }, syscall.SIGINT, "SIGNOPE", `invalid signal "SIGNOPE"`),
+		sv("FinalKillSignal", "SIGQUIT", func(s *Service) any { return s.Exits.FinalKillSignal }, syscall.SIGQUIT, "", ""),
+	}
+	for k := DirKind(0); k < NumDirKinds; k++ {
+		cases = append(cases,
+			sv(k.String()+"Directory", "a b/c", func(s *Service) any { return s.Dirs.Paths[k] }, []string{"a", "b/c"}, "../x", `path "../x" is not normalized`),
+			sv(k.String()+"DirectoryMode", "0700", func(s *Service) any { return s.Dirs.Modes[k] }, os.FileMode(0o700), "", ""))
+	}
+	// In the test's build, [Unit] goes to the .socket file, where the
+	// start limit is the socket unit's own and ignored:
+	// TestStartLimitUnitSection checks the .service file.
+	for _, n := range []string{"StartLimitIntervalSec", "StartLimitInterval", "StartLimitBurst", "StartLimitAction"} {
+		cases = append(cases, directiveCase{"Unit", n, "1", func(u *Unit) any { return u.Service.Exits }, defaultUnit("web").Service.Exits, "", ""})
+	}
+	return cases
+}
+
+// TestStartLimitUnitSection: [Unit] StartLimit*= of the .service file
+// set the service's start limit; an interval of 0 disables it.
+func TestStartLimitUnitSection(t *testing.T) {
+	svcAt := func(name, value string, line int) Assignment {
+		a := at("Unit", name, value, line)
+		a.Pos.File = testServiceFile
+		return a
+	}
+	u, err := build(svcAt("StartLimitIntervalSec", "0", 1), svcAt("StartLimitBurst", "3", 2), svcAt("StartLimitAction", "none", 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := u.Service.Exits; got.StartLimitInterval != 0 || got.StartLimitBurst != 3 {
+		t.Errorf("got interval %v burst %d; want 0 and 3", got.StartLimitInterval, got.StartLimitBurst)
+	}
+	// The old [Service] spellings, as docker.service has them.
+	u, err = build(at("Service", "StartLimitInterval", "60s", 1), at("Service", "StartLimitBurst", "3", 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := u.Service.Exits; got.StartLimitInterval != time.Minute || got.StartLimitBurst != 3 {
+		t.Errorf("[Service] spellings: got interval %v burst %d; want 1m and 3", got.StartLimitInterval, got.StartLimitBurst)
+	}
+	_, err = build(svcAt("StartLimitAction", "reboot-force", 4))
+	wantErrors(t, "StartLimitAction", err, testServiceFile+`:4: [Unit] StartLimitAction: value "reboot-force" is not supported by sockd: it does not reboot or power off the machine; only none`)
+}
