@@ -43,6 +43,9 @@ func SpawnDirect(r *reaper.Reaper, s *Spec) (*Process, error) {
 	if err := s.validate(); err != nil {
 		return nil, err
 	}
+	if err := s.makeDirs(); err != nil {
+		return nil, err
+	}
 	if p, ok, err := spawnFast(r, s); ok {
 		return p, err
 	}

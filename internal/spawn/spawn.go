@@ -55,6 +55,8 @@ type Spec struct {
 	NoNewPrivileges bool
 	// Attrs are the process attributes (Limit*=, Nice=, …); nil sets none.
 	Attrs *Attrs
+	// Dirs are made (owned by User= and Group=) before the fork (dirs.go).
+	Dirs []Dir
 
 	// Exited, if set, receives the process's exit status instead of
 	// Process.Exit, which is then nil: the reaper calls it from the
@@ -155,6 +157,9 @@ const (
 // fork itself is serialized, by the reaper's lock.
 func Spawn(r *reaper.Reaper, s *Spec) (*Process, error) {
 	if err := s.validate(); err != nil {
+		return nil, err
+	}
+	if err := s.makeDirs(); err != nil {
 		return nil, err
 	}
 	if p, ok, err := spawnFast(r, s); ok {

@@ -55,12 +55,43 @@ func (e Exit) Clean() bool {
 	return false
 }
 
-// shouldRestart applies Restart= (systemd.service(5), table "Exit causes
-// and the effect of the Restart= settings").
-func shouldRestart(p units.RestartPolicy, e Exit) bool {
-	unclean := !e.Clean()
+// success reports whether the exit counts as a success for svc: Clean,
+// or an exit code or signal listed in SuccessExitStatus=.
+func (e Exit) success(svc *units.Service) bool {
+	if e.Clean() {
+		return true
+	}
+	if e.Timeout {
+		return false
+	}
+	if e.Code == "exited" {
+		return svc.Exits.Success.HasCode(e.Status)
+	}
+	return svc.Exits.Success.HasSignal(syscall.Signal(e.Status))
+}
+
+// listedIn reports whether the exit's code or signal is in set.
+func (e Exit) listedIn(set units.ExitStatusSet) bool {
+	if e.Code == "exited" {
+		return set.HasCode(e.Status)
+	}
+	return set.HasSignal(syscall.Signal(e.Status))
+}
+
+// shouldRestart applies RestartPreventExitStatus=, then
+// RestartForceExitStatus=, then Restart= (systemd.service(5), table
+// "Exit causes and the effect of the Restart= settings"), as systemd's
+// service_shall_restart does.
+func shouldRestart(svc *units.Service, e Exit) bool {
+	if !e.Timeout && e.listedIn(svc.Exits.RestartPrevent) {
+		return false
+	}
+	if !e.Timeout && e.listedIn(svc.Exits.RestartForce) {
+		return true
+	}
+	unclean := !e.success(svc)
 	signal := e.Code != "exited" && unclean
-	switch p {
+	switch svc.Restart {
 	case units.RestartAlways:
 		return true
 	case units.RestartOnSuccess:

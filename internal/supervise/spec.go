@@ -20,6 +20,7 @@ func baseEnv(svc *units.Service) []string {
 			env = append(env, k+"="+v)
 		}
 	}
+	env = append(env, spawn.DirEnv(spawn.DirsOf(&svc.Dirs))...)
 	if svc.User == "" {
 		return env
 	}
@@ -72,6 +73,7 @@ func (u *Unit) commandSpec(svc *units.Service, cmd units.Command, env []string) 
 		LimitNOFILE:         svc.LimitNOFILE,
 		NoNewPrivileges:     svc.NoNewPrivileges,
 		Attrs:               spawn.AttrsOf(&svc.Process),
+		Dirs:                spawn.DirsOf(&svc.Dirs),
 	}
 	umask := svc.UMask
 	s.UMask = &umask

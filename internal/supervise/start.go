@@ -33,8 +33,9 @@ func (u *Unit) activate(ctx context.Context) {
 // ready, ExecStartPost=. On failure the unit goes back to listening (or
 // to failed, if the start limit is hit).
 func (u *Unit) startService(ctx context.Context, why string) {
+	u.starts.interval, u.starts.burst = u.cfg.Service.Exits.StartLimitInterval, u.cfg.Service.Exits.StartLimitBurst
 	if !u.starts.allow(time.Now()) && why == "restart" {
-		u.log.Error("start limit hit, not restarting the service", "limit", fmt.Sprintf("%d in %s", startLimitBurst, startLimitInterval))
+		u.log.Error("start limit hit, not restarting the service", "limit", fmt.Sprintf("%d in %s", u.starts.burst, u.starts.interval))
 		u.setState(StateFailed, "start-limit-hit")
 		return
 	}
@@ -222,7 +223,7 @@ func (u *Unit) runCommands(ctx context.Context, svc *units.Service, directive st
 	}
 	for _, cmd := range cmds {
 		exit, err := u.runCommand(ctx, svc, cmd, env, timeout)
-		if err == nil && !exit.Clean() && !cmd.IgnoreFailure {
+		if err == nil && !exit.success(svc) && !cmd.IgnoreFailure {
 			err = fmt.Errorf("%s %s: %s", directive, filepath.Base(cmd.Path), exit)
 		}
 		if err != nil && !cmd.IgnoreFailure {

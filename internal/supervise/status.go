@@ -139,7 +139,9 @@ func (u *Unit) handle(ctx context.Context, req request) error {
 	case OpRestart:
 		u.stopTimer()
 		if u.main != nil {
+			u.restarting = true
 			u.stopService(ctx, "restart requested")
+			u.restarting = false
 		}
 		u.startService(ctx, "requested")
 	case OpStart:

@@ -29,20 +29,24 @@ func (u *Unit) mainExited(ctx context.Context, st reaper.Status, ok bool) {
 		return
 	}
 	level := u.log.Info
-	if !exit.Clean() {
+	if !exit.success(svc) {
 		level = u.log.Warn
 	}
 	level("service exited", "service", svc.Name, "status", exit.String())
-	if shouldRestart(svc.Restart, exit) {
+	if shouldRestart(svc, exit) {
 		u.mu.Lock()
 		u.status.Restarts++
 		u.mu.Unlock()
 		u.setState(StateAutoRestart, resultOf(exit))
+		u.removeRuntimeDirs(true)
 		u.setTimer(svc.RestartSec, timerRestart)
 		return
 	}
 	u.mu.Lock()
 	u.status.Result = resultOf(exit)
+	if exit.success(svc) {
+		u.status.Result = "success"
+	}
 	u.mu.Unlock()
 	u.goListening()
 }
@@ -125,6 +129,7 @@ func (u *Unit) stopServiceResult(ctx context.Context, why string, timedOut bool)
 		result = "timeout"
 	}
 	u.setState(StateListening, result)
+	u.removeRuntimeDirs(u.restarting)
 	u.rearm()
 }
 
@@ -134,6 +139,11 @@ func (u *Unit) killAndWait(svc *units.Service) (Exit, bool) {
 	exitC := u.main.exitC()
 	if exitC == nil {
 		return Exit{}, true
+	}
+	if u.restarting && svc.Exits.RestartKillSignal != 0 {
+		restart := *svc
+		restart.KillSignal = svc.Exits.RestartKillSignal
+		svc = &restart
 	}
 	return killAndWait(u.log, "service", svc, u.main.pid, exitC, false)
 }
@@ -171,11 +181,15 @@ func killAndWait(log *slog.Logger, what string, svc *units.Service, pid int, exi
 		st, ok := <-exitC
 		return exitFrom(st, ok), ok
 	}
-	log.Warn(what+" did not stop in time, sending SIGKILL", "service", svc.Name, "pid", pid, "timeout", svc.TimeoutStop)
+	final := svc.Exits.FinalKillSignal
+	if final == 0 { // settings made without units' defaults
+		final = syscall.SIGKILL
+	}
+	log.Warn(what+" did not stop in time, sending SIG"+signalName(final), "service", svc.Name, "pid", pid, "timeout", svc.TimeoutStop)
 	if svc.KillMode == units.KillProcess {
-		signalPID(pid, syscall.SIGKILL)
+		signalPID(pid, final)
 	} else {
-		killGroup(pid, syscall.SIGKILL)
+		killGroup(pid, final)
 	}
 	st, ok := <-exitC
 	e := exitFrom(st, ok)

@@ -65,6 +65,7 @@ type Unit struct {
 	timer      *time.Timer
 	timerFor   timerPurpose
 	stopWanted bool
+	restarting bool // stopping for a requested restart (RestartKillSignal=, RuntimeDirectoryPreserve=)
 	pending    *units.Unit // settings to switch to at the next start (Reconfigure)
 	fdstore    fdStore     // FDSTORE=1 fds kept across starts (fdstore.go)
 	// adopted are the Accept=yes instances a previous image of sockd
@@ -83,14 +84,6 @@ type Unit struct {
 	life      lifecycle // the unit's goroutine (wake.go); guarded by mu
 }
 
-// Default start limit of a service (systemd's DefaultStartLimitBurst and
-// DefaultStartLimitIntervalSec): automatic restarts beyond it fail the
-// unit with start-limit-hit.
-const (
-	startLimitBurst    = 5
-	startLimitInterval = 10 * time.Second
-)
-
 // New returns a supervisor for cfg that owns listeners, bound from
 // cfg.Socket in order.
 func New(cfg *units.Unit, listeners []*activation.Listener, deps Deps) *Unit {
@@ -102,7 +95,7 @@ func New(cfg *units.Unit, listeners []*activation.Listener, deps Deps) *Unit {
 		listeners: listeners,
 		state:     StateListening,
 		triggers:  rateLimit{interval: cfg.Socket.TriggerLimitInterval, burst: cfg.Socket.TriggerLimitBurst},
-		starts:    rateLimit{interval: startLimitInterval, burst: startLimitBurst},
+		starts:    rateLimit{interval: cfg.Service.Exits.StartLimitInterval, burst: cfg.Service.Exits.StartLimitBurst},
 	}
 	u.status = Status{Name: cfg.Name, Service: cfg.Service.Name, State: StateListening, Since: time.Now()}
 	if w := deps.Watcher; w != nil {
@@ -234,6 +227,7 @@ func (u *Unit) setState(s State, result string) {
 // goListening returns to the idle state and watches the listeners again.
 func (u *Unit) goListening() {
 	u.setState(StateListening, "")
+	u.removeRuntimeDirs(false)
 	u.applyPending()
 	u.rearm()
 }

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sockd/sockd/internal/control"
 	"github.com/sockd/sockd/tests/internal/e2e"
 )
 
@@ -134,4 +135,35 @@ func sockctl(t *testing.T, s *e2e.Sockd, args ...string) (string, int) {
 		t.Fatalf("sockctl %s: %v", strings.Join(args, " "), err)
 	}
 	return string(out), 0
+}
+
+// unitStatus returns sockctl status --json of a unit.
+func unitStatus(t *testing.T, s *e2e.Sockd, name string) control.Unit {
+	t.Helper()
+	out, _ := sockctl(t, s, "status", "--json", name)
+	var us []control.Unit
+	if err := json.Unmarshal([]byte(out), &us); err != nil || len(us) != 1 {
+		t.Fatalf("sockctl status --json %s: %v\n%s", name, err, out)
+	}
+	return us[0]
+}
+
+// waitStatus waits (10 s at most) until the unit's status satisfies ok,
+// asking sockctl each time sockd logs something.
+func waitStatus(t *testing.T, s *e2e.Sockd, name string, ok func(control.Unit) bool) control.Unit {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		logLen := len(s.LogText())
+		u := unitStatus(t, s, name)
+		if ok(u) {
+			return u
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status of %s never matched; last %+v\nlog:\n%s", name, u, s.LogText())
+		}
+		for len(s.LogText()) == logLen && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond) // sockd logs every transition
+		}
+	}
 }
