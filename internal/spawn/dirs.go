@@ -178,7 +178,7 @@ func ownerOf(userName, group string) (uid, gid int, err error) {
 func RemoveDirs(dirs []Dir) error {
 	var errs []error
 	for _, d := range dirs {
-		if err := os.RemoveAll(d.Path); err != nil {
+		if err := os.RemoveAll(d.Path); err != nil && !errors.Is(err, syscall.ENOTDIR) {
 			errs = append(errs, err)
 		}
 	}

@@ -65,7 +65,7 @@ type Unit struct {
 	timer      *time.Timer
 	timerFor   timerPurpose
 	stopWanted bool
-	restarting bool // stopping for a requested restart (RestartKillSignal=, RuntimeDirectoryPreserve=)
+	restarting bool        // stopping for a requested restart (RestartKillSignal=, RuntimeDirectoryPreserve=)
 	pending    *units.Unit // settings to switch to at the next start (Reconfigure)
 	fdstore    fdStore     // FDSTORE=1 fds kept across starts (fdstore.go)
 	// adopted are the Accept=yes instances a previous image of sockd

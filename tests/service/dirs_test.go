@@ -109,10 +109,8 @@ func TestExecDirectoryFailure(t *testing.T) {
 	}
 	t.Cleanup(func() { os.Remove("/run/" + name) })
 	s := start(t, probeUnits("blocked", "", []string{"RuntimeDirectory=" + name + "/sub"}))
-	if answer, err := ask(s, "blocked"); err == nil && answer != "" {
-		t.Fatalf("the service answered %q", answer)
-	}
-	if out, _ := sockctl(t, s, "status", "blocked.service"); !contains(out, "233/RUNTIME_DIRECTORY") && !contains(s.LogText(), "233/RUNTIME_DIRECTORY") {
-		t.Errorf("neither status nor the log show 233/RUNTIME_DIRECTORY:\n%s\nlog:\n%s", out, s.LogText())
+	sockctl(t, s, "start", "blocked.service")
+	if !contains(s.LogText(), "233/RUNTIME_DIRECTORY: mkdir /run/"+name+": not a directory") {
+		t.Errorf("the log does not show 233/RUNTIME_DIRECTORY:\n%s", s.LogText())
 	}
 }
