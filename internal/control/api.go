@@ -137,6 +137,8 @@ const (
 	Start   Action = "start"
 	Stop    Action = "stop"
 	Restart Action = "restart"
+	// ReloadUnit runs the service's ExecReload= (systemctl reload UNIT).
+	ReloadUnit Action = "reload"
 )
 
 // ActionRequest is the body of POST /v1/units/{name}/restart.

@@ -295,6 +295,8 @@ func (b *controlBackend) Do(ctx context.Context, name string, a control.Action) 
 			return err
 		}
 		return b.d.StartSocket(u.Config().Name)
+	case kind == "socket" && a == control.ReloadUnit:
+		return control.Errorf(http.StatusBadRequest, name, "a socket unit cannot be reloaded; reload %s", u.Config().Service.Name)
 	case u.Config().Socket.Accept && a != control.Stop:
 		return control.Errorf(http.StatusBadRequest, name, "%s: a template; sockd starts an instance of it per connection", a)
 	case a == control.Start:
@@ -303,6 +305,8 @@ func (b *controlBackend) Do(ctx context.Context, name string, a control.Action) 
 		op = supervise.OpStop
 	case a == control.Restart:
 		op = supervise.OpRestart
+	case a == control.ReloadUnit:
+		op = supervise.OpReload
 	default:
 		return control.Errorf(http.StatusBadRequest, name, "unknown action %q", a)
 	}

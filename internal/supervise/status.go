@@ -69,6 +69,8 @@ const (
 	// returns an error if the new instance failed and the old one was
 	// kept.
 	OpGracefulRestart
+	// OpReload runs ExecReload= (reload.go); Do returns its failure.
+	OpReload
 )
 
 // opReconfigure replaces the unit's settings (see Reconfigure).
@@ -157,6 +159,8 @@ func (u *Unit) handle(ctx context.Context, req request) error {
 		}
 	case OpGracefulRestart:
 		return u.gracefulRestart(ctx)
+	case OpReload:
+		return u.reloadService(ctx)
 	}
 	return nil
 }
