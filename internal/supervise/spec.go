@@ -64,7 +64,7 @@ func (u *Unit) commandSpec(svc *units.Service, cmd units.Command, env []string) 
 		Env:                 env,
 		Stdin:               spawn.Stdio{Kind: spawn.StdioNull},
 		Stdout:              outputOf(svc.StandardOutput, -1),
-		Stderr:              outputOf(svc.StandardError, -1),
+		Stderr:              stderrOf(svc, -1),
 		Dir:                 svc.WorkingDirectory,
 		DirOptional:         svc.WorkingDirectoryOptional,
 		User:                svc.User,
@@ -101,11 +101,21 @@ func (u *Unit) mainSpec(svc *units.Service, env []string, fds []int, names []str
 	if svc.StandardInput == units.StdinSocket && len(fds) == 1 {
 		s.Stdin = spawn.Stdio{Kind: spawn.StdioFD, FD: fds[0]}
 		s.Stdout = outputOf(svc.StandardOutput, fds[0])
-		s.Stderr = outputOf(svc.StandardError, fds[0])
+		s.Stderr = stderrOf(svc, fds[0])
 		return s, nil
 	}
 	s.Files, s.Names = fds, names
 	return s, nil
+}
+
+// stderrOf maps StandardError=: "inherit" (the default) of
+// StandardOutput=journal is a log stream of its own, so that sockd's log
+// labels it stream=stderr; otherwise as outputOf.
+func stderrOf(svc *units.Service, sock int) spawn.Stdio {
+	if svc.StandardError.Kind == units.OutInherit && svc.StandardOutput.Kind == units.OutJournal {
+		return spawn.Stdio{Kind: spawn.StdioLog}
+	}
+	return outputOf(svc.StandardError, sock)
 }
 
 // outputOf maps StandardOutput=/StandardError= to a spawn.Stdio; sock is

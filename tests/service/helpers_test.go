@@ -167,3 +167,23 @@ func waitStatus(t *testing.T, s *e2e.Sockd, name string, ok func(control.Unit) b
 		}
 	}
 }
+
+// waitLog waits (10 s at most) until a line of sockd's log contains sub,
+// and returns that line.
+func waitLog(t *testing.T, s *e2e.Sockd, sub string) string {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		text := s.LogText()
+		for _, line := range strings.Split(text, "\n") {
+			if strings.Contains(line, sub) {
+				return line
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line contains %q:\n%s", sub, text)
+		}
+		for len(s.LogText()) == len(text) && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond) // until sockd logs more
+		}
+	}
+}

@@ -13,14 +13,8 @@ import (
 func TestStderrLabelledStderr(t *testing.T) {
 	s := start(t, probeUnits("out", "", nil))
 	r := askReport(t, s, "out")
-	want := fmt.Sprintf("probe: pid %d reported", r.Pid)
-	for _, line := range strings.Split(s.LogText(), "\n") {
-		if strings.Contains(line, want) {
-			if !strings.Contains(line, "stream=stderr") {
-				t.Errorf("the probe's stderr line is not labelled stderr: %s", line)
-			}
-			return
-		}
+	line := waitLog(t, s, fmt.Sprintf("probe: pid %d reported", r.Pid))
+	if !strings.Contains(line, "stream=stderr") {
+		t.Errorf("the probe's stderr line is not labelled stderr: %s", line)
 	}
-	t.Errorf("no log line %q:\n%s", want, s.LogText())
 }
