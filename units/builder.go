@@ -117,6 +117,9 @@ func (b *Builder) apply(unitFile string, a Assignment) error {
 		return nil
 	}
 	dir, ok := directiveIndex()[Key(a.Section, a.Directive)]
+	if err := unsupportedCondition(a.Directive); !ok && a.Section == "Unit" && err != nil {
+		return err
+	}
 	if !ok {
 		// nil for an ignored directive, whose value is never looked at.
 		return unknownDirective(a.Section, a.Directive)
@@ -124,6 +127,13 @@ func (b *Builder) apply(unitFile string, a Assignment) error {
 	value, err := expandSpecifiers(a.Value, unitFile, b.env, kind == "service" && isTemplateName(unitFile), splitsWords(dir.DirectiveInfo))
 	if err != nil {
 		return err
+	}
+	if _, _, isCondition := splitCondition(a.Directive); isCondition && a.Section == "Unit" {
+		if err := b.applyCondition(kind, a.Directive, value); err != nil {
+			return err
+		}
+		b.unit.Where[Key(a.Section, a.Directive)] = a.Pos
+		return nil
 	}
 	if dir.set == nil { // Description=, Documentation=
 		return b.applyDescription(kind, a.Directive, value)
@@ -215,6 +225,10 @@ func commandsOf(s *Service, name string) *[]Command {
 		return &s.ExecStop
 	case "ExecReload":
 		return &s.ExecReload
+	case "ExecCondition":
+		return &s.ExecCondition
+	case "ExecStopPost":
+		return &s.ExecStopPost
 	}
 	panic("units: not a command directive: " + name)
 }

@@ -278,7 +278,7 @@ func TestBuilderIgnoredUnsupportedUnknown(t *testing.T) {
 	_, err = build(
 		at("Service", "PrivateTmp", "yes", 1),
 		at("Socket", "ListenNetlink", "route", 2),
-		at("Unit", "ConditionPathExists", "/etc/web", 3),
+		at("Unit", "RebootArgument", "1", 3),
 		at("Socket", "ExecStartPre", "/bin/true", 4),
 		at("Service", "PIDFile", "/run/web.pid", 5),
 	)
@@ -286,7 +286,7 @@ func TestBuilderIgnoredUnsupportedUnknown(t *testing.T) {
 	wantErrors(t, "unsupported directives", err,
 		testServiceFile+":1: [Service] PrivateTmp: "+unsupported,
 		testSocketFile+":2: [Socket] ListenNetlink: "+unsupported,
-		testSocketFile+":3: [Unit] ConditionPathExists: "+unsupported,
+		testSocketFile+":3: [Unit] RebootArgument: "+unsupported,
 		testSocketFile+":4: [Socket] ExecStartPre: "+unsupported,
 		testServiceFile+":5: [Service] PIDFile: "+unsupported,
 	)

@@ -99,6 +99,7 @@ func buildTable() []directive {
 	t = append(t, socketDirectives()...)
 	t = append(t, serviceDirectives()...)
 	t = append(t, execDirectives()...)
+	t = append(t, conditionDirectives()...)
 	return t
 }
 

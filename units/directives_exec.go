@@ -14,6 +14,9 @@ import (
 // directories, exit status rules and the start limit.
 func execDirectives() []directive {
 	t := processDirectives()
+	t = append(t,
+		commandDirective("ExecCondition", func(s *Service) *[]Command { return &s.ExecCondition }),
+		commandDirective("ExecStopPost", func(s *Service) *[]Command { return &s.ExecStopPost }))
 	t = append(t, dirDirectives()...)
 	return append(t, exitDirectives()...)
 }
@@ -205,4 +208,19 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// execErrors checks the rules of issue 14's directives that span
+// others.
+func execErrors(u *Unit) ErrorList {
+	var errs ErrorList
+	svc := &u.Service
+	if u.Socket.Accept {
+		for _, name := range []string{"ExecCondition", "ExecStopPost"} {
+			if len(*commandsOf(svc, name)) > 0 {
+				errs = append(errs, Errorf(positionOf(u, "Service", name), "not supported with Accept=yes: sockd runs it for Accept=no services only"))
+			}
+		}
+	}
+	return errs
 }

@@ -2,6 +2,7 @@ package units
 
 import (
 	"os"
+	"reflect"
 	"syscall"
 	"testing"
 	"time"
@@ -48,6 +49,10 @@ func execDirectiveCases() []directiveCase {
 		sv("RestartKillSignal", "SIGINT", func(s *Service) any { return s.Exits.RestartKillSignal }, syscall.SIGINT, "SIGNOPE", `invalid signal "SIGNOPE"`),
 		sv("FinalKillSignal", "SIGQUIT", func(s *Service) any { return s.Exits.FinalKillSignal }, syscall.SIGQUIT, "", ""),
 	}
+	for _, name := range []string{"ExecCondition", "ExecStopPost"} {
+		cases = append(cases, sv(name, "-/bin/true a", func(s *Service) any { return *commandsOf(s, name) },
+			[]Command{{Path: "/bin/true", Argv: []string{"/bin/true", "a"}, IgnoreFailure: true}}, "", ""))
+	}
 	for k := DirKind(0); k < NumDirKinds; k++ {
 		cases = append(cases,
 			sv(k.String()+"Directory", "a b/c", func(s *Service) any { return s.Dirs.Paths[k] }, []string{"a", "b/c"}, "../x", `path "../x" is not normalized`),
@@ -87,4 +92,48 @@ func TestStartLimitUnitSection(t *testing.T) {
 	}
 	_, err = build(svcAt("StartLimitAction", "reboot-force", 4))
 	wantErrors(t, "StartLimitAction", err, testServiceFile+`:4: [Unit] StartLimitAction: value "reboot-force" is not supported by sockd: it does not reboot or power off the machine; only none`)
+}
+
+func init() { directiveCases = append(directiveCases, conditionCases()...) }
+
+// conditionCases are the rows of directiveCases for Condition*= and
+// Assert*=; the test puts [Unit] in the socket file.
+func conditionCases() []directiveCase {
+	var cases []directiveCase
+	for _, prefix := range []string{"Condition", "Assert"} {
+		for _, check := range ConditionChecks {
+			param, bad, reason := "x86-64", "", ""
+			if pathChecks[check] {
+				param, bad, reason = "/etc/x", "|etc", `path "etc" is not absolute`
+			}
+			want := []Condition{{Name: check, Assert: prefix == "Assert", Trigger: true, Negate: true, Param: param}}
+			cases = append(cases, directiveCase{"Unit", prefix + check, "|!" + param,
+				func(u *Unit) any { return u.Socket.Conditions }, want, bad, reason})
+		}
+	}
+	return cases
+}
+
+// TestConditions: conditions of the service file go to the service,
+// prefixes combine, an empty value resets the conditions (or asserts) so
+// far, and systemd's checks that sockd cannot evaluate are refused.
+func TestConditions(t *testing.T) {
+	svcAt := func(name, value string, line int) Assignment {
+		a := at("Unit", name, value, line)
+		a.Pos.File = testServiceFile
+		return a
+	}
+	u, err := build(
+		svcAt("ConditionPathExists", "/a", 1), svcAt("AssertUser", "root", 2),
+		svcAt("ConditionPathExists", "", 3), svcAt("ConditionHost", "| ! web1", 4),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Condition{{Name: "User", Assert: true, Param: "root"}, {Name: "Host", Trigger: true, Negate: true, Param: "web1"}}
+	if !reflect.DeepEqual(u.Service.Conditions, want) || u.Socket.Conditions != nil {
+		t.Errorf("service conditions %+v, socket %+v; want %+v and none", u.Service.Conditions, u.Socket.Conditions, want)
+	}
+	_, err = build(svcAt("ConditionCredential", "x", 5))
+	wantErrors(t, "ConditionCredential", err, testServiceFile+":5: [Unit] ConditionCredential: not supported by sockd: sockd passes no credentials (LoadCredential=)")
 }

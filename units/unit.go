@@ -74,6 +74,11 @@ type Socket struct {
 
 	TriggerLimitInterval time.Duration // TriggerLimitIntervalSec=; default 2s, 0 disables
 	TriggerLimitBurst    int           // TriggerLimitBurst=; default 20, or 200 with Accept=yes
+
+	// Conditions are [Unit] Condition*= and Assert*= of the socket file.
+	// sockd binds the socket regardless, and checks them, with the
+	// service's, before each start of the service (conditions.go).
+	Conditions []Condition
 }
 
 // BindIPv6Only is the value of BindIPv6Only=.
@@ -101,6 +106,8 @@ type Service struct {
 	ExecStartPost []Command // ExecStartPost=
 	ExecStop      []Command // ExecStop=
 	ExecReload    []Command // ExecReload=
+	ExecCondition []Command // ExecCondition=: 1…254 skips the start
+	ExecStopPost  []Command // ExecStopPost=: after the service stopped
 
 	// Environment holds Environment= assignments as KEY=VALUE, in order;
 	// a later assignment of the same key wins when the service starts.
@@ -144,6 +151,9 @@ type Service struct {
 	Process Process   // process attributes: Limit*=, Nice=, … (process.go)
 	Dirs    ExecDirs  // RuntimeDirectory= and its siblings (execdirs.go)
 	Exits   ExitRules // SuccessExitStatus=, StartLimit*=, … (exitrules.go)
+	// Conditions are [Unit] Condition*= and Assert*= of the service
+	// file, in order (conditions.go).
+	Conditions []Condition
 }
 
 // IsTemplate reports whether the service is a template ("name@.service")

@@ -15,6 +15,7 @@ import (
 // fault, or nil.
 func Validate(u *Unit) error {
 	errs := structuralErrors(u)
+	errs = append(errs, execErrors(u)...)
 	errs = append(errs, hostErrors(u)...)
 	return errs.Err()
 }
@@ -72,7 +73,7 @@ func hostErrors(u *Unit) ErrorList {
 	var errs ErrorList
 	at := func(directive string) Position { return positionOf(u, "Service", directive) }
 	svc := &u.Service
-	for _, name := range []string{"ExecStart", "ExecStartPre", "ExecStartPost", "ExecStop", "ExecReload"} {
+	for _, name := range []string{"ExecStart", "ExecStartPre", "ExecStartPost", "ExecStop", "ExecReload", "ExecCondition", "ExecStopPost"} {
 		for i, c := range *commandsOf(svc, name) {
 			pos, ok := u.Where[ElemKey("Service", name, i)]
 			if !ok {

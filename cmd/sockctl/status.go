@@ -109,6 +109,9 @@ func (c *cli) printStatus(u control.Unit, now time.Time) {
 	if len(u.DrainingPIDs) > 0 { // old instances a graceful restart is stopping
 		field("Draining", "%s", joinPIDs(u.DrainingPIDs))
 	}
+	if u.Condition != "" {
+		field("Condition", "%s", u.Condition)
+	}
 	if u.StatusText != "" {
 		field("Status", "%q", u.StatusText)
 	}

@@ -64,6 +64,9 @@ type Unit struct {
 	Refused     int       `json:"refused"`
 	Restarts    int       `json:"restarts"`
 	StatusText  string    `json:"status_text,omitempty"`
+	// Condition says which Condition*=/Assert*= (or ExecCondition=)
+	// failed at the last start, "" when they held.
+	Condition string `json:"condition,omitempty"`
 	LastExit    *Exit     `json:"last_exit,omitempty"`
 	// Connections and Instances are the live per-connection instances of
 	// an Accept=yes socket (systemctl's "Connected:").

@@ -201,6 +201,7 @@ func (b *controlBackend) view(u *supervise.Unit, kind string, withLog bool) cont
 		Activations: st.Activations,
 		Restarts:    st.Restarts,
 		StatusText:  st.StatusText,
+		Condition:   st.Condition,
 		Files:       filesOf(cfg, kind),
 		Listeners:   []control.Listener{},
 	}

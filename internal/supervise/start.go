@@ -41,8 +41,11 @@ func (u *Unit) startService(ctx context.Context, why string) {
 	}
 	u.stopWanted = false
 	u.applyPending()
-	u.setState(StateStarting, "")
 	svc := &u.cfg.Service
+	if !u.conditionsMet(ctx) {
+		return
+	}
+	u.setState(StateStarting, "")
 	u.log.Info("starting service", "service", svc.Name, "reason", why)
 	if err := u.runCommands(ctx, svc, "ExecStartPre", svc.ExecStartPre, nil, svc.TimeoutStart); err != nil {
 		u.startFailed(err, "exit-code")
@@ -69,6 +72,7 @@ func (u *Unit) startFailed(err error, result string) {
 	u.mu.Lock()
 	u.status.Result = result
 	u.mu.Unlock()
+	u.runStopPost(result, nil)
 	u.goListening()
 }
 

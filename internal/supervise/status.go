@@ -22,6 +22,9 @@ type Status struct {
 	Activations int    // starts caused by traffic
 	Restarts    int    // automatic restarts (Restart=)
 	StatusText  string // the service's last STATUS=
+	// Condition is the Condition*=, Assert*= or ExecCondition= that
+	// failed at the last start, "" when they held (conditions.go).
+	Condition string
 	// NotifiedMainPID is the last MAINPID= the service sent; sockd keeps
 	// supervising the process it started.
 	NotifiedMainPID int

@@ -33,6 +33,11 @@ func (u *Unit) mainExited(ctx context.Context, st reaper.Status, ok bool) {
 		level = u.log.Warn
 	}
 	level("service exited", "service", svc.Name, "status", exit.String())
+	result := resultOf(exit)
+	if exit.success(svc) {
+		result = "success"
+	}
+	u.runStopPost(result, &exit)
 	if shouldRestart(svc, exit) {
 		u.mu.Lock()
 		u.status.Restarts++
@@ -43,10 +48,7 @@ func (u *Unit) mainExited(ctx context.Context, st reaper.Status, ok bool) {
 		return
 	}
 	u.mu.Lock()
-	u.status.Result = resultOf(exit)
-	if exit.success(svc) {
-		u.status.Result = "success"
-	}
+	u.status.Result = result
 	u.mu.Unlock()
 	u.goListening()
 }
@@ -128,6 +130,11 @@ func (u *Unit) stopServiceResult(ctx context.Context, why string, timedOut bool)
 	if timedOut {
 		result = "timeout"
 	}
+	stopResult := result
+	if stopResult == "" {
+		stopResult = "success"
+	}
+	u.runStopPost(stopResult, &exit)
 	u.setState(StateListening, result)
 	u.removeRuntimeDirs(u.restarting)
 	u.rearm()

@@ -43,10 +43,10 @@ web.toml:4: listen_stream: belongs in [socket], not [service]`,
 private_tmp = true
 [socket]
 tcp_congestion = "bbr"
-condition_path_exists = "/etc/web"`,
+reboot_argument = "1"`,
 		want: `web.toml:2: private_tmp: [Service] PrivateTmp= is not supported by sockd (see docs/units.md)
 web.toml:4: tcp_congestion: [Socket] TCPCongestion= is not supported by sockd (see docs/units.md)
-web.toml:5: condition_path_exists: [Unit] ConditionPathExists= is not supported by sockd (see docs/units.md)`,
+web.toml:5: reboot_argument: [Unit] RebootArgument= is not supported by sockd (see docs/units.md)`,
 	},
 	{
 		name: "directive ignored in systemd units",
