@@ -198,4 +198,3 @@ func environment(v string) (bool, error) {
 	_, set := os.LookupEnv(v)
 	return set, nil
 }
-

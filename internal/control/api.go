@@ -67,7 +67,7 @@ type Unit struct {
 	// Condition says which Condition*=/Assert*= (or ExecCondition=)
 	// failed at the last start, "" when they held.
 	Condition string `json:"condition,omitempty"`
-	LastExit    *Exit     `json:"last_exit,omitempty"`
+	LastExit  *Exit  `json:"last_exit,omitempty"`
 	// Connections and Instances are the live per-connection instances of
 	// an Accept=yes socket (systemctl's "Connected:").
 	Connections int        `json:"connections,omitempty"`
