@@ -67,6 +67,7 @@ func defaultUnit(name string) Unit {
 			Dirs:          ExecDirs{Modes: [NumDirKinds]os.FileMode{0o755, 0o755, 0o755, 0o755, 0o755}, RuntimePreserve: "no"},
 			Exits: ExitRules{StartLimitInterval: DefaultStartLimitInterval, StartLimitBurst: DefaultStartLimitBurst,
 				FinalKillSignal: syscall.SIGKILL},
+			Ready: Readiness{WatchdogSignal: syscall.SIGABRT, GuessMainPID: true},
 		},
 		Where: Positions{},
 	}

@@ -18,6 +18,7 @@ func execDirectives() []directive {
 		commandDirective("ExecCondition", func(s *Service) *[]Command { return &s.ExecCondition }),
 		commandDirective("ExecStopPost", func(s *Service) *[]Command { return &s.ExecStopPost }))
 	t = append(t, dirDirectives()...)
+	t = append(t, readinessDirectives()...)
 	return append(t, exitDirectives()...)
 }
 

@@ -137,3 +137,14 @@ func TestConditions(t *testing.T) {
 	_, err = build(svcAt("ConditionCredential", "x", 5))
 	wantErrors(t, "ConditionCredential", err, testServiceFile+":5: [Unit] ConditionCredential: not supported by sockd: sockd passes no credentials (LoadCredential=)")
 }
+
+func init() {
+	sv := func(name, good string, get func(s *Service) any, want any, bad, reason string) directiveCase {
+		return directiveCase{"Service", name, good, func(u *Unit) any { return get(&u.Service) }, want, bad, reason}
+	}
+	directiveCases = append(directiveCases,
+		sv("WatchdogSec", "3min", func(s *Service) any { return s.Ready.Watchdog }, 3*time.Minute, "soon", `invalid time span "soon"`),
+		sv("WatchdogSignal", "SIGKILL", func(s *Service) any { return s.Ready.WatchdogSignal }, syscall.SIGKILL, "SIGNOPE", `invalid signal "SIGNOPE"`),
+		sv("TimeoutAbortSec", "infinity", func(s *Service) any { return s.Ready.TimeoutAbort }, ptr(time.Duration(0)), "", ""),
+	)
+}

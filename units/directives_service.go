@@ -45,8 +45,8 @@ func serviceDirectives() []directive {
 		svc("NoNewPrivileges", KindBool, func(s *Service) *bool { return &s.NoNewPrivileges }, boolSet),
 		svc("LimitNOFILE", KindString, func(s *Service) **Rlimit { return &s.LimitNOFILE }, rlimitSet),
 		svc("Restart", KindString, func(s *Service) *RestartPolicy { return &s.Restart }, func(g func(*Unit) *RestartPolicy) setter {
-			return enumField(g, []RestartPolicy{RestartNo, RestartAlways, RestartOnSuccess, RestartOnFailure, RestartOnAbnormal, RestartOnAbort},
-				map[string]string{"on-watchdog": "sockd has no watchdog"})
+			return enumField(g, []RestartPolicy{RestartNo, RestartAlways, RestartOnSuccess, RestartOnFailure, RestartOnAbnormal, RestartOnAbort,
+				RestartOnWatchdog}, nil)
 		}),
 		svc("RestartSec", KindTimespan, func(s *Service) *time.Duration { return &s.RestartSec }, durationSet(false)),
 		svc("TimeoutStartSec", KindTimespan, func(s *Service) *time.Duration { return &s.TimeoutStart }, durationSet(true)),

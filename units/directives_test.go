@@ -156,7 +156,7 @@ var directiveCases = []directiveCase{
 	{"Service", "LimitNOFILE", "1024:4096", func(u *Unit) any { return u.Service.LimitNOFILE }, &Rlimit{Soft: 1024, Hard: 4096},
 		"4096:1024", "soft limit 4096 is above the hard limit 1024"},
 	{"Service", "Restart", "on-failure", func(u *Unit) any { return u.Service.Restart }, RestartOnFailure,
-		"on-watchdog", `value "on-watchdog" is not supported by sockd: sockd has no watchdog`},
+		"sometimes", `invalid value "sometimes", want one of [no always on-success on-failure on-abnormal on-abort on-watchdog]`},
 	{"Service", "RestartSec", "5s", func(u *Unit) any { return u.Service.RestartSec }, 5 * time.Second,
 		"infinity", "infinity is not allowed here"},
 	{"Service", "TimeoutStartSec", "infinity", func(u *Unit) any { return u.Service.TimeoutStart }, time.Duration(0),

@@ -154,6 +154,7 @@ type Service struct {
 	// Conditions are [Unit] Condition*= and Assert*= of the service
 	// file, in order (conditions.go).
 	Conditions []Condition
+	Ready      Readiness // WatchdogSec=, PIDFile=, … (readiness.go)
 }
 
 // IsTemplate reports whether the service is a template ("name@.service")
@@ -181,6 +182,7 @@ const (
 	RestartOnFailure  RestartPolicy = "on-failure"
 	RestartOnAbnormal RestartPolicy = "on-abnormal"
 	RestartOnAbort    RestartPolicy = "on-abort"
+	RestartOnWatchdog RestartPolicy = "on-watchdog"
 )
 
 // KillMode is the value of KillMode= (systemd.kill(5)). sockd has no

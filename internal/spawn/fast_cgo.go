@@ -61,10 +61,11 @@ type fastSpec struct {
 // spawnFast starts s with the C spawner (fastspawn.c) and returns once
 // the child is in its own session, so that its process group can be
 // signalled (or at once with s.NoSessionWait). It returns ok=false, having done nothing, when this build or
-// kernel has no fast path or a user or group of s is unknown: the shim
+// kernel has no fast path, a user or group of s is unknown, or s.PidEnv
+// names variables (the child does not write its pid there): the shim
 // then starts s and reports the failure.
 func spawnFast(r *reaper.Reaper, s *Spec) (p *Process, ok bool, err error) {
-	if fastDisabled.Load() || !fastAvailable() {
+	if fastDisabled.Load() || !fastAvailable() || len(s.PidEnv) > 0 {
 		return nil, false, nil
 	}
 	creds, _, err := resolveCredentials(s.User, s.Group, s.SupplementaryGroups)

@@ -60,6 +60,9 @@ func runShim(enc, path string, argv []string) int {
 			return sh.fail(code, err)
 		}
 	}
+	for _, k := range sp.pidEnv {
+		sh.env = append(sh.env, k+"="+strconv.Itoa(os.Getpid()))
+	}
 	if sp.nfds > 0 {
 		sh.env = append(sh.env, "LISTEN_PID="+strconv.Itoa(os.Getpid()))
 		if id, ok := pidfdID(); ok {

@@ -24,6 +24,7 @@ type shimSpec struct {
 	dir    string
 	dirOpt bool
 	attrs  *Attrs
+	pidEnv []string
 }
 
 // encodeShimSpec encodes the parts of s the shim needs as a URL query:
@@ -59,6 +60,7 @@ func encodeShimSpec(s *Spec, statusFD int) string {
 	if s.Attrs != nil {
 		v.Set("attrs", s.Attrs.encode())
 	}
+	v["pidenv"] = s.PidEnv
 	return v.Encode()
 }
 
@@ -108,6 +110,7 @@ func decodeShimSpec(enc string) (*shimSpec, error) {
 		}
 		sp.nofile = &l
 	}
+	sp.pidEnv = v["pidenv"]
 	if a := v.Get("attrs"); a != "" {
 		if sp.attrs, err = decodeAttrs(a); err != nil {
 			return nil, err

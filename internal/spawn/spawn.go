@@ -57,6 +57,9 @@ type Spec struct {
 	Attrs *Attrs
 	// Dirs are made (owned by User= and Group=) before the fork (dirs.go).
 	Dirs []Dir
+	// PidEnv names variables set to the process's own pid, as
+	// WATCHDOG_PID is; the shim sets them (the fast path declines).
+	PidEnv []string
 
 	// Exited, if set, receives the process's exit status instead of
 	// Process.Exit, which is then nil: the reaper calls it from the

@@ -19,6 +19,8 @@ type Exit struct {
 	// Timeout is true when sockd killed the process because a timeout
 	// expired (TimeoutStartSec=, TimeoutStopSec=).
 	Timeout bool
+	// Watchdog is true when sockd killed it for its watchdog.
+	Watchdog bool
 }
 
 func exitOf(st reaper.Status) Exit {
@@ -42,7 +44,7 @@ func (e Exit) String() string {
 // Clean reports whether systemd counts the exit as clean: status 0, or
 // death by SIGHUP, SIGINT, SIGTERM or SIGPIPE.
 func (e Exit) Clean() bool {
-	if e.Timeout {
+	if e.Timeout || e.Watchdog {
 		return false
 	}
 	if e.Code == "exited" {
@@ -61,7 +63,7 @@ func (e Exit) success(svc *units.Service) bool {
 	if e.Clean() {
 		return true
 	}
-	if e.Timeout {
+	if e.Timeout || e.Watchdog {
 		return false
 	}
 	if e.Code == "exited" {
@@ -83,14 +85,15 @@ func (e Exit) listedIn(set units.ExitStatusSet) bool {
 // "Exit causes and the effect of the Restart= settings"), as systemd's
 // service_shall_restart does.
 func shouldRestart(svc *units.Service, e Exit) bool {
-	if !e.Timeout && e.listedIn(svc.Exits.RestartPrevent) {
+	judged := !e.Timeout && !e.Watchdog // exit codes and signals of the service's own making
+	if judged && e.listedIn(svc.Exits.RestartPrevent) {
 		return false
 	}
-	if !e.Timeout && e.listedIn(svc.Exits.RestartForce) {
+	if judged && e.listedIn(svc.Exits.RestartForce) {
 		return true
 	}
 	unclean := !e.success(svc)
-	signal := e.Code != "exited" && unclean
+	signal := e.Code != "exited" && unclean && !e.Watchdog
 	switch svc.Restart {
 	case units.RestartAlways:
 		return true
@@ -99,7 +102,9 @@ func shouldRestart(svc *units.Service, e Exit) bool {
 	case units.RestartOnFailure:
 		return unclean
 	case units.RestartOnAbnormal:
-		return signal || e.Timeout
+		return signal || e.Timeout || e.Watchdog
+	case units.RestartOnWatchdog:
+		return e.Watchdog
 	case units.RestartOnAbort:
 		return signal
 	}

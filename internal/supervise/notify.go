@@ -98,6 +98,7 @@ func (u *Unit) notified(msg notifyMsg) {
 	if len(msg.Files) > 0 || msg.FDStoreRemove {
 		u.storeNotified(msg) // fdstore.go; owns msg.Files
 	}
+	u.watchdogNotified(msg)
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if msg.Status != nil {

@@ -13,7 +13,10 @@ type process struct {
 	proc    *spawn.Process
 	pid     int
 	started time.Time
-	notify  *notifySocket // nil unless Type=notify
+	notify  *notifySocket // nil unless Type=notify or WatchdogSec=
+	// watchdog is the running service's watchdog (watchdog.go); nil
+	// without WatchdogSec= and until the service runs.
+	watchdog *watchdog
 	// exited is set once the reaper reported the exit; exit channels are
 	// then nil so that the loop's select ignores them.
 	exited bool
@@ -35,6 +38,9 @@ func (p *process) notifyC() <-chan notifyMsg {
 
 // close releases what the process held in sockd.
 func (p *process) close() {
+	if p != nil {
+		p.watchdog.stop()
+	}
 	if p != nil && p.notify != nil {
 		p.notify.close()
 		p.notify = nil

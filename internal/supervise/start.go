@@ -64,6 +64,7 @@ func (u *Unit) startService(ctx context.Context, why string) {
 		return
 	}
 	u.setState(StateRunning, "success")
+	u.armWatchdog()
 }
 
 // startFailed records a start that never got a main process running.
@@ -97,7 +98,7 @@ func (u *Unit) spawnMain(svc *units.Service) error {
 func (u *Unit) spawnProcess(svc *units.Service, resetFlags bool) (_ *process, err error) {
 	var extra []string
 	var ns *notifySocket
-	if svc.Type == units.TypeNotify {
+	if svc.Type == units.TypeNotify || svc.Ready.Watchdog > 0 {
 		if ns, err = u.openNotify(); err != nil {
 			return nil, err
 		}
@@ -110,6 +111,7 @@ func (u *Unit) spawnProcess(svc *units.Service, resetFlags bool) (_ *process, er
 	}
 	stored, storedNames, storeEnv := u.storedFiles(svc) // fdstore.go
 	extra = append(extra, storeEnv...)
+	extra = append(extra, watchdogEnv(svc)...)
 	env, err := u.serviceEnv(svc, extra...)
 	if err != nil {
 		return nil, err
@@ -128,6 +130,9 @@ func (u *Unit) spawnProcess(svc *units.Service, resetFlags bool) (_ *process, er
 		// The stored fds follow the listeners, flags unchanged.
 		spec.Files = append(append([]int(nil), spec.Files...), stored...)
 		spec.Names = append(append([]string(nil), spec.Names...), storedNames...)
+	}
+	if svc.Ready.Watchdog > 0 {
+		spec.PidEnv = []string{"WATCHDOG_PID"}
 	}
 	p, err := spawn.Spawn(u.deps.Reaper, spec)
 	if err != nil {

@@ -22,6 +22,12 @@ func (u *Unit) mainExited(ctx context.Context, st reaper.Status, ok bool) {
 	if ok {
 		exit = exitOf(st)
 	}
+	u.mainEnded(ctx, exit)
+}
+
+// mainEnded is mainExited once the exit is known (or made up by the
+// watchdog, watchdog.go).
+func (u *Unit) mainEnded(ctx context.Context, exit Exit) {
 	u.finishMain(exit)
 	svc := &u.cfg.Service
 	if u.stopWanted || ctx.Err() != nil {
@@ -86,6 +92,8 @@ func killRest(svc *units.Service, pid int) {
 
 func resultOf(e Exit) string {
 	switch {
+	case e.Watchdog:
+		return "watchdog"
 	case e.Timeout:
 		return "timeout"
 	case e.Clean():

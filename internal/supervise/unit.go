@@ -158,6 +158,8 @@ func (u *Unit) runQueue(ctx context.Context) (asleep bool) {
 			u.mainExited(ctx, st, ok)
 		case msg := <-u.main.notifyC():
 			u.notified(msg)
+		case <-u.main.watchdogC():
+			u.watchdogFired(ctx)
 		case <-u.timerC():
 			u.timerFired(ctx)
 		case <-u.reqC:

@@ -266,6 +266,7 @@ var (
 	neverReady  = flag.Bool("never-ready", false, "never notify and never serve")
 	fifoOut     = flag.String("fifo-out", "", "file that receives the answers to FIFO lines")
 	ignoreTerm  = flag.Bool("ignore-term", false, "log SIGTERM but keep running")
+	beats       = flag.Int("watchdog-beats", -1, "send WATCHDOG=1 this many times (every half interval), then stop; -1 keeps sending")
 )
 
 func main() {
@@ -292,6 +293,7 @@ func main() {
 	r.PidfdID = pidfdID()
 	r.NotifySocket, r.NotifySet = os.LookupEnv("NOTIFY_SOCKET")
 	r.Process = readProcess()
+	r.Process.WatchdogUsec = watchdogUsec()
 	n, _ := strconv.Atoi(r.ListenFDs)
 	if r.ListenPID != strconv.Itoa(pid) {
 		n = 0
@@ -331,6 +333,9 @@ func main() {
 		time.Sleep(*notifyDelay)
 		ok, err := daemon.SdNotify(false, daemon.SdNotifyReady)
 		fmt.Fprintf(os.Stderr, "probe: pid %d sent READY=1: %v %v\n", pid, ok, err)
+	}
+	if r.Process.WatchdogUsec > 0 {
+		go watchdogBeats(*reportDir, pid, r.Process.WatchdogUsec, *beats)
 	}
 	names := strings.Split(r.ListenFDNames, ":")
 	s := &server{pid: pid, last: time.Now()}

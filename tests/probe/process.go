@@ -1,12 +1,16 @@
 package main
 
 import (
+	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 	"unsafe"
 
+	"github.com/coreos/go-systemd/v22/daemon"
 	"golang.org/x/sys/unix"
 )
 
@@ -31,6 +35,30 @@ type Process struct {
 	Cgroup string `json:"cgroup"`
 	// Dirs describes every directory the *_DIRECTORY variables name.
 	Dirs map[string]DirInfo `json:"dirs"`
+	// WatchdogUsec is what sd_watchdog_enabled(3) (go-systemd's
+	// SdWatchdogEnabled) says: 0 unless WATCHDOG_USEC is set and
+	// WATCHDOG_PID, if set, is the probe's pid.
+	WatchdogUsec int64 `json:"watchdog_usec"`
+}
+
+func watchdogUsec() int64 {
+	d, err := daemon.SdWatchdogEnabled(false)
+	if err != nil {
+		return -1
+	}
+	return d.Microseconds()
+}
+
+// watchdogBeats sends WATCHDOG=1 every half interval, n times (n < 0:
+// forever), then records DIR/watchdog-stopped-PID and stays silent.
+func watchdogBeats(dir string, pid int, usec int64, n int) {
+	every := time.Duration(usec) * time.Microsecond / 2
+	for i := 0; n < 0 || i < n; i++ {
+		daemon.SdNotify(false, daemon.SdNotifyWatchdog)
+		time.Sleep(every)
+	}
+	writeFile(filepath.Join(dir, fmt.Sprintf("watchdog-stopped-%d", pid)), []byte("stopped\n"))
+	fmt.Fprintf(os.Stderr, "probe: pid %d stopped sending WATCHDOG=1\n", pid)
 }
 
 // DirInfo is one directory as the probe found it.

@@ -53,6 +53,7 @@ type report struct {
 		Personality   int                  `json:"personality"`
 		Cgroup        string               `json:"cgroup"`
 		Dirs          map[string]dirInfo   `json:"dirs"`
+		WatchdogUsec  int64                `json:"watchdog_usec"`
 	} `json:"process"`
 }
 

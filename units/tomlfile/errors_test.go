@@ -173,7 +173,7 @@ restart = "sometimes"
 [socket]
 listen_stream = "80" # ] "
 "free_bind" = "no"`,
-		want: `web.toml:10: restart: invalid value "sometimes", want one of [no always on-success on-failure on-abnormal on-abort]
+		want: `web.toml:10: restart: invalid value "sometimes", want one of [no always on-success on-failure on-abnormal on-abort on-watchdog]
 web.toml:13: free_bind: want a boolean (true or false), got string "no"`,
 	},
 	{
