@@ -216,6 +216,17 @@ func sortedKeys[V any](m map[string]V) []string {
 func execErrors(u *Unit) ErrorList {
 	var errs ErrorList
 	svc := &u.Service
+	at := func(d string) Position { return positionOf(u, "Service", d) }
+	switch {
+	case svc.Type == TypeForking && svc.Ready.PIDFile == "":
+		errs = append(errs, Errorf(at("Type"), "Type=forking needs PIDFile= in sockd: guessing the main process (GuessMainPID=) needs the service's cgroup"))
+	case svc.Type == TypeForking && u.Socket.Accept, svc.Type == TypeOneshot && u.Socket.Accept:
+		errs = append(errs, Errorf(at("Type"), "Type=%s is not supported with Accept=yes", svc.Type))
+	case svc.Type == TypeOneshot && svc.Restart != RestartNo && svc.Restart != RestartOnFailure:
+		errs = append(errs, Errorf(at("Restart"), "Type=oneshot allows only Restart=no or on-failure, as in systemd"))
+	case svc.Ready.RemainAfterExit && svc.Type != TypeOneshot:
+		errs = append(errs, Errorf(at("RemainAfterExit"), "RemainAfterExit= is supported with Type=oneshot only"))
+	}
 	if u.Socket.Accept {
 		for _, name := range []string{"ExecCondition", "ExecStopPost"} {
 			if len(*commandsOf(svc, name)) > 0 {

@@ -145,6 +145,9 @@ func init() {
 	directiveCases = append(directiveCases,
 		sv("WatchdogSec", "3min", func(s *Service) any { return s.Ready.Watchdog }, 3*time.Minute, "soon", `invalid time span "soon"`),
 		sv("WatchdogSignal", "SIGKILL", func(s *Service) any { return s.Ready.WatchdogSignal }, syscall.SIGKILL, "SIGNOPE", `invalid signal "SIGNOPE"`),
+		sv("PIDFile", "/run/web.pid", func(s *Service) any { return s.Ready.PIDFile }, "/run/web.pid", "web.pid", `path "web.pid" is not absolute`),
+		sv("GuessMainPID", "no", func(s *Service) any { return s.Ready.GuessMainPID }, false, "", ""),
+		sv("RemainAfterExit", "yes", func(s *Service) any { return s.Ready.RemainAfterExit }, true, "", ""),
 		sv("TimeoutAbortSec", "infinity", func(s *Service) any { return s.Ready.TimeoutAbort }, ptr(time.Duration(0)), "", ""),
 	)
 }

@@ -12,9 +12,8 @@ import (
 func serviceDirectives() []directive {
 	return []directive{
 		svc("Type", KindString, func(s *Service) *ServiceType { return &s.Type }, func(g func(*Unit) *ServiceType) setter {
-			return enumField(g, []ServiceType{TypeSimple, TypeExec, TypeNotify}, map[string]string{
-				"forking": "sockd supervises processes that stay in the foreground; use simple, exec or notify",
-				"oneshot": "a socket-activated service must keep running", "dbus": "sockd has no D-Bus",
+			return enumField(g, []ServiceType{TypeSimple, TypeExec, TypeNotify, TypeForking, TypeOneshot}, map[string]string{
+				"dbus":    "sockd does not watch bus names",
 				"idle": "sockd has no job queue", "notify-reload": "use notify and ExecReload=",
 			})
 		}),

@@ -30,6 +30,9 @@ func ready[T any](name string, kind ValueKind, get func(r *Readiness) *T, set fu
 
 func readinessDirectives() []directive {
 	return []directive{
+		ready("PIDFile", KindString, func(r *Readiness) *string { return &r.PIDFile }, checkedString(checkAbsolute)),
+		ready("GuessMainPID", KindBool, func(r *Readiness) *bool { return &r.GuessMainPID }, boolSet),
+		ready("RemainAfterExit", KindBool, func(r *Readiness) *bool { return &r.RemainAfterExit }, boolSet),
 		ready("WatchdogSec", KindTimespan, func(r *Readiness) *time.Duration { return &r.Watchdog }, durationSet(true)),
 		ready("WatchdogSignal", KindString, func(r *Readiness) *syscall.Signal { return &r.WatchdogSignal }, signalSet),
 		ready("TimeoutAbortSec", KindTimespan, func(r *Readiness) **time.Duration { return &r.TimeoutAbort }, func(g func(*Unit) **time.Duration) setter {

@@ -169,6 +169,12 @@ const (
 	TypeSimple ServiceType = "simple"
 	TypeExec   ServiceType = "exec"
 	TypeNotify ServiceType = "notify"
+	// TypeForking: the started process forks the daemon and exits;
+	// PIDFile= names the daemon (readiness.go).
+	TypeForking ServiceType = "forking"
+	// TypeOneshot: the ExecStart= commands run to their end, one after
+	// another; RemainAfterExit= keeps the service active afterwards.
+	TypeOneshot ServiceType = "oneshot"
 )
 
 // RestartPolicy is the value of Restart=.

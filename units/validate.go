@@ -43,8 +43,8 @@ func structuralErrors(u *Unit) ErrorList {
 	switch n := len(svc.ExecStart); {
 	case n == 0:
 		errs = append(errs, Errorf(at("Service", "ExecStart"), "service %s has no ExecStart=", svc.Name))
-	case n > 1:
-		errs = append(errs, Errorf(at("Service", "ExecStart"), "service %s has %d ExecStart= commands; only Type=oneshot allows more than one, and sockd does not support oneshot", svc.Name, n))
+	case n > 1 && svc.Type != TypeOneshot:
+		errs = append(errs, Errorf(at("Service", "ExecStart"), "service %s has %d ExecStart= commands; only Type=oneshot allows more than one", svc.Name, n))
 	}
 	if svc.StandardInput == StdinSocket && !s.Accept && len(s.Listeners) != 1 {
 		errs = append(errs, Errorf(at("Service", "StandardInput"), "StandardInput=socket needs Accept=yes or exactly one listener, the unit has %d", len(s.Listeners)))

@@ -20,11 +20,17 @@ type process struct {
 	// exited is set once the reaper reported the exit; exit channels are
 	// then nil so that the loop's select ignores them.
 	exited bool
+	// exit, when set, replaces proc.Exit: the daemon a Type=forking
+	// service forked has no spawn.Process (types.go).
+	exit <-chan reaper.Status
 }
 
 func (p *process) exitC() <-chan reaper.Status {
 	if p == nil || p.exited {
 		return nil
+	}
+	if p.exit != nil {
+		return p.exit
 	}
 	return p.proc.Exit
 }

@@ -51,6 +51,10 @@ func (u *Unit) startService(ctx context.Context, why string) {
 		u.startFailed(err, "exit-code")
 		return
 	}
+	if svc.Type == units.TypeOneshot {
+		u.startOneshot(ctx, svc)
+		return
+	}
 	if err := u.spawnMain(svc); err != nil {
 		u.startFailed(err, "resources")
 		return
@@ -184,6 +188,9 @@ func (u *Unit) waitReady(ctx context.Context, svc *units.Service) bool {
 		t := time.NewTimer(svc.TimeoutStart)
 		defer t.Stop()
 		deadline = t.C
+	}
+	if svc.Type == units.TypeForking {
+		return u.waitForked(ctx, svc, deadline)
 	}
 	execDone := u.main.proc.ExecDone()
 	for {

@@ -137,6 +137,8 @@ func (u *Unit) handle(ctx context.Context, req request) error {
 		u.stopTimer()
 		if u.main != nil {
 			u.stopService(ctx, "requested")
+		} else if u.state == StateRunning { // Type=oneshot, RemainAfterExit=yes
+			u.stopExited(ctx)
 		} else if u.state == StateAutoRestart {
 			u.goListening()
 		}
@@ -147,6 +149,8 @@ func (u *Unit) handle(ctx context.Context, req request) error {
 			u.restarting = true
 			u.stopService(ctx, "restart requested")
 			u.restarting = false
+		} else if u.state == StateRunning {
+			u.stopExited(ctx)
 		}
 		u.startService(ctx, "requested")
 	case OpStart:
