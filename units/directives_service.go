@@ -13,7 +13,7 @@ func serviceDirectives() []directive {
 	return []directive{
 		svc("Type", KindString, func(s *Service) *ServiceType { return &s.Type }, func(g func(*Unit) *ServiceType) setter {
 			return enumField(g, []ServiceType{TypeSimple, TypeExec, TypeNotify, TypeForking, TypeOneshot}, map[string]string{
-				"dbus":    "sockd does not watch bus names",
+				"dbus": "sockd does not watch bus names",
 				"idle": "sockd has no job queue", "notify-reload": "use notify and ExecReload=",
 			})
 		}),
