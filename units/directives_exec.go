@@ -19,6 +19,7 @@ func execDirectives() []directive {
 		commandDirective("ExecStopPost", func(s *Service) *[]Command { return &s.ExecStopPost }))
 	t = append(t, dirDirectives()...)
 	t = append(t, readinessDirectives()...)
+	t = append(t, resourceDirectives()...)
 	return append(t, exitDirectives()...)
 }
 
@@ -226,6 +227,9 @@ func execErrors(u *Unit) ErrorList {
 		errs = append(errs, Errorf(at("Restart"), "Type=oneshot allows only Restart=no or on-failure, as in systemd"))
 	case svc.Ready.RemainAfterExit && svc.Type != TypeOneshot:
 		errs = append(errs, Errorf(at("RemainAfterExit"), "RemainAfterExit= is supported with Type=oneshot only"))
+	}
+	if u.Socket.Accept && svc.Resources.Any() {
+		errs = append(errs, Errorf(at("Service"), "resource control (TasksMax=, MemoryMax=, CPUQuota=, …) is not supported with Accept=yes"))
 	}
 	if u.Socket.Accept {
 		for _, name := range []string{"ExecCondition", "ExecStopPost"} {

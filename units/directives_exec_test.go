@@ -151,3 +151,19 @@ func init() {
 		sv("TimeoutAbortSec", "infinity", func(s *Service) any { return s.Ready.TimeoutAbort }, ptr(time.Duration(0)), "", ""),
 	)
 }
+
+func init() {
+	sv := func(name, good string, get func(r *Resources) any, want any, bad, reason string) directiveCase {
+		return directiveCase{"Service", name, good, func(u *Unit) any { return get(&u.Service.Resources) }, want, bad, reason}
+	}
+	directiveCases = append(directiveCases,
+		sv("TasksMax", "15%", func(r *Resources) any { return r.TasksMax }, Limit{Set: true, Percent: 15}, "many", `invalid value "many", want a number, a percentage or infinity`),
+		sv("MemoryMax", "1G", func(r *Resources) any { return r.MemoryMax }, Limit{Set: true, Value: 1 << 30}, "101%", `invalid percentage "101%"`),
+		sv("MemoryHigh", "infinity", func(r *Resources) any { return r.MemoryHigh }, Limit{Set: true, Infinity: true}, "", ""),
+		sv("MemoryLow", "64M", func(r *Resources) any { return r.MemoryLow }, Limit{Set: true, Value: 64 << 20}, "", ""),
+		sv("CPUQuota", "150%", func(r *Resources) any { return r.CPUQuota }, 150, "1.5", `invalid CPU quota "1.5", want a percentage above 0%`),
+		sv("CPUWeight", "200", func(r *Resources) any { return r.CPUWeight }, 200, "0", "0 out of range 1…10000"),
+		sv("IOWeight", "10000", func(r *Resources) any { return r.IOWeight }, 10000, "", ""),
+		sv("Delegate", "yes", func(r *Resources) any { return r.Delegate }, true, "", ""),
+	)
+}

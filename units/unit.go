@@ -155,6 +155,7 @@ type Service struct {
 	// file, in order (conditions.go).
 	Conditions []Condition
 	Ready      Readiness // WatchdogSec=, PIDFile=, … (readiness.go)
+	Resources  Resources // TasksMax=, MemoryMax=, … (resources.go)
 }
 
 // IsTemplate reports whether the service is a template ("name@.service")

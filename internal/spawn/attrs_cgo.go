@@ -14,7 +14,16 @@ import (
 )
 
 // fillFastAttrs lays a out for fs_apply_attrs (fastspawn_attrs.c).
-func fillFastAttrs(c *C.struct_fs_attrs, a *Attrs) {
+func fillFastAttrs(c *C.struct_fs_attrs, a *Attrs, cgroups []string) {
+	c.ncgroups = C.int32_t(len(cgroups))
+	for i, p := range cgroups {
+		for j := 0; j < len(p); j++ {
+			c.cgroups[i][j] = C.char(p[j])
+		}
+	}
+	if a == nil {
+		return
+	}
 	if a.OOMScoreAdjust != nil {
 		c.flags |= C.FA_OOM
 		s := strconv.Itoa(*a.OOMScoreAdjust) // at most "-1000"
@@ -55,7 +64,10 @@ func fillFastAttrs(c *C.struct_fs_attrs, a *Attrs) {
 
 // attrsFailure words a failed step of fs_apply_attrs as the shim does, or
 // returns nil for a step that is not one of them.
-func attrsFailure(a *Attrs, step int, errno syscall.Errno) error {
+func attrsFailure(a *Attrs, cgroups []string, step int, errno syscall.Errno) error {
+	if step >= C.FA_STEP_CGROUP && step < C.FA_STEP_CGROUP+C.FA_CGROUPS && step-C.FA_STEP_CGROUP < len(cgroups) {
+		return fmt.Errorf("joining cgroup %s: %w", cgroups[step-C.FA_STEP_CGROUP], errno)
+	}
 	if a == nil {
 		return nil
 	}
@@ -78,4 +90,18 @@ func attrsFailure(a *Attrs, step int, errno syscall.Errno) error {
 		return fmt.Errorf("setrlimit RLIMIT_%s %d:%d: %w", units.RlimitNames[res], l.Soft, l.Hard, errno)
 	}
 	return nil
+}
+
+// fastCgroups reports whether the fast path's block has room for the
+// cgroup.procs paths.
+func fastCgroups(paths []string) bool {
+	if len(paths) > C.FA_CGROUPS {
+		return false
+	}
+	for _, p := range paths {
+		if len(p) >= C.FA_CGROUP_PATH {
+			return false
+		}
+	}
+	return true
 }

@@ -68,7 +68,7 @@ func SpawnDirect(r *reaper.Reaper, s *Spec) (*Process, error) {
 // or had blocked when it started.
 func NeedsShim(s *Spec) bool {
 	if len(s.Files) > 0 || s.User != "" || s.Group != "" || len(s.SupplementaryGroups) > 0 ||
-		s.LimitNOFILE != nil || s.NoNewPrivileges || s.Attrs != nil || len(s.PidEnv) > 0 {
+		s.LimitNOFILE != nil || s.NoNewPrivileges || s.Attrs != nil || len(s.PidEnv) > 0 || len(s.Cgroups) > 0 {
 		return true
 	}
 	for _, st := range [3]Stdio{s.Stdin, s.Stdout, s.Stderr} {

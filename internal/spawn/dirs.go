@@ -142,6 +142,10 @@ func makeDir(d Dir, uid, gid int) error {
 	})
 }
 
+// OwnerOf resolves User= and Group= to ids as the directories' owner
+// (ownerOf): for the service's cgroup with Delegate=.
+func OwnerOf(user, group string) (uid, gid int, err error) { return ownerOf(user, group) }
+
 // ownerOf resolves the owner of the directories: User= and Group= (names
 // or numbers, as a DynamicUser= resolved at start gives them), the
 // user's group without Group=, and root without User=.

@@ -65,7 +65,7 @@ type fastSpec struct {
 // names variables (the child does not write its pid there): the shim
 // then starts s and reports the failure.
 func spawnFast(r *reaper.Reaper, s *Spec) (p *Process, ok bool, err error) {
-	if fastDisabled.Load() || !fastAvailable() || len(s.PidEnv) > 0 {
+	if fastDisabled.Load() || !fastAvailable() || len(s.PidEnv) > 0 || !fastCgroups(s.Cgroups) {
 		return nil, false, nil
 	}
 	creds, _, err := resolveCredentials(s.User, s.Group, s.SupplementaryGroups)
@@ -299,8 +299,8 @@ func (s *Spec) prepareFast(files []uintptr, creds *credentials) (*fastSpec, erro
 	if s.NoNewPrivileges {
 		a.no_new_privs = 1
 	}
-	if s.Attrs != nil {
-		fillFastAttrs(&a.attrs, s.Attrs)
+	if s.Attrs != nil || len(s.Cgroups) > 0 {
+		fillFastAttrs(&a.attrs, s.Attrs, s.Cgroups)
 	}
 	return fs, nil
 }
@@ -367,7 +367,7 @@ func (fs *fastSpec) failure(st C.struct_fs_status) error {
 	case C.FS_STEP_EXECVE:
 		err = &os.PathError{Op: "execve", Path: s.Path, Err: errno}
 	default:
-		if err = attrsFailure(s.Attrs, int(step), errno); err == nil {
+		if err = attrsFailure(s.Attrs, s.Cgroups, int(step), errno); err == nil {
 			err = fmt.Errorf("step %d: %w", step, errno)
 		}
 	}

@@ -61,8 +61,26 @@ static long fa_rlimit(int res, const uint64_t want[2]) {
 		}                                  \
 	}
 
+// fa_join writes "0" to a cgroup.procs file: the process joins that
+// cgroup (219/CGROUP on failure, as systemd's cg_attach_everywhere).
+static long fa_join(const char *procs) {
+	long fd = fa_sys(SYS_openat, AT_FDCWD, (long)procs, O_WRONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return fd;
+	long r = fa_sys(SYS_write, fd, (long)"0", 1, 0);
+	fa_sys(SYS_close, fd, 0, 0, 0);
+	return r < 0 ? r : 0;
+}
+
 long fs_apply_attrs(const struct fs_attrs *a, int *code, int *step) {
 	int32_t param = a->sched_priority;
+	for (int i = 0; i < a->ncgroups; i++) {
+		long r = fa_join(a->cgroups[i]);
+		if (r < 0) {
+			*code = 219, *step = FA_STEP_CGROUP + i;
+			return r;
+		}
+	}
 	FA_TRY(FA_OOM, 206, FA_STEP_OOM, fa_oom(a));
 	FA_TRY(FA_NICE, 201, FA_STEP_NICE, fa_sys(SYS_setpriority, PRIO_PROCESS, 0, a->nice, 0));
 	FA_TRY(FA_SCHED, 214, FA_STEP_SCHED, fa_sys(SYS_sched_setscheduler, 0, a->sched_policy, (long)&param, 0));

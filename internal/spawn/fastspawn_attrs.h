@@ -15,6 +15,9 @@ enum {
 	FA_PERSONALITY = 1 << 5,
 };
 
+#define FA_CGROUPS 6      // cgroup.procs files to join
+#define FA_CGROUP_PATH 256
+
 // The steps of fs_apply_attrs, in fs_status.step. A resource limit fails
 // as FA_STEP_RLIMIT + the resource number.
 enum {
@@ -24,6 +27,7 @@ enum {
 	FA_STEP_AFFINITY,
 	FA_STEP_IOPRIO,
 	FA_STEP_PERSONALITY,
+	FA_STEP_CGROUP = 110, // + the index of the cgroup
 	FA_STEP_RLIMIT = 120,
 };
 
@@ -42,6 +46,8 @@ struct fs_attrs {
 	uint32_t rlimit_mask;  // bit n: rlimits[n] is set
 	uint64_t rlimits[FA_NLIMITS][2];
 	uint64_t affinity[FA_AFFINITY_WORDS];
+	int32_t ncgroups;
+	char cgroups[FA_CGROUPS][FA_CGROUP_PATH]; // NUL-terminated
 };
 
 // fs_apply_attrs applies a's attributes in systemd's order. It returns 0,

@@ -52,7 +52,7 @@ func runShim(enc, path string, argv []string) int {
 		}
 	}
 	steps := []func() (int, error){
-		sh.closeOnExec, sh.setUMask, sh.openStdio, sh.setAttrs, sh.setLimits,
+		sh.closeOnExec, sh.joinCgroups, sh.setUMask, sh.openStdio, sh.setAttrs, sh.setLimits,
 		sh.setCredentials, sh.chdir, sh.resetSignals, sh.noNewPrivs,
 	}
 	for _, step := range steps {
@@ -132,6 +132,16 @@ func (sh *shim) openStdio() (int, error) {
 		syscall.Close(fd)
 		if err != nil {
 			return codes[i], os.NewSyscallError("dup2", err)
+		}
+	}
+	return 0, nil
+}
+
+// joinCgroups moves the shim, and so the service, into its cgroups.
+func (sh *shim) joinCgroups() (int, error) {
+	for _, procs := range sh.cgroups {
+		if err := os.WriteFile(procs, []byte("0"), 0); err != nil {
+			return ExitCgroup, fmt.Errorf("joining cgroup %s: %w", procs, err)
 		}
 	}
 	return 0, nil

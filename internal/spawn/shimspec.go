@@ -12,19 +12,20 @@ import (
 
 // shimSpec is what the shim does before exec, decoded from shimEnv.
 type shimSpec struct {
-	nfds   int // fds passed as 3 … 3+nfds-1
-	status int // the status pipe's write end
-	stdio  [3]Stdio
-	umask  int
-	nofile *units.Rlimit
-	nnp    bool
-	user   string
-	group  string
-	groups []string
-	dir    string
-	dirOpt bool
-	attrs  *Attrs
-	pidEnv []string
+	nfds    int // fds passed as 3 … 3+nfds-1
+	status  int // the status pipe's write end
+	stdio   [3]Stdio
+	umask   int
+	nofile  *units.Rlimit
+	nnp     bool
+	user    string
+	group   string
+	groups  []string
+	dir     string
+	dirOpt  bool
+	attrs   *Attrs
+	pidEnv  []string
+	cgroups []string
 }
 
 // encodeShimSpec encodes the parts of s the shim needs as a URL query:
@@ -61,6 +62,7 @@ func encodeShimSpec(s *Spec, statusFD int) string {
 		v.Set("attrs", s.Attrs.encode())
 	}
 	v["pidenv"] = s.PidEnv
+	v["cgroups"] = s.Cgroups
 	return v.Encode()
 }
 
@@ -110,7 +112,7 @@ func decodeShimSpec(enc string) (*shimSpec, error) {
 		}
 		sp.nofile = &l
 	}
-	sp.pidEnv = v["pidenv"]
+	sp.pidEnv, sp.cgroups = v["pidenv"], v["cgroups"]
 	if a := v.Get("attrs"); a != "" {
 		if sp.attrs, err = decodeAttrs(a); err != nil {
 			return nil, err

@@ -57,6 +57,9 @@ type Spec struct {
 	Attrs *Attrs
 	// Dirs are made (owned by User= and Group=) before the fork (dirs.go).
 	Dirs []Dir
+	// Cgroups are cgroup.procs files the process joins (writing "0")
+	// before anything else it does in the child; 219/CGROUP if it cannot.
+	Cgroups []string
 	// PidEnv names variables set to the process's own pid, as
 	// WATCHDOG_PID is; the shim sets them (the fast path declines).
 	PidEnv []string

@@ -74,6 +74,7 @@ func (u *Unit) commandSpec(svc *units.Service, cmd units.Command, env []string) 
 		NoNewPrivileges:     svc.NoNewPrivileges,
 		Attrs:               spawn.AttrsOf(&svc.Process),
 		Dirs:                spawn.DirsOf(&svc.Dirs),
+		Cgroups:             u.cgroupProcs(),
 	}
 	umask := svc.UMask
 	s.UMask = &umask

@@ -45,6 +45,7 @@ func (u *Unit) startService(ctx context.Context, why string) {
 	if !u.conditionsMet(ctx) {
 		return
 	}
+	u.setupCgroup(svc)
 	u.setState(StateStarting, "")
 	u.log.Info("starting service", "service", svc.Name, "reason", why)
 	if err := u.runCommands(ctx, svc, "ExecStartPre", svc.ExecStartPre, nil, svc.TimeoutStart); err != nil {

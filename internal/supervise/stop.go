@@ -67,6 +67,7 @@ func (u *Unit) finishMain(exit Exit) {
 		return
 	}
 	killRest(&u.cfg.Service, u.main.pid)
+	u.killCgroup(&u.cfg.Service, u.cfg.Service.KillSignal)
 	u.drainNotify() // fdstore.go: an FDSTORE=1 sent just before the exit is kept
 	u.main.exited = true
 	u.main.close()
@@ -145,6 +146,7 @@ func (u *Unit) stopServiceResult(ctx context.Context, why string, timedOut bool)
 	u.runStopPost(stopResult, &exit)
 	u.setState(StateListening, result)
 	u.removeRuntimeDirs(u.restarting)
+	u.removeCgroup()
 	u.rearm()
 }
 
@@ -160,6 +162,7 @@ func (u *Unit) killAndWait(svc *units.Service) (Exit, bool) {
 		restart.KillSignal = svc.Exits.RestartKillSignal
 		svc = &restart
 	}
+	u.killCgroup(svc, svc.KillSignal)
 	return killAndWait(u.log, "service", svc, u.main.pid, exitC, false)
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sockd/sockd/activation"
+	"github.com/sockd/sockd/internal/cgroup"
 	"github.com/sockd/sockd/internal/reaper"
 	"github.com/sockd/sockd/units"
 )
@@ -65,9 +66,10 @@ type Unit struct {
 	timer      *time.Timer
 	timerFor   timerPurpose
 	stopWanted bool
-	restarting bool        // stopping for a requested restart (RestartKillSignal=, RuntimeDirectoryPreserve=)
-	pending    *units.Unit // settings to switch to at the next start (Reconfigure)
-	fdstore    fdStore     // FDSTORE=1 fds kept across starts (fdstore.go)
+	restarting bool          // stopping for a requested restart (RestartKillSignal=, RuntimeDirectoryPreserve=)
+	cgroup     *cgroup.Group // the service's own cgroup, with resource control (cgroups.go)
+	pending    *units.Unit   // settings to switch to at the next start (Reconfigure)
+	fdstore    fdStore       // FDSTORE=1 fds kept across starts (fdstore.go)
 	// adopted are the Accept=yes instances a previous image of sockd
 	// started (Restore), taken over by the accept loop when it starts.
 	adopted []SavedInstance
@@ -230,6 +232,7 @@ func (u *Unit) setState(s State, result string) {
 func (u *Unit) goListening() {
 	u.setState(StateListening, "")
 	u.removeRuntimeDirs(false)
+	u.removeCgroup()
 	u.applyPending()
 	u.rearm()
 }

@@ -266,6 +266,7 @@ var (
 	neverReady  = flag.Bool("never-ready", false, "never notify and never serve")
 	fifoOut     = flag.String("fifo-out", "", "file that receives the answers to FIFO lines")
 	ignoreTerm  = flag.Bool("ignore-term", false, "log SIGTERM but keep running")
+	forks       = flag.Int("fork", 0, "start this many children before the report (Process.Forks)")
 	beats       = flag.Int("watchdog-beats", -1, "send WATCHDOG=1 this many times (every half interval), then stop; -1 keeps sending")
 )
 
@@ -294,6 +295,9 @@ func main() {
 	r.NotifySocket, r.NotifySet = os.LookupEnv("NOTIFY_SOCKET")
 	r.Process = readProcess()
 	r.Process.WatchdogUsec = watchdogUsec()
+	if *forks > 0 {
+		r.Process.Forks = tryForks(*forks)
+	}
 	n, _ := strconv.Atoi(r.ListenFDs)
 	if r.ListenPID != strconv.Itoa(pid) {
 		n = 0

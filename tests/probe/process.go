@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -39,6 +40,42 @@ type Process struct {
 	// SdWatchdogEnabled) says: 0 unless WATCHDOG_USEC is set and
 	// WATCHDOG_PID, if set, is the probe's pid.
 	WatchdogUsec int64 `json:"watchdog_usec"`
+	// Cgroups maps each hierarchy of /proc/self/cgroup ("pids",
+	// "memory", "" for v2, …) to the probe's cgroup in it.
+	Cgroups map[string]string `json:"cgroups"`
+	// Forks is what -fork N saw: how many of N child processes started,
+	// and the first error.
+	Forks *Forks `json:"forks,omitempty"`
+}
+
+// Forks is the outcome of -fork.
+type Forks struct {
+	Tried int    `json:"tried"`
+	OK    int    `json:"ok"`
+	Err   string `json:"err,omitempty"`
+}
+
+// tryForks starts n sleeping children, counts those that started, and
+// kills them.
+func tryForks(n int) *Forks {
+	f := &Forks{Tried: n}
+	var cmds []*exec.Cmd
+	for i := 0; i < n; i++ {
+		c := exec.Command("/bin/sleep", "30")
+		if err := c.Start(); err != nil {
+			if f.Err == "" {
+				f.Err = err.Error()
+			}
+			continue
+		}
+		f.OK++
+		cmds = append(cmds, c)
+	}
+	for _, c := range cmds {
+		c.Process.Kill()
+		c.Wait()
+	}
+	return f
 }
 
 func watchdogUsec() int64 {
@@ -103,8 +140,12 @@ func readProcess() *Process {
 	p.Personality = int(persona)
 	p.Umask = syscall.Umask(0)
 	syscall.Umask(p.Umask)
+	p.Cgroups = map[string]string{}
 	if b, err := os.ReadFile("/proc/self/cgroup"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			if f := strings.SplitN(line, ":", 3); len(f) == 3 {
+				p.Cgroups[f[1]] = f[2]
+			}
 			if path, ok := strings.CutPrefix(line, "0::"); ok {
 				p.Cgroup = path
 			}

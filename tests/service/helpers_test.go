@@ -54,6 +54,11 @@ type report struct {
 		Cgroup        string               `json:"cgroup"`
 		Dirs          map[string]dirInfo   `json:"dirs"`
 		WatchdogUsec  int64                `json:"watchdog_usec"`
+		Cgroups       map[string]string    `json:"cgroups"`
+		Forks         *struct {
+			Tried, OK int
+			Err       string
+		} `json:"forks"`
 	} `json:"process"`
 }
 
