@@ -219,8 +219,8 @@ func execErrors(u *Unit) ErrorList {
 	svc := &u.Service
 	at := func(d string) Position { return positionOf(u, "Service", d) }
 	switch {
-	case svc.Type == TypeForking && svc.Ready.PIDFile == "":
-		errs = append(errs, Errorf(at("Type"), "Type=forking needs PIDFile= in sockd: guessing the main process (GuessMainPID=) needs the service's cgroup"))
+	case svc.Type == TypeForking && svc.Ready.PIDFile == "" && !svc.Ready.GuessMainPID:
+		errs = append(errs, Errorf(at("GuessMainPID"), "Type=forking needs PIDFile= or GuessMainPID=yes: sockd supervises a main process"))
 	case svc.Type == TypeForking && u.Socket.Accept, svc.Type == TypeOneshot && u.Socket.Accept:
 		errs = append(errs, Errorf(at("Type"), "Type=%s is not supported with Accept=yes", svc.Type))
 	case svc.Type == TypeOneshot && svc.Restart != RestartNo && svc.Restart != RestartOnFailure:

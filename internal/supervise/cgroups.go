@@ -21,7 +21,7 @@ var missingOnce sync.Once
 // logged and the service starts without it, as systemd goes on when it
 // cannot realize a unit's cgroup.
 func (u *Unit) setupCgroup(svc *units.Service) {
-	if !svc.Resources.Any() {
+	if !svc.Resources.Any() && !guessesMainPID(svc) {
 		u.cgroup = nil
 		return
 	}
@@ -46,6 +46,12 @@ func (u *Unit) setupCgroup(svc *units.Service) {
 		u.log.Warn("setting up the service's cgroup", "service", svc.Name, "err", err)
 	}
 	u.cgroup = g
+}
+
+// guessesMainPID reports whether svc needs a cgroup to find its main
+// process: Type=forking without PIDFile= (GuessMainPID=).
+func guessesMainPID(svc *units.Service) bool {
+	return svc.Type == units.TypeForking && svc.Ready.PIDFile == ""
 }
 
 // cgroupProcs returns the cgroup.procs files a process of the service

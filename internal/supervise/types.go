@@ -49,7 +49,13 @@ func (u *Unit) waitForked(ctx context.Context, svc *units.Service, deadline <-ch
 func (u *Unit) adoptForked(svc *units.Service, parentExit Exit) bool {
 	parent := u.main
 	parent.exited = true
-	pid, err := readPIDFile(svc.Ready.PIDFile)
+	var pid int
+	var err error
+	if svc.Ready.PIDFile != "" {
+		pid, err = readPIDFile(svc.Ready.PIDFile)
+	} else {
+		pid, err = u.guessMainPID()
+	}
 	var exitC <-chan reaper.Status
 	if err == nil {
 		exitC, err = adoptPID(u.deps.Reaper, pid)
@@ -188,4 +194,43 @@ func (u *Unit) stopExited(ctx context.Context) {
 	}
 	u.runStopPost("success", nil)
 	u.goListening()
+}
+
+// guessMainPID finds the daemon of a Type=forking service without
+// PIDFile= as systemd's GuessMainPID= does: the one process of the
+// service's cgroup whose parent is sockd (the daemon, reparented to
+// sockd, the subreaper), or the cgroup's only process.
+func (u *Unit) guessMainPID() (int, error) {
+	if u.cgroup == nil {
+		return 0, errors.New("cannot guess the main process without a cgroup for the service; set PIDFile=")
+	}
+	pids := u.cgroup.Pids()
+	var ours []int
+	for _, p := range pids {
+		if parentOf(p) == os.Getpid() {
+			ours = append(ours, p)
+		}
+	}
+	switch {
+	case len(ours) == 1:
+		return ours[0], nil
+	case len(ours) == 0 && len(pids) == 1:
+		return pids[0], nil
+	}
+	return 0, fmt.Errorf("cannot guess the main process: %d processes in the service's cgroup; set PIDFile=", len(pids))
+}
+
+// parentOf returns the parent pid of pid from /proc, 0 if unknown.
+func parentOf(pid int) int {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(fields[1])
+	return ppid
 }

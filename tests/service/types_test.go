@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/sockd/sockd/internal/control"
+	"github.com/sockd/sockd/internal/testenv"
 )
 
 // TestForking: Type=forking with PIDFile=: the started shell forks the
@@ -83,5 +84,22 @@ func TestOneshot(t *testing.T) {
 	}
 	if u := unitStatus(t, s, "one.service"); u.State != "listening" {
 		t.Errorf("after stop: %s", u.State)
+	}
+}
+
+// TestForkingGuessMainPID: Type=forking without PIDFile= finds the
+// daemon in the service's cgroup (GuessMainPID=yes, the default).
+func TestForkingGuessMainPID(t *testing.T) {
+	testenv.RequireRoot(t, "a cgroup for the service")
+	probe := filepath.Join(binDir, "probe")
+	s := start(t, map[string]string{
+		"guess.socket":  "[Socket]\nListenStream=$WORK/guess.sock\n",
+		"guess.service": "[Service]\nType=forking\nExecStart=/bin/sh -c '" + probe + " -report $WORK/reports & echo $$! > $WORK/guess.pid'\n",
+	})
+	sockctl(t, s, "start", "guess.service")
+	u := waitStatus(t, s, "guess.service", func(u control.Unit) bool { return u.State == "running" || u.State == "listening" && u.LastExit != nil })
+	b, _ := os.ReadFile(filepath.Join(s.Work, "guess.pid"))
+	if pid, _ := strconv.Atoi(strings.TrimSpace(string(b))); pid == 0 || u.MainPID != pid {
+		t.Fatalf("state %s, main pid %d; the shell started %q\n%s", u.State, u.MainPID, b, s.LogText())
 	}
 }
