@@ -67,7 +67,8 @@ func defaultUnit(name string) Unit {
 			Dirs:          ExecDirs{Modes: [NumDirKinds]os.FileMode{0o755, 0o755, 0o755, 0o755, 0o755}, RuntimePreserve: "no"},
 			Exits: ExitRules{StartLimitInterval: DefaultStartLimitInterval, StartLimitBurst: DefaultStartLimitBurst,
 				FinalKillSignal: syscall.SIGKILL},
-			Ready: Readiness{WatchdogSignal: syscall.SIGABRT, GuessMainPID: true},
+			Ready:   Readiness{WatchdogSignal: syscall.SIGABRT, GuessMainPID: true},
+			Logging: Logging{SyslogFacility: 3, SyslogLevel: 6, SyslogLevelPrefix: true, LogLevelMax: 7},
 		},
 		Where: Positions{},
 	}

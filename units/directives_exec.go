@@ -20,6 +20,7 @@ func execDirectives() []directive {
 	t = append(t, dirDirectives()...)
 	t = append(t, readinessDirectives()...)
 	t = append(t, resourceDirectives()...)
+	t = append(t, loggingDirectives()...)
 	return append(t, exitDirectives()...)
 }
 

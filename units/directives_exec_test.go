@@ -167,3 +167,16 @@ func init() {
 		sv("Delegate", "yes", func(r *Resources) any { return r.Delegate }, true, "", ""),
 	)
 }
+
+func init() {
+	sv := func(name, good string, get func(l *Logging) any, want any, bad, reason string) directiveCase {
+		return directiveCase{"Service", name, good, func(u *Unit) any { return get(&u.Service.Logging) }, want, bad, reason}
+	}
+	directiveCases = append(directiveCases,
+		sv("SyslogIdentifier", "web-%n", func(l *Logging) any { return l.SyslogIdentifier }, "web-web.service", "", ""),
+		sv("SyslogFacility", "local3", func(l *Logging) any { return l.SyslogFacility }, 19, "local9", `invalid syslog facility "local9"`),
+		sv("SyslogLevel", "warning", func(l *Logging) any { return l.SyslogLevel }, 4, "loud", `invalid syslog level "loud"`),
+		sv("SyslogLevelPrefix", "no", func(l *Logging) any { return l.SyslogLevelPrefix }, false, "", ""),
+		sv("LogLevelMax", "notice", func(l *Logging) any { return l.LogLevelMax }, 5, "8", `invalid log level "8"`),
+	)
+}

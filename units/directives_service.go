@@ -187,7 +187,7 @@ func outputSet(g func(u *Unit) *StdOutput) setter {
 	return func(u *Unit, v string) error {
 		kind, path, hasPath := strings.Cut(v, ":")
 		switch kind {
-		case OutInherit, OutNull, OutJournal, OutSocket:
+		case OutInherit, OutNull, OutJournal, OutSocket, OutJournalConsole, OutKmsg, OutKmsgConsole:
 			if !hasPath {
 				*g(u) = StdOutput{Kind: kind}
 				return nil
@@ -200,8 +200,8 @@ func outputSet(g func(u *Unit) *StdOutput) setter {
 				*g(u) = StdOutput{Kind: kind, Path: path}
 				return nil
 			}
-		case "kmsg", "journal+console", "kmsg+console", "tty", "fd":
-			return fmt.Errorf("value %q is not supported by sockd; use journal (sockd's log), null, inherit, socket or file:PATH", v)
+		case "tty", "fd":
+			return fmt.Errorf("value %q is not supported by sockd; use journal, kmsg, null, inherit, socket or file:PATH", v)
 		}
 		return fmt.Errorf("invalid value %q, want inherit, null, journal, socket, file:PATH, append:PATH or truncate:PATH", v)
 	}

@@ -174,7 +174,7 @@ var directiveCases = []directiveCase{
 		"tty", `value "tty" is not supported by sockd: sockd allocates no terminals`},
 	{"Service", "StandardOutput", "file:/var/log/web.log", func(u *Unit) any { return u.Service.StandardOutput },
 		StdOutput{Kind: OutFile, Path: "/var/log/web.log"},
-		"kmsg", `value "kmsg" is not supported by sockd; use journal (sockd's log), null, inherit, socket or file:PATH`},
+		"tty", `value "tty" is not supported by sockd; use journal, kmsg, null, inherit, socket or file:PATH`},
 	{"Service", "StandardError", "null", func(u *Unit) any { return u.Service.StandardError }, StdOutput{Kind: OutNull},
 		"truncate:log", `path "log" is not absolute`},
 	{"Service", "FileDescriptorStoreMax", "16", func(u *Unit) any { return u.Service.FileDescriptorStoreMax }, 16,

@@ -156,6 +156,7 @@ type Service struct {
 	Conditions []Condition
 	Ready      Readiness // WatchdogSec=, PIDFile=, … (readiness.go)
 	Resources  Resources // TasksMax=, MemoryMax=, … (resources.go)
+	Logging    Logging   // SyslogIdentifier=, LogLevelMax=, … (logging.go)
 }
 
 // IsTemplate reports whether the service is a template ("name@.service")
@@ -230,6 +231,11 @@ const (
 	OutFile     = "file"
 	OutAppend   = "append"
 	OutTruncate = "truncate"
+	// OutJournalConsole and the kmsg kinds log as journal does, and
+	// also write to sockd's stderr or the kernel log (/dev/kmsg).
+	OutJournalConsole = "journal+console"
+	OutKmsg           = "kmsg"
+	OutKmsgConsole    = "kmsg+console"
 )
 
 // EnvironmentFile is one EnvironmentFile= entry; Optional is its "-" prefix

@@ -78,6 +78,7 @@ func (u *Unit) commandSpec(svc *units.Service, cmd units.Command, env []string) 
 	}
 	umask := svc.UMask
 	s.UMask = &umask
+	s.Log = u.outputLog(svc, path)
 	if s.Stdout.Kind == spawn.StdioFD { // StandardOutput=socket without a socket
 		s.Stdout = spawn.Stdio{Kind: spawn.StdioLog}
 	}
@@ -113,7 +114,7 @@ func (u *Unit) mainSpec(svc *units.Service, env []string, fds []int, names []str
 // StandardOutput=journal is a log stream of its own, so that sockd's log
 // labels it stream=stderr; otherwise as outputOf.
 func stderrOf(svc *units.Service, sock int) spawn.Stdio {
-	if svc.StandardError.Kind == units.OutInherit && svc.StandardOutput.Kind == units.OutJournal {
+	if svc.StandardError.Kind == units.OutInherit && logKind(svc.StandardOutput.Kind) {
 		return spawn.Stdio{Kind: spawn.StdioLog}
 	}
 	return outputOf(svc.StandardError, sock)
@@ -136,5 +137,6 @@ func outputOf(o units.StdOutput, sock int) spawn.Stdio {
 	case units.OutTruncate:
 		return spawn.Stdio{Kind: spawn.StdioTruncate, Path: o.Path}
 	}
+	// journal, journal+console, kmsg, kmsg+console: outputLog routes it.
 	return spawn.Stdio{Kind: spawn.StdioLog}
 }
