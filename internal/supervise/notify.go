@@ -72,7 +72,14 @@ func (n *notifySocket) close() {
 // main process or a member of its session (each service is its own
 // session, see internal/spawn).
 func (u *Unit) fromService(pid int) bool {
-	return u.main != nil && inSession(pid, u.main.pid)
+	if u.main == nil {
+		return false
+	}
+	leader := u.main.session
+	if leader == 0 {
+		leader = u.main.pid
+	}
+	return pid == u.main.pid || inSession(pid, leader)
 }
 
 // inSession reports whether pid is the process leader or a member of
@@ -99,6 +106,7 @@ func (u *Unit) notified(msg notifyMsg) {
 		u.storeNotified(msg) // fdstore.go; owns msg.Files
 	}
 	u.watchdogNotified(msg)
+	u.mainPIDNotified(msg) // types.go
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if msg.Status != nil {

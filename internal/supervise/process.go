@@ -20,6 +20,10 @@ type process struct {
 	// exited is set once the reaper reported the exit; exit channels are
 	// then nil so that the loop's select ignores them.
 	exited bool
+	// session is the session the service was started in (the first
+	// process's pid); 0 means pid. A forked daemon or a MAINPID= keeps
+	// the service's session for fromService.
+	session int
 	// exit, when set, replaces proc.Exit: the daemon a Type=forking
 	// service forked has no spawn.Process (types.go).
 	exit <-chan reaper.Status

@@ -25,8 +25,8 @@ type Status struct {
 	// Condition is the Condition*=, Assert*= or ExecCondition= that
 	// failed at the last start, "" when they held (conditions.go).
 	Condition string
-	// NotifiedMainPID is the last MAINPID= the service sent; sockd keeps
-	// supervising the process it started.
+	// NotifiedMainPID is the last MAINPID= the service sent; sockd then
+	// supervises that process as the main process (types.go).
 	NotifiedMainPID int
 	LastExit        *Exit
 

@@ -65,7 +65,7 @@ func (u *Unit) adoptForked(svc *units.Service, parentExit Exit) bool {
 		u.startFailed(fmt.Errorf("Type=forking: %w", err), "protocol")
 		return false
 	}
-	u.main = &process{pid: pid, exit: exitC, started: time.Now(), notify: parent.notify}
+	u.main = &process{pid: pid, exit: exitC, started: time.Now(), notify: parent.notify, session: parent.pid}
 	parent.notify = nil
 	u.mu.Lock()
 	u.status.MainPID = pid
@@ -102,15 +102,14 @@ func adoptPID(r *reaper.Reaper, pid int) (<-chan reaper.Status, error) {
 	c := r.Adopt(pid)
 	select {
 	case st, ok := <-c:
-		unix.Close(fd)
 		out := make(chan reaper.Status, 1)
-		if ok {
-			out <- st
-		} else {
+		if !ok {
 			// Not (yet) sockd's child: wait for the exit on the pidfd.
 			go waitPidfd(r, pid, fd, out)
 			return out, nil
 		}
+		unix.Close(fd)
+		out <- st
 		close(out)
 		return out, nil
 	default:
@@ -233,4 +232,36 @@ func parentOf(pid int) int {
 	}
 	ppid, _ := strconv.Atoi(fields[1])
 	return ppid
+}
+
+// mainPIDNotified honours MAINPID=: the named process, which must be in
+// the service's session (or be named by root, as systemd accepts a pid
+// outside the unit only from uid 0), becomes the main process. Its exit
+// is seen as the process it replaced would have been: it is sockd's child
+// once its parent is gone (adoptPID).
+func (u *Unit) mainPIDNotified(msg notifyMsg) {
+	pid := msg.MainPID
+	if pid <= 1 || u.main == nil || pid == u.main.pid || pid == os.Getpid() {
+		return
+	}
+	if !u.fromService(pid) && msg.UID != 0 {
+		u.log.Warn("ignoring MAINPID= of a process outside the service", "pid", pid, "sender", msg.PID)
+		return
+	}
+	exitC, err := adoptPID(u.deps.Reaper, pid)
+	if err != nil {
+		u.log.Warn("ignoring MAINPID=", "pid", pid, "err", err)
+		return
+	}
+	old := u.main
+	session := old.session
+	if session == 0 {
+		session = old.pid
+	}
+	u.main = &process{pid: pid, exit: exitC, started: time.Now(), notify: old.notify, watchdog: old.watchdog, session: session}
+	old.notify, old.watchdog = nil, nil
+	u.mu.Lock()
+	u.status.MainPID = pid
+	u.mu.Unlock()
+	u.log.Info("the service named a new main process (MAINPID=)", "service", u.cfg.Service.Name, "pid", pid, "was", old.pid)
 }

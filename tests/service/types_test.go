@@ -22,7 +22,7 @@ func TestForking(t *testing.T) {
 	s := start(t, map[string]string{
 		"fork.socket": "[Socket]\nListenStream=$WORK/fork.sock\n",
 		"fork.service": "[Service]\nType=forking\nPIDFile=$WORK/fork.pid\nRestart=on-failure\nRestartSec=10ms\n" +
-			"ExecStart=/bin/sh -c '" + probe + " -report $WORK/reports -ignore-term & echo $$! > $WORK/fork.pid'\n",
+			"ExecStart=/bin/sh -c '" + probe + " -report $WORK/reports & echo $$! > $WORK/fork.pid'\n",
 	})
 	if out, code := sockctl(t, s, "start", "fork.service"); code != 0 {
 		t.Fatalf("sockctl start: %d %s", code, out)
@@ -102,4 +102,26 @@ func TestForkingGuessMainPID(t *testing.T) {
 	if pid, _ := strconv.Atoi(strings.TrimSpace(string(b))); pid == 0 || u.MainPID != pid {
 		t.Fatalf("state %s, main pid %d; the shell started %q\n%s", u.State, u.MainPID, b, s.LogText())
 	}
+}
+
+// TestMainPIDNotified: MAINPID= makes the named process the main
+// process; its death ends the service.
+func TestMainPIDNotified(t *testing.T) {
+	testenv.RequireProgram(t, "systemd-notify")
+	probe := filepath.Join(binDir, "probe")
+	s := start(t, map[string]string{
+		"mp.socket": "[Socket]\nListenStream=$WORK/mp.sock\n",
+		"mp.service": "[Service]\nType=notify\n" +
+			"ExecStart=/bin/sh -c '" + probe + " -report $WORK/reports -ignore-term & systemd-notify --ready --pid=$$!; wait'\n",
+	})
+	sockctl(t, s, "start", "mp.service")
+	u := waitStatus(t, s, "mp.service", func(u control.Unit) bool { return u.State == "running" })
+	waitLog(t, s, "the service named a new main process (MAINPID=)")
+	u = unitStatus(t, s, "mp.service")
+	comm, _ := os.ReadFile("/proc/" + strconv.Itoa(u.MainPID) + "/comm")
+	if strings.TrimSpace(string(comm)) != "probe" {
+		t.Errorf("main pid %d is %q; want the probe", u.MainPID, comm)
+	}
+	syscall.Kill(u.MainPID, syscall.SIGKILL)
+	waitStatus(t, s, "mp.service", func(u control.Unit) bool { return u.State == "listening" && u.MainPID == 0 })
 }
