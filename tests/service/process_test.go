@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sockd/sockd/internal/control"
 	"github.com/sockd/sockd/internal/testenv"
 )
 
@@ -53,8 +54,11 @@ func TestProcessAttributes(t *testing.T) {
 func TestProcessAttributeFailure(t *testing.T) {
 	s := start(t, probeUnits("badsched", "", []string{"CPUSchedulingPolicy=fifo", "CPUSchedulingPriority=0"}))
 	sockctl(t, s, "start", "badsched.service")
-	out, _ := sockctl(t, s, "status", "badsched.service")
-	if !strings.Contains(out, "214/SETSCHEDULER") {
-		t.Errorf("status does not show 214/SETSCHEDULER:\n%s\nlog:\n%s", out, s.LogText())
+	u := waitStatus(t, s, "badsched.service", func(u control.Unit) bool { return u.LastExit != nil })
+	if !strings.Contains(u.LastExit.Text, "214/SETSCHEDULER") {
+		t.Errorf("last exit %+v; want 214/SETSCHEDULER", u.LastExit)
+	}
+	if out, _ := sockctl(t, s, "status", "badsched.service"); !strings.Contains(out, "214/SETSCHEDULER") {
+		t.Errorf("status does not show 214/SETSCHEDULER:\n%s", out)
 	}
 }
