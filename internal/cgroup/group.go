@@ -85,7 +85,11 @@ func (r *Root) writes(leaf string, res *units.Resources) []write {
 		at("pids", "pids.max", "pids.max", limitValue(res.TasksMax, tasksTotal(), "max"))
 	}
 	if res.MemoryMax.Set {
-		at("memory", "memory.max", "memory.limit_in_bytes", limitValue(res.MemoryMax, memTotal(), "max"))
+		unlimited := "-1" // v1's spelling of no limit
+		if r.v2Controllers["memory"] {
+			unlimited = "max"
+		}
+		at("memory", "memory.max", "memory.limit_in_bytes", limitValue(res.MemoryMax, memTotal(), unlimited))
 	}
 	if res.MemoryHigh.Set {
 		at("memory", "memory.high", "", limitValue(res.MemoryHigh, memTotal(), "max"))
