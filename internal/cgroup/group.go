@@ -106,12 +106,15 @@ func (r *Root) writes(leaf string, res *units.Resources) []write {
 				write{filepath.Join(r.v1["cpu"], leaf, "cpu.cfs_quota_us"), quota})
 		}
 	}
-	if w := res.CPUWeight; w > 0 {
-		at("cpu", "cpu.weight", "cpu.shares", map[bool]string{true: strconv.Itoa(w), false: strconv.Itoa(w * 1024 / 100)}[r.v2Controllers["cpu"]])
+	if w := res.CPUWeight; w > 0 && r.v2Controllers["cpu"] {
+		at("cpu", "cpu.weight", "", strconv.Itoa(w))
+	} else if w > 0 {
+		at("cpu", "", "cpu.shares", strconv.Itoa(w*1024/100)) // systemd's cgroup_cpu_weight_to_shares
 	}
-	if w := res.IOWeight; w > 0 {
-		blkio := min(max(w*500/100, 10), 1000) // systemd's cgroup_weight_io_to_blkio
-		at("io", "io.weight", "blkio.weight", map[bool]string{true: "default " + strconv.Itoa(w), false: strconv.Itoa(blkio)}[r.v2Controllers["io"]])
+	if w := res.IOWeight; w > 0 && r.v2Controllers["io"] {
+		at("io", "io.weight", "", "default "+strconv.Itoa(w))
+	} else if w > 0 {
+		at("io", "", "blkio.weight", strconv.Itoa(min(max(w*500/100, 10), 1000))) // cgroup_weight_io_to_blkio
 	}
 	return ws
 }
