@@ -30,20 +30,28 @@ func proc[T any](name string, kind ValueKind, get func(p *Process) *T, set func(
 
 func processDirectives() []directive {
 	var t []directive
-	for i, name := range RlimitNames {
+	for _, name := range RlimitNames {
 		if name == "NOFILE" {
 			continue // LimitNOFILE= is in the service table
 		}
-		t = append(t, proc("Limit"+name, KindString, func(p *Process) **Rlimit { return &p.Limits[i] }, func(g func(*Unit) **Rlimit) setter {
-			return func(u *Unit, v string) error {
-				l, err := ParseRlimit(name, v)
-				if err != nil {
-					return err
-				}
-				*g(u) = &l
-				return nil
+		set := func(u *Unit, v string) error {
+			l, err := ParseRlimit(name, v)
+			if err != nil {
+				return err
 			}
-		}))
+			if u.Service.Process.Limits == nil {
+				u.Service.Process.Limits = map[string]Rlimit{}
+			}
+			u.Service.Process.Limits[name] = l
+			return nil
+		}
+		reset := func(u, _ *Unit) {
+			delete(u.Service.Process.Limits, name)
+			if len(u.Service.Process.Limits) == 0 {
+				u.Service.Process.Limits = nil
+			}
+		}
+		t = append(t, directive{DirectiveInfo{"Service", "Limit" + name, KindString}, set, reset})
 	}
 	return append(t,
 		proc("OOMScoreAdjust", KindInt, func(p *Process) **int { return &p.OOMScoreAdjust }, optIntSet(-1000, 1000)),

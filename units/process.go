@@ -14,9 +14,11 @@ import (
 // Properties", "Scheduling") that the child applies before it execs the
 // program, with systemd's exit code when one fails.
 type Process struct {
-	// Limits holds Limit*= by Linux resource number (RlimitNames); nil
-	// entries inherit sockd's. LimitNOFILE= is Service.LimitNOFILE.
-	Limits [NumRlimits]*Rlimit
+	// Limits holds Limit*= by resource name (RlimitNames: "CORE" for
+	// LimitCORE=); a missing one inherits sockd's; nil when none is set
+	// (a map, which the upgrade state's gob encodes, unlike an array of
+	// nil pointers). LimitNOFILE= is Service.LimitNOFILE.
+	Limits map[string]Rlimit
 	// OOMScoreAdjust is OOMScoreAdjust= (-1000…1000); nil leaves it.
 	OOMScoreAdjust *int
 	Nice           *int // Nice= (-20…19); nil leaves it

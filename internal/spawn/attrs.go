@@ -39,7 +39,12 @@ type Attrs struct {
 // AttrsOf returns the Attrs for a service's settings, nil if it sets
 // none of them.
 func AttrsOf(p *units.Process) *Attrs {
-	a := &Attrs{Limits: p.Limits, OOMScoreAdjust: p.OOMScoreAdjust, Nice: p.Nice, CPUAffinity: p.CPUAffinity}
+	a := &Attrs{OOMScoreAdjust: p.OOMScoreAdjust, Nice: p.Nice, CPUAffinity: p.CPUAffinity}
+	for res, name := range units.RlimitNames {
+		if l, ok := p.Limits[name]; ok {
+			a.Limits[res] = &l
+		}
+	}
 	if p.CPUSchedulingPolicy != "" || p.CPUSchedulingPriority != nil || p.CPUSchedulingResetOnFork {
 		policy := units.SchedPolicies[p.CPUSchedulingPolicy] // "" is other
 		if p.CPUSchedulingPriority != nil {

@@ -71,9 +71,8 @@ func testAttrs(t *testing.T) {
 		CPUAffinity:       []int{0},
 		IOSchedulingClass: "idle", Personality: "x86",
 	}
-	p.Limits[unix.RLIMIT_CORE] = &units.Rlimit{Soft: 0, Hard: units.Infinity}
-	p.Limits[unix.RLIMIT_MEMLOCK] = &units.Rlimit{Soft: 4 << 20, Hard: 4 << 20}
-	p.Limits[unix.RLIMIT_NPROC] = &units.Rlimit{Soft: 512, Hard: 1024}
+	p.Limits = map[string]units.Rlimit{"CORE": {Soft: 0, Hard: units.Infinity}, "MEMLOCK": {Soft: 4 << 20, Hard: 4 << 20},
+		"NPROC": {Soft: 512, Hard: 1024}}
 	_, rep := runReport(t, newReaper(t), &Spec{Attrs: AttrsOf(p)})
 	got := rep.Attrs
 	if got.OOM != 500 || got.Nice != 7 {
@@ -116,7 +115,7 @@ func testAttrsClosest(t *testing.T) {
 		t.Skip("sockd may raise RLIMIT_MEMLOCK here: nothing to clamp")
 	}
 	p := &units.Process{OOMScoreAdjust: ptrTo(-900)}
-	p.Limits[unix.RLIMIT_MEMLOCK] = &units.Rlimit{Soft: units.Infinity, Hard: units.Infinity}
+	p.Limits = map[string]units.Rlimit{"MEMLOCK": {Soft: units.Infinity, Hard: units.Infinity}}
 	_, rep := runReport(t, newReaper(t), &Spec{Attrs: AttrsOf(p)})
 	if got := rep.Attrs.Limits[unix.RLIMIT_MEMLOCK]; got != [2]uint64{hard.Max, hard.Max} {
 		t.Errorf("RLIMIT_MEMLOCK %v; want the hard limit %d for both", got, hard.Max)
