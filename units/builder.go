@@ -291,6 +291,9 @@ func (b *Builder) Finish() (*Unit, error) {
 			u.Service.StandardOutput.Kind = OutInherit
 		}
 	}
+	if _, typeSet := u.Where[Key("Service", "Type")]; u.Service.Ready.BusName != "" && !typeSet {
+		u.Service.Type = TypeDbus // systemd.service(5): BusName= without Type= implies dbus
+	}
 	if u.Service.StandardError.Kind == "" {
 		u.Service.StandardError.Kind = OutInherit
 	}

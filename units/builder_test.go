@@ -280,7 +280,7 @@ func TestBuilderIgnoredUnsupportedUnknown(t *testing.T) {
 		at("Socket", "ListenNetlink", "route", 2),
 		at("Unit", "RebootArgument", "1", 3),
 		at("Socket", "ExecStartPre", "/bin/true", 4),
-		at("Service", "BusName", "org.example.Web", 5),
+		at("Service", "FileDescriptorStorePreserve", "yes", 5),
 	)
 	const unsupported = "directive not supported by sockd (see docs/units.md)"
 	wantErrors(t, "unsupported directives", err,
@@ -288,7 +288,7 @@ func TestBuilderIgnoredUnsupportedUnknown(t *testing.T) {
 		testSocketFile+":2: [Socket] ListenNetlink: "+unsupported,
 		testSocketFile+":3: [Unit] RebootArgument: "+unsupported,
 		testSocketFile+":4: [Socket] ExecStartPre: "+unsupported,
-		testServiceFile+":5: [Service] BusName: "+unsupported,
+		testServiceFile+":5: [Service] FileDescriptorStorePreserve: "+unsupported,
 	)
 
 	_, err = build(

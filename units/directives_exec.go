@@ -234,6 +234,10 @@ func execErrors(u *Unit) ErrorList {
 		errs = append(errs, Errorf(at("Type"), "Type=%s is not supported with Accept=yes", svc.Type))
 	case svc.Type == TypeOneshot && svc.Restart != RestartNo && svc.Restart != RestartOnFailure:
 		errs = append(errs, Errorf(at("Restart"), "Type=oneshot allows only Restart=no or on-failure, as in systemd"))
+	case svc.Type == TypeDbus && svc.Ready.BusName == "":
+		errs = append(errs, Errorf(at("Type"), "Type=dbus needs BusName="))
+	case svc.Type == TypeDbus && u.Socket.Accept:
+		errs = append(errs, Errorf(at("Type"), "Type=dbus is not supported with Accept=yes"))
 	case svc.Ready.RemainAfterExit && svc.Type != TypeOneshot:
 		errs = append(errs, Errorf(at("RemainAfterExit"), "RemainAfterExit= is supported with Type=oneshot only"))
 	}

@@ -147,6 +147,7 @@ func init() {
 		sv("WatchdogSignal", "SIGKILL", func(s *Service) any { return s.Ready.WatchdogSignal }, syscall.SIGKILL, "SIGNOPE", `invalid signal "SIGNOPE"`),
 		sv("PIDFile", "/run/web.pid", func(s *Service) any { return s.Ready.PIDFile }, "/run/web.pid", "web.pid", `path "web.pid" is not absolute`),
 		sv("GuessMainPID", "no", func(s *Service) any { return s.Ready.GuessMainPID }, false, "", ""),
+		sv("BusName", "org.freedesktop.Avahi", func(s *Service) any { return s.Ready.BusName }, "org.freedesktop.Avahi", "avahi", `invalid bus name "avahi"`),
 		sv("RemainAfterExit", "yes", func(s *Service) any { return s.Ready.RemainAfterExit }, true, "", ""),
 		sv("TimeoutAbortSec", "infinity", func(s *Service) any { return s.Ready.TimeoutAbort }, ptr(time.Duration(0)), "", ""),
 	)

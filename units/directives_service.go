@@ -12,8 +12,7 @@ import (
 func serviceDirectives() []directive {
 	return []directive{
 		svc("Type", KindString, func(s *Service) *ServiceType { return &s.Type }, func(g func(*Unit) *ServiceType) setter {
-			return enumField(g, []ServiceType{TypeSimple, TypeExec, TypeNotify, TypeForking, TypeOneshot}, map[string]string{
-				"dbus": "sockd does not watch bus names",
+			return enumField(g, []ServiceType{TypeSimple, TypeExec, TypeNotify, TypeForking, TypeOneshot, TypeDbus}, map[string]string{
 				"idle": "sockd has no job queue", "notify-reload": "use notify and ExecReload=",
 			})
 		}),

@@ -123,7 +123,7 @@ var directiveCases = []directiveCase{
 	{"Socket", "TriggerLimitBurst", "50", func(u *Unit) any { return u.Socket.TriggerLimitBurst }, 50, "-5", "-5 out of range 0…2147483647"},
 
 	{"Service", "Type", "notify", func(u *Unit) any { return u.Service.Type }, TypeNotify,
-		"dbus", `value "dbus" is not supported by sockd: sockd does not watch bus names`},
+		"idle", `value "idle" is not supported by sockd: sockd has no job queue`},
 	{"Service", "ExecStart", `/bin/echo "a b"`, func(u *Unit) any { return u.Service.ExecStart },
 		[]Command{{Path: "/bin/echo", Argv: []string{"/bin/echo", "a b"}}},
 		"+/bin/true", `prefix "+" (full privileges) is not supported by sockd`},
@@ -312,7 +312,7 @@ func TestDirectiveValues(t *testing.T) {
 		{"Socket", "BindToDevice", "averyveryverylongname", `invalid interface name "averyveryverylongname"`},
 		{"Socket", "KeepAliveTimeSec", "infinity", "infinity is not allowed here"},
 		{"Socket", "FileDescriptorName", strings.Repeat("n", 256), "name longer than 255 characters"},
-		{"Service", "Type", "bogus", `invalid value "bogus", want one of [simple exec notify forking oneshot]`},
+		{"Service", "Type", "bogus", `invalid value "bogus", want one of [simple exec notify forking oneshot dbus]`},
 		{"Service", "StandardInput", "file:/dev/null", `invalid value "file:/dev/null", want one of [null socket]`},
 		{"Service", "StandardOutput", "file:", `path "" is not absolute`},
 		{"Service", "StandardOutput", "null:/x", `invalid value "null:/x", want inherit, null, journal, socket, file:PATH, append:PATH or truncate:PATH`},

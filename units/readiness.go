@@ -1,6 +1,8 @@
 package units
 
 import (
+	"fmt"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -22,6 +24,9 @@ type Readiness struct {
 	GuessMainPID bool
 	// RemainAfterExit is RemainAfterExit= (Type=oneshot).
 	RemainAfterExit bool
+	// BusName is BusName=: Type=dbus is ready when it has an owner on
+	// the system bus; setting it without Type= implies Type=dbus.
+	BusName string
 }
 
 func ready[T any](name string, kind ValueKind, get func(r *Readiness) *T, set func(func(u *Unit) *T) setter) directive {
@@ -33,6 +38,7 @@ func readinessDirectives() []directive {
 		ready("PIDFile", KindString, func(r *Readiness) *string { return &r.PIDFile }, checkedString(checkAbsolute)),
 		ready("GuessMainPID", KindBool, func(r *Readiness) *bool { return &r.GuessMainPID }, boolSet),
 		ready("RemainAfterExit", KindBool, func(r *Readiness) *bool { return &r.RemainAfterExit }, boolSet),
+		ready("BusName", KindString, func(r *Readiness) *string { return &r.BusName }, checkedString(checkBusName)),
 		ready("WatchdogSec", KindTimespan, func(r *Readiness) *time.Duration { return &r.Watchdog }, durationSet(true)),
 		ready("WatchdogSignal", KindString, func(r *Readiness) *syscall.Signal { return &r.WatchdogSignal }, signalSet),
 		ready("TimeoutAbortSec", KindTimespan, func(r *Readiness) **time.Duration { return &r.TimeoutAbort }, func(g func(*Unit) **time.Duration) setter {
@@ -46,4 +52,23 @@ func readinessDirectives() []directive {
 			}
 		}),
 	}
+}
+
+// checkBusName accepts a well-known D-Bus name: dot-separated elements
+// of letters, digits, "_" and "-", not starting with a digit, at least
+// two, at most 255 bytes.
+func checkBusName(s string) error {
+	elems := strings.Split(s, ".")
+	bad := len(s) > 255 || len(elems) < 2
+	for _, e := range elems {
+		bad = bad || e == "" || e[0] >= '0' && e[0] <= '9'
+		for i := 0; i < len(e) && !bad; i++ {
+			c := e[i]
+			bad = !(c == '_' || c == '-' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9')
+		}
+	}
+	if bad {
+		return fmt.Errorf("invalid bus name %q", s)
+	}
+	return nil
 }

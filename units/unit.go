@@ -177,6 +177,8 @@ const (
 	// TypeOneshot: the ExecStart= commands run to their end, one after
 	// another; RemainAfterExit= keeps the service active afterwards.
 	TypeOneshot ServiceType = "oneshot"
+	// TypeDbus: ready once BusName= appears on the system bus.
+	TypeDbus ServiceType = "dbus"
 )
 
 // RestartPolicy is the value of Restart=.

@@ -193,6 +193,9 @@ func (u *Unit) waitReady(ctx context.Context, svc *units.Service) bool {
 	if svc.Type == units.TypeForking {
 		return u.waitForked(ctx, svc, deadline)
 	}
+	if svc.Type == units.TypeDbus {
+		return u.waitBusName(ctx, svc, deadline)
+	}
 	execDone := u.main.proc.ExecDone()
 	for {
 		if svc.Type == units.TypeSimple {

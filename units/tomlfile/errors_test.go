@@ -107,7 +107,7 @@ backlog = -1
 restart_sec = "soon"
 exec_start = "/bin/web 'unbalanced"
 environment = ["1A=x"]
-type = "dbus"`,
+type = "idle"`,
 		want: `web.toml:2: listen_stream: address "127.0.0.1:99999": invalid port "99999": want 1…65535
 web.toml:2: listen_stream: invalid address "localhost:80": "localhost" is not an IPv4 address (host names are not resolved; IPv6 needs brackets)
 web.toml:3: receive_buffer: invalid size "64Q"
@@ -116,7 +116,7 @@ web.toml:5: backlog: -1 out of range 0…2147483647
 web.toml:7: restart_sec: invalid time span "soon"
 web.toml:8: exec_start: unbalanced quoting: "'unbalanced"
 web.toml:9: environment: invalid environment assignment "1A=x", want NAME=VALUE
-web.toml:10: type: value "dbus" is not supported by sockd: sockd does not watch bus names`,
+web.toml:10: type: value "idle" is not supported by sockd: sockd has no job queue`,
 	},
 	{
 		name: "unknown tables",
