@@ -3,6 +3,7 @@ package units
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -64,6 +65,11 @@ func defaultUnit(name string) Unit {
 			KillSignal:    syscall.SIGTERM,
 			SendSIGKILL:   true,
 			StandardInput: StdinNull,
+			Dirs:          ExecDirs{Modes: [NumDirKinds]os.FileMode{0o755, 0o755, 0o755, 0o755, 0o755}, RuntimePreserve: "no"},
+			Exits: ExitRules{StartLimitInterval: DefaultStartLimitInterval, StartLimitBurst: DefaultStartLimitBurst,
+				FinalKillSignal: syscall.SIGKILL},
+			Ready:   Readiness{WatchdogSignal: syscall.SIGABRT, GuessMainPID: true},
+			Logging: Logging{SyslogFacility: 3, SyslogLevel: 6, SyslogLevelPrefix: true, LogLevelMax: 7},
 		},
 		Where: Positions{},
 	}
@@ -107,7 +113,16 @@ func (b *Builder) apply(unitFile string, a Assignment) error {
 	default:
 		return fmt.Errorf("section [%s] does not belong in a .%s unit", a.Section, kind)
 	}
+	if a.Section == "Service" && legacyUnitDirective(a.Directive) {
+		a.Section = "Unit"
+	}
+	if a.Section == "Unit" && kind == "socket" && socketIgnoresUnit(a.Directive) {
+		return nil
+	}
 	dir, ok := directiveIndex()[Key(a.Section, a.Directive)]
+	if err := unsupportedCondition(a.Directive); !ok && a.Section == "Unit" && err != nil {
+		return err
+	}
 	if !ok {
 		// nil for an ignored directive, whose value is never looked at.
 		return unknownDirective(a.Section, a.Directive)
@@ -115,6 +130,13 @@ func (b *Builder) apply(unitFile string, a Assignment) error {
 	value, err := expandSpecifiers(a.Value, unitFile, b.env, kind == "service" && isTemplateName(unitFile), splitsWords(dir.DirectiveInfo))
 	if err != nil {
 		return err
+	}
+	if _, _, isCondition := splitCondition(a.Directive); isCondition && a.Section == "Unit" {
+		if err := b.applyCondition(kind, a.Directive, value); err != nil {
+			return err
+		}
+		b.unit.Where[Key(a.Section, a.Directive)] = a.Pos
+		return nil
 	}
 	if dir.set == nil { // Description=, Documentation=
 		return b.applyDescription(kind, a.Directive, value)
@@ -206,6 +228,10 @@ func commandsOf(s *Service, name string) *[]Command {
 		return &s.ExecStop
 	case "ExecReload":
 		return &s.ExecReload
+	case "ExecCondition":
+		return &s.ExecCondition
+	case "ExecStopPost":
+		return &s.ExecStopPost
 	}
 	panic("units: not a command directive: " + name)
 }
@@ -267,6 +293,9 @@ func (b *Builder) Finish() (*Unit, error) {
 		if u.Service.StandardInput == StdinSocket {
 			u.Service.StandardOutput.Kind = OutInherit
 		}
+	}
+	if _, typeSet := u.Where[Key("Service", "Type")]; u.Service.Ready.BusName != "" && !typeSet {
+		u.Service.Type = TypeDbus // systemd.service(5): BusName= without Type= implies dbus
 	}
 	if u.Service.StandardError.Kind == "" {
 		u.Service.StandardError.Kind = OutInherit

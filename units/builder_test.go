@@ -278,17 +278,17 @@ func TestBuilderIgnoredUnsupportedUnknown(t *testing.T) {
 	_, err = build(
 		at("Service", "RootDirectory", "/srv", 1),
 		at("Socket", "DeferTrigger", "yes", 2),
-		at("Unit", "ConditionPathExists", "/etc/web", 3),
+		at("Unit", "RebootArgument", "1", 3),
 		at("Socket", "PassPIDFD", "yes", 4),
-		at("Service", "PIDFile", "/run/web.pid", 5),
+		at("Service", "FileDescriptorStorePreserve", "yes", 5),
 	)
 	const unsupported = "directive not supported by sockd (see sockd.unit(5): man 5 sockd.unit)"
 	wantErrors(t, "unsupported directives", err,
 		testServiceFile+":1: [Service] RootDirectory: "+unsupported,
 		testSocketFile+":2: [Socket] DeferTrigger: "+unsupported,
-		testSocketFile+":3: [Unit] ConditionPathExists: "+unsupported,
+		testSocketFile+":3: [Unit] RebootArgument: "+unsupported,
 		testSocketFile+":4: [Socket] PassPIDFD: "+unsupported,
-		testServiceFile+":5: [Service] PIDFile: "+unsupported,
+		testServiceFile+":5: [Service] FileDescriptorStorePreserve: "+unsupported,
 	)
 
 	_, err = build(

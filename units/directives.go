@@ -101,6 +101,8 @@ func buildTable() []directive {
 	t = append(t, serviceDirectives()...)
 	t = append(t, notifyDirectives()...)
 	t = append(t, sandboxDirectives()...)
+	t = append(t, execDirectives()...)
+	t = append(t, conditionDirectives()...)
 	return t
 }
 

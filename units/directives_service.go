@@ -12,9 +12,7 @@ import (
 func serviceDirectives() []directive {
 	return []directive{
 		svc("Type", KindString, func(s *Service) *ServiceType { return &s.Type }, func(g func(*Unit) *ServiceType) setter {
-			return enumField(g, []ServiceType{TypeSimple, TypeExec, TypeNotify}, map[string]string{
-				"forking": "sockd supervises processes that stay in the foreground; use simple, exec or notify",
-				"oneshot": "a socket-activated service must keep running", "dbus": "sockd has no D-Bus",
+			return enumField(g, []ServiceType{TypeSimple, TypeExec, TypeNotify, TypeForking, TypeOneshot, TypeDbus}, map[string]string{
 				"idle": "sockd has no job queue", "notify-reload": "use notify and ExecReload=",
 			})
 		}),
@@ -45,8 +43,8 @@ func serviceDirectives() []directive {
 		svc("NoNewPrivileges", KindBool, func(s *Service) *bool { return &s.NoNewPrivileges }, boolSet),
 		svc("LimitNOFILE", KindString, func(s *Service) **Rlimit { return &s.LimitNOFILE }, rlimitSet),
 		svc("Restart", KindString, func(s *Service) *RestartPolicy { return &s.Restart }, func(g func(*Unit) *RestartPolicy) setter {
-			return enumField(g, []RestartPolicy{RestartNo, RestartAlways, RestartOnSuccess, RestartOnFailure, RestartOnAbnormal, RestartOnAbort},
-				map[string]string{"on-watchdog": "sockd has no watchdog"})
+			return enumField(g, []RestartPolicy{RestartNo, RestartAlways, RestartOnSuccess, RestartOnFailure, RestartOnAbnormal, RestartOnAbort,
+				RestartOnWatchdog}, nil)
 		}),
 		svc("RestartSec", KindTimespan, func(s *Service) *time.Duration { return &s.RestartSec }, durationSet(false)),
 		svc("TimeoutStartSec", KindTimespan, func(s *Service) *time.Duration { return &s.TimeoutStart }, durationSet(true)),
@@ -188,7 +186,7 @@ func outputSet(g func(u *Unit) *StdOutput) setter {
 	return func(u *Unit, v string) error {
 		kind, path, hasPath := strings.Cut(v, ":")
 		switch kind {
-		case OutInherit, OutNull, OutJournal, OutSocket:
+		case OutInherit, OutNull, OutJournal, OutSocket, OutJournalConsole, OutKmsg, OutKmsgConsole:
 			if !hasPath {
 				*g(u) = StdOutput{Kind: kind}
 				return nil
@@ -201,8 +199,8 @@ func outputSet(g func(u *Unit) *StdOutput) setter {
 				*g(u) = StdOutput{Kind: kind, Path: path}
 				return nil
 			}
-		case "kmsg", "journal+console", "kmsg+console", "tty", "fd":
-			return fmt.Errorf("value %q is not supported by sockd; use journal (sockd's log), null, inherit, socket or file:PATH", v)
+		case "tty", "fd":
+			return fmt.Errorf("value %q is not supported by sockd; use journal, kmsg, null, inherit, socket or file:PATH", v)
 		}
 		return fmt.Errorf("invalid value %q, want inherit, null, journal, socket, file:PATH, append:PATH or truncate:PATH", v)
 	}

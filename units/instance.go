@@ -18,6 +18,19 @@ func (s Service) Instantiate(instance string) Service {
 	out.ExecStartPost = instantiateCommands(s.ExecStartPost, exp)
 	out.ExecStop = instantiateCommands(s.ExecStop, exp)
 	out.ExecReload = instantiateCommands(s.ExecReload, exp)
+	out.ExecCondition = instantiateCommands(s.ExecCondition, exp)
+	out.ExecStopPost = instantiateCommands(s.ExecStopPost, exp)
+	for k := range out.Dirs.Paths {
+		out.Dirs.Paths[k] = mapStrings(s.Dirs.Paths[k], exp)
+	}
+	out.Conditions = make([]Condition, len(s.Conditions))
+	for i, c := range s.Conditions {
+		c.Param = exp(c.Param)
+		out.Conditions[i] = c
+	}
+	if s.Conditions == nil {
+		out.Conditions = nil
+	}
 	out.Environment = mapStrings(s.Environment, exp)
 	out.EnvironmentFiles = make([]EnvironmentFile, len(s.EnvironmentFiles))
 	for i, f := range s.EnvironmentFiles {

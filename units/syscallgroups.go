@@ -121,15 +121,6 @@ var expandedGroups = sync.OnceValue(func() map[string][]string {
 	return out
 })
 
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // SyscallGroup returns the system call names of a group ("@system-service"),
 // nested groups expanded, and whether the group exists.
 func SyscallGroup(name string) ([]string, bool) {

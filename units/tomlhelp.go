@@ -8,5 +8,11 @@ package units
 // they mean something outside PID 1, but sockd does not implement them.
 // The result is a copy.
 func UnsupportedDirectives(section string) []string {
-	return append([]string(nil), unsupportedDirectives[section]...)
+	var out []string
+	for _, name := range unsupportedDirectives[section] {
+		if _, ok := directiveIndex()[Key(section, name)]; !ok {
+			out = append(out, name)
+		}
+	}
+	return out
 }

@@ -77,6 +77,10 @@ type Socket struct {
 
 	Extra   SocketExtra   // the rarer bind settings (directives_socket_more.go)
 	Helpers SocketHelpers // Exec*=, TimeoutSec=, FlushPending=, PollLimit*= (directives_socket_more.go)
+	// Conditions are [Unit] Condition*= and Assert*= of the socket file.
+	// sockd binds the socket regardless, and checks them, with the
+	// service's, before each start of the service (conditions.go).
+	Conditions []Condition
 }
 
 // BindIPv6Only is the value of BindIPv6Only=.
@@ -104,6 +108,8 @@ type Service struct {
 	ExecStartPost []Command // ExecStartPost=
 	ExecStop      []Command // ExecStop=
 	ExecReload    []Command // ExecReload=
+	ExecCondition []Command // ExecCondition=: 1…254 skips the start
+	ExecStopPost  []Command // ExecStopPost=: after the service stopped
 
 	// Environment holds Environment= assignments as KEY=VALUE, in order;
 	// a later assignment of the same key wins when the service starts.
@@ -151,6 +157,15 @@ type Service struct {
 	// so that the fields before it keep their index: the upgrade state
 	// records some paths by field index.)
 	NotifyAccess NotifyAccess
+	Process Process   // process attributes: Limit*=, Nice=, … (process.go)
+	Dirs    ExecDirs  // RuntimeDirectory= and its siblings (execdirs.go)
+	Exits   ExitRules // SuccessExitStatus=, StartLimit*=, … (exitrules.go)
+	// Conditions are [Unit] Condition*= and Assert*= of the service
+	// file, in order (conditions.go).
+	Conditions []Condition
+	Ready      Readiness // WatchdogSec=, PIDFile=, … (readiness.go)
+	Resources  Resources // TasksMax=, MemoryMax=, … (resources.go)
+	Logging    Logging   // SyslogIdentifier=, LogLevelMax=, … (logging.go)
 }
 
 // IsTemplate reports whether the service is a template ("name@.service")
@@ -165,6 +180,14 @@ const (
 	TypeSimple ServiceType = "simple"
 	TypeExec   ServiceType = "exec"
 	TypeNotify ServiceType = "notify"
+	// TypeForking: the started process forks the daemon and exits;
+	// PIDFile= names the daemon (readiness.go).
+	TypeForking ServiceType = "forking"
+	// TypeOneshot: the ExecStart= commands run to their end, one after
+	// another; RemainAfterExit= keeps the service active afterwards.
+	TypeOneshot ServiceType = "oneshot"
+	// TypeDbus: ready once BusName= appears on the system bus.
+	TypeDbus ServiceType = "dbus"
 )
 
 // RestartPolicy is the value of Restart=.
@@ -178,6 +201,7 @@ const (
 	RestartOnFailure  RestartPolicy = "on-failure"
 	RestartOnAbnormal RestartPolicy = "on-abnormal"
 	RestartOnAbort    RestartPolicy = "on-abort"
+	RestartOnWatchdog RestartPolicy = "on-watchdog"
 )
 
 // KillMode is the value of KillMode= (systemd.kill(5)). sockd has no
@@ -218,6 +242,11 @@ const (
 	OutFile     = "file"
 	OutAppend   = "append"
 	OutTruncate = "truncate"
+	// OutJournalConsole and the kmsg kinds log as journal does, and
+	// also write to sockd's stderr or the kernel log (/dev/kmsg).
+	OutJournalConsole = "journal+console"
+	OutKmsg           = "kmsg"
+	OutKmsgConsole    = "kmsg+console"
 )
 
 // EnvironmentFile is one EnvironmentFile= entry; Optional is its "-" prefix

@@ -87,7 +87,9 @@ func Suggest(word string, candidates []string) string {
 	best, bestDist := "", len(word)/2+2
 	lw := strings.ToLower(word)
 	for _, c := range candidates {
-		if d := editDistance(lw, strings.ToLower(c)); d < bestDist {
+		// A short candidate is never close to a long word ("Nice" is
+		// not what "Frobnicate" meant).
+		if d := editDistance(lw, strings.ToLower(c)); d < bestDist && d < len(c)/2+2 {
 			best, bestDist = c, d
 		}
 	}

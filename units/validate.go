@@ -17,6 +17,7 @@ func Validate(u *Unit) error {
 	errs := structuralErrors(u)
 	errs = append(errs, sandboxErrors(u)...)
 	errs = append(errs, socketMoreErrors(u)...)
+	errs = append(errs, execErrors(u)...)
 	errs = append(errs, hostErrors(u)...)
 	errs = append(errs, socketHostErrors(u)...)
 	return errs.Err()
@@ -45,8 +46,8 @@ func structuralErrors(u *Unit) ErrorList {
 	switch n := len(svc.ExecStart); {
 	case n == 0:
 		errs = append(errs, Errorf(at("Service", "ExecStart"), "service %s has no ExecStart=", svc.Name))
-	case n > 1:
-		errs = append(errs, Errorf(at("Service", "ExecStart"), "service %s has %d ExecStart= commands; only Type=oneshot allows more than one, and sockd does not support oneshot", svc.Name, n))
+	case n > 1 && svc.Type != TypeOneshot:
+		errs = append(errs, Errorf(at("Service", "ExecStart"), "service %s has %d ExecStart= commands; only Type=oneshot allows more than one", svc.Name, n))
 	}
 	if svc.StandardInput == StdinSocket && !s.Accept && len(s.Listeners) != 1 {
 		errs = append(errs, Errorf(at("Service", "StandardInput"), "StandardInput=socket needs Accept=yes or exactly one listener, the unit has %d", len(s.Listeners)))
@@ -75,7 +76,7 @@ func hostErrors(u *Unit) ErrorList {
 	var errs ErrorList
 	at := func(directive string) Position { return positionOf(u, "Service", directive) }
 	svc := &u.Service
-	for _, name := range []string{"ExecStart", "ExecStartPre", "ExecStartPost", "ExecStop", "ExecReload"} {
+	for _, name := range []string{"ExecStart", "ExecStartPre", "ExecStartPost", "ExecStop", "ExecReload", "ExecCondition", "ExecStopPost"} {
 		for i, c := range *commandsOf(svc, name) {
 			pos, ok := u.Where[ElemKey("Service", name, i)]
 			if !ok {

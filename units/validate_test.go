@@ -62,10 +62,10 @@ func TestValidate(t *testing.T) {
 		testServiceFile+": service web.service has no ExecStart=")
 
 	wantErrors(t, "two ExecStart", validate(t, listen, start, at("Service", "ExecStart", prog+" again", 2)),
-		testServiceFile+":2: [Service] ExecStart: service web.service has 2 ExecStart= commands; only Type=oneshot allows more than one, and sockd does not support oneshot")
+		testServiceFile+":2: [Service] ExecStart: service web.service has 2 ExecStart= commands; only Type=oneshot allows more than one")
 
 	wantErrors(t, "two ExecStart on one line", validate(t, listen, at("Service", "ExecStart", prog+" ; "+prog, 3)),
-		testServiceFile+":3: [Service] ExecStart: service web.service has 2 ExecStart= commands; only Type=oneshot allows more than one, and sockd does not support oneshot")
+		testServiceFile+":3: [Service] ExecStart: service web.service has 2 ExecStart= commands; only Type=oneshot allows more than one")
 
 	wantErrors(t, "programs", validate(t, listen,
 		at("Service", "ExecStart", "/nonexistent/sockd-test", 2),

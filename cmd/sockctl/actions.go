@@ -32,7 +32,12 @@ func (c *cli) act(a control.Action) int {
 	return exitOK
 }
 
+// reload re-reads the unit directories, or, given units, runs their
+// ExecReload= as systemctl reload UNIT does.
 func (c *cli) reload() int {
+	if len(c.o.args) > 0 {
+		return c.act(control.ReloadUnit)
+	}
 	if err := c.client.Reload(c.ctx); err != nil {
 		return c.fail(err)
 	}

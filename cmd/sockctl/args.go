@@ -120,7 +120,7 @@ Verbs:
   restart [--graceful] UNIT... restart a service; its listeners stay open.
                                --graceful: start a new instance, stop the old one
                                once the new one is ready (Accept=no services)
-  reload                       re-read the unit directories
+  reload [UNIT...]             re-read the unit directories; with units, run their ExecReload=
   upgrade [--binary PATH]      re-execute sockd with a new binary (default: the
                                path it was started from), keeping its pid, its
                                listeners and its running services; refused, with

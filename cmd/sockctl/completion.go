@@ -13,7 +13,7 @@ var completionVerbs = [][2]string{
 	{"start", "start a service, or reset a failed socket"},
 	{"stop", "stop a service"},
 	{"restart", "restart a service (--graceful: without downtime)"},
-	{"reload", "re-read the unit directories"},
+	{"reload", "re-read the unit directories, or run ExecReload= of units"},
 	{"upgrade", "re-execute sockd with a new binary"},
 	{"is-active", "print whether a unit is active"},
 	{"cat", "print a unit's files"},

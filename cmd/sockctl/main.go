@@ -9,7 +9,7 @@
 //	status UNIT...               state, files, listeners, PID, last exit, last log lines
 //	start|stop|restart UNIT...   act on a unit
 //	restart --graceful UNIT...   start a new instance, stop the old one once it is ready
-//	reload                       re-read the unit directories
+//	reload [UNIT...]             re-read the unit directories; with units, run their ExecReload=
 //	upgrade [--binary PATH]      re-execute sockd with a new binary, refusing nothing
 //	is-active [--quiet] UNIT...  print the state; exit 0 if active, 3 if not
 //	cat UNIT...                  print the files a unit was loaded from

@@ -41,7 +41,7 @@ func init() {
 		"start":            {func(c *cli) int { return c.act(control.Start) }, 1, -1, true},
 		"stop":             {func(c *cli) int { return c.act(control.Stop) }, 1, -1, true},
 		"restart":          {func(c *cli) int { return c.act(control.Restart) }, 1, -1, true},
-		"reload":           {(*cli).reload, 0, 0, true},
+		"reload":           {(*cli).reload, 0, -1, true},
 		"daemon-reload":    {(*cli).reload, 0, 0, true},
 		"is-active":        {(*cli).isActive, 1, -1, true},
 		"upgrade":          {(*cli).upgrade, 0, 0, true},

@@ -148,6 +148,9 @@ func (p statusPrinter) process(u control.Unit) {
 	if len(u.DrainingPIDs) > 0 { // old instances a graceful restart is stopping
 		p.field("Draining", "%s", joinPIDs(u.DrainingPIDs))
 	}
+	if u.Condition != "" {
+		p.field("Condition", "%s", u.Condition)
+	}
 	if u.StatusText != "" {
 		p.field("Status", "%q", u.StatusText)
 	}

@@ -63,7 +63,10 @@ type Unit struct {
 	Refused     int       `json:"refused"`
 	Restarts    int       `json:"restarts"`
 	StatusText  string    `json:"status_text,omitempty"`
-	LastExit    *Exit     `json:"last_exit,omitempty"`
+	// Condition says which Condition*=/Assert*= (or ExecCondition=)
+	// failed at the last start, "" when they held.
+	Condition string `json:"condition,omitempty"`
+	LastExit  *Exit  `json:"last_exit,omitempty"`
 	// Connections and Instances are the live per-connection instances of
 	// an Accept=yes socket (systemctl's "Connected:").
 	Connections int        `json:"connections,omitempty"`
@@ -165,6 +168,8 @@ const (
 	Start   Action = "start"
 	Stop    Action = "stop"
 	Restart Action = "restart"
+	// ReloadUnit runs the service's ExecReload= (systemctl reload UNIT).
+	ReloadUnit Action = "reload"
 )
 
 // ActionRequest is the body of POST /v1/units/{name}/restart.

@@ -227,7 +227,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				fs = []control.File{}
 			}
 			s.reply(w, map[string]any{"files": fs})
-		case string(control.Start), string(control.Stop), string(control.Restart):
+		case string(control.Start), string(control.Stop), string(control.Restart), string(control.ReloadUnit):
 			var req control.ActionRequest
 			var into any = &struct{}{}
 			if sub == string(control.Restart) {

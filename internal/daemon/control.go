@@ -204,6 +204,7 @@ func (b *controlBackend) view(u *supervise.Unit, kind string, withLog bool) cont
 		Activations: st.Activations,
 		Restarts:    st.Restarts,
 		StatusText:  st.StatusText,
+		Condition:   st.Condition,
 		Files:       filesOf(cfg, kind),
 		Listeners:   []control.Listener{},
 	}
@@ -309,6 +310,8 @@ func (b *controlBackend) Do(ctx context.Context, name string, a control.Action) 
 			return err
 		}
 		return b.d.StartSocket(u.Config().Name)
+	case kind == "socket" && a == control.ReloadUnit:
+		return control.Errorf(http.StatusBadRequest, name, "a socket unit cannot be reloaded; reload %s", u.Config().Service.Name)
 	case u.Config().Socket.Accept && a != control.Stop:
 		return control.Errorf(http.StatusBadRequest, name, "%s: a template; sockd starts an instance of it per connection", a)
 	case a == control.Start:
@@ -317,6 +320,8 @@ func (b *controlBackend) Do(ctx context.Context, name string, a control.Action) 
 		op = supervise.OpStop
 	case a == control.Restart:
 		op = supervise.OpRestart
+	case a == control.ReloadUnit:
+		op = supervise.OpReload
 	default:
 		return control.Errorf(http.StatusBadRequest, name, "unknown action %q", a)
 	}

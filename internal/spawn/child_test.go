@@ -46,6 +46,7 @@ type report struct {
 	Groups    []int
 	Cwd       string
 	PidfdID   uint64
+	Attrs     attrReport // attrs_test.go
 }
 
 func (r *report) env(key string) (string, bool) { return lookupEnv(r.Env, key) }
@@ -105,6 +106,7 @@ func childReport() int {
 	r.Groups, _ = os.Getgroups()
 	r.Cwd, _ = os.Getwd()
 	r.PidfdID, _ = pidfdID()
+	r.Attrs = readAttrs()
 	if err := json.NewEncoder(os.Stdout).Encode(&r); err != nil {
 		return 98
 	}

@@ -43,6 +43,9 @@ func SpawnDirect(r *reaper.Reaper, s *Spec) (*Process, error) {
 	if err := s.validate(); err != nil {
 		return nil, err
 	}
+	if err := s.makeDirs(); err != nil {
+		return nil, err
+	}
 	if p, ok, err := spawnFast(r, s); ok {
 		return p, err
 	}
@@ -59,12 +62,14 @@ func SpawnDirect(r *reaper.Reaper, s *Spec) (*Process, error) {
 // i.e. anything that Go's ForkExec cannot do between fork and exec: fds
 // to pass (LISTEN_PID is the child's own pid), output files to open
 // (StdioFile, StdioAppend, StdioTruncate), User=, Group=,
-// SupplementaryGroups=, LimitNOFILE=, NoNewPrivileges=, a umask other
+// SupplementaryGroups=, LimitNOFILE=, NoNewPrivileges=, process
+// attributes (Attrs), a umask other
 // than sockd's, or resetting signals that sockd ignores (as under nohup)
 // or had blocked when it started.
 func NeedsShim(s *Spec) bool {
 	if len(s.Files) > 0 || s.User != "" || s.Group != "" || len(s.SupplementaryGroups) > 0 ||
-		s.LimitNOFILE != nil || s.NoNewPrivileges || s.Sandbox != nil {
+		s.LimitNOFILE != nil || s.NoNewPrivileges || s.Attrs != nil || len(s.PidEnv) > 0 || len(s.Cgroups) > 0 ||
+		s.Sandbox != nil {
 		return true
 	}
 	for _, st := range [3]Stdio{s.Stdin, s.Stdout, s.Stderr} {

@@ -61,10 +61,11 @@ type fastSpec struct {
 // spawnFast starts s with the C spawner (fastspawn.c) and returns once
 // the child is in its own session, so that its process group can be
 // signalled (or at once with s.NoSessionWait). It returns ok=false, having done nothing, when this build or
-// kernel has no fast path or a user or group of s is unknown: the shim
+// kernel has no fast path, a user or group of s is unknown, or s.PidEnv
+// names variables (the child does not write its pid there): the shim
 // then starts s and reports the failure.
 func spawnFast(r *reaper.Reaper, s *Spec) (p *Process, ok bool, err error) {
-	if fastDisabled.Load() || !fastAvailable() || s.Sandbox != nil {
+	if fastDisabled.Load() || !fastAvailable() || len(s.PidEnv) > 0 || !fastCgroups(s.Cgroups) || s.Sandbox != nil {
 		return nil, false, nil
 	}
 	creds, _, err := resolveCredentials(s.User, s.Group, s.SupplementaryGroups)
@@ -298,6 +299,9 @@ func (s *Spec) prepareFast(files []uintptr, creds *credentials) (*fastSpec, erro
 	if s.NoNewPrivileges {
 		a.no_new_privs = 1
 	}
+	if s.Attrs != nil || len(s.Cgroups) > 0 {
+		fillFastAttrs(&a.attrs, s.Attrs, s.Cgroups)
+	}
 	return fs, nil
 }
 
@@ -363,7 +367,9 @@ func (fs *fastSpec) failure(st C.struct_fs_status) error {
 	case C.FS_STEP_EXECVE:
 		err = &os.PathError{Op: "execve", Path: s.Path, Err: errno}
 	default:
-		err = fmt.Errorf("step %d: %w", step, errno)
+		if err = attrsFailure(s.Attrs, s.Cgroups, int(step), errno); err == nil {
+			err = fmt.Errorf("step %d: %w", step, errno)
+		}
 	}
 	return &ExecError{Code: code, Errno: errno, Msg: err.Error()}
 }

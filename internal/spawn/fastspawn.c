@@ -228,6 +228,9 @@ static int fs_child(void *arg) {
 	fs_fds(b);
 	SYS1(SYS_umask, a->umask);
 	fs_stdio(b);
+	int code, step;
+	if ((r = fs_apply_attrs(&a->attrs, &code, &step)) < 0)
+		fs_fail(b, code, step, r);
 	if (a->nofile != FS_NOFILE_KEEP) {
 		uint64_t lim[2] = {a->nofile_cur, a->nofile_max};
 		r = SYS4(SYS_prlimit64, 0, RLIMIT_NOFILE, lim, 0);

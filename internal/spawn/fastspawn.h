@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fastspawn_attrs.h"
+
 // How the child sets up one standard stream after the fds are in place.
 enum {
 	FS_STDIO_KEEP,     // keep the fd dup'ed from fds[i]
@@ -39,6 +41,7 @@ struct fs_args {
 	int64_t gid, uid;       // setgid, setuid; -1 leaves them
 	int32_t dir_optional;   // a failed chdir goes to "/" instead of failing
 	int32_t no_new_privs;
+	struct fs_attrs attrs;  // Limit*=, Nice=, …: fastspawn_attrs.c
 };
 
 // The step that failed, in fs_status.

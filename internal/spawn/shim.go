@@ -56,7 +56,7 @@ func runShim(enc, path string, argv []string) int {
 		return sh.fail(ExitNamespace, err)
 	}
 	steps := []func() (int, error){
-		sh.closeOnExec, sh.setUMask, sh.openStdio, sh.setLimits,
+		sh.closeOnExec, sh.joinCgroups, sh.setUMask, sh.openStdio, sh.setAttrs, sh.setLimits,
 		sh.setCredentials, sh.chdir, sh.resetSignals, sh.noNewPrivs,
 	}
 	if plan != nil && !plan.Full {
@@ -66,6 +66,9 @@ func runShim(enc, path string, argv []string) int {
 		if code, err := step(); err != nil {
 			return sh.fail(code, err)
 		}
+	}
+	for _, k := range sp.pidEnv {
+		sh.env = append(sh.env, k+"="+strconv.Itoa(os.Getpid()))
 	}
 	if sp.nfds > 0 {
 		sh.env = append(sh.env, "LISTEN_PID="+strconv.Itoa(os.Getpid()))
@@ -144,9 +147,32 @@ func (sh *shim) openStdio() (int, error) {
 	return 0, nil
 }
 
-// setLimits applies LimitNOFILE=. Setting it also stops Go from restoring
-// sockd's original soft limit at exec.
+// joinCgroups moves the shim, and so the service, into its cgroups.
+func (sh *shim) joinCgroups() (int, error) {
+	for _, procs := range sh.cgroups {
+		if err := os.WriteFile(procs, []byte("0"), 0); err != nil {
+			return ExitCgroup, fmt.Errorf("joining cgroup %s: %w", procs, err)
+		}
+	}
+	return 0, nil
+}
+
+// setAttrs applies the process attributes (Attrs.apply).
+func (sh *shim) setAttrs() (int, error) {
+	if sh.attrs == nil {
+		return 0, nil
+	}
+	return sh.attrs.apply()
+}
+
+// setLimits applies Limit*=, LimitNOFILE= last. Setting that also stops
+// Go from restoring sockd's original soft limit at exec.
 func (sh *shim) setLimits() (int, error) {
+	if sh.attrs != nil {
+		if code, err := sh.attrs.setLimits(); err != nil {
+			return code, err
+		}
+	}
 	if sh.nofile == nil {
 		return 0, nil
 	}

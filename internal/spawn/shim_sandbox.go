@@ -116,7 +116,7 @@ func (sh *shim) sandboxSteps(p *sandbox.Plan) []func() (int, error) {
 		return c.uid
 	}
 	return []func() (int, error){
-		sh.closeOnExec, sh.setUMask, sh.openStdio, sh.setLimits,
+		sh.closeOnExec, sh.joinCgroups, sh.setUMask, sh.openStdio, sh.setAttrs, sh.setLimits,
 		func() (code int, err error) {
 			c, code, err = resolveCredentials(sh.user, sh.group, sh.groups)
 			if err == nil && p.DynamicUID > 0 {

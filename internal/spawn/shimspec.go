@@ -12,17 +12,20 @@ import (
 
 // shimSpec is what the shim does before exec, decoded from shimEnv.
 type shimSpec struct {
-	nfds   int // fds passed as 3 … 3+nfds-1
-	status int // the status pipe's write end
-	stdio  [3]Stdio
-	umask  int
-	nofile *units.Rlimit
-	nnp    bool
-	user   string
-	group  string
-	groups []string
-	dir    string
-	dirOpt bool
+	nfds    int // fds passed as 3 … 3+nfds-1
+	status  int // the status pipe's write end
+	stdio   [3]Stdio
+	umask   int
+	nofile  *units.Rlimit
+	nnp     bool
+	user    string
+	group   string
+	groups  []string
+	dir     string
+	dirOpt  bool
+	attrs   *Attrs
+	pidEnv  []string
+	cgroups []string
 }
 
 // encodeShimSpec encodes the parts of s the shim needs as a URL query:
@@ -55,6 +58,11 @@ func encodeShimSpec(s *Spec, statusFD int) string {
 	if s.DirOptional {
 		v.Set("diropt", "1")
 	}
+	if s.Attrs != nil {
+		v.Set("attrs", s.Attrs.encode())
+	}
+	v["pidenv"] = s.PidEnv
+	v["cgroups"] = s.Cgroups
 	return v.Encode()
 }
 
@@ -103,6 +111,12 @@ func decodeShimSpec(enc string) (*shimSpec, error) {
 			return nil, err
 		}
 		sp.nofile = &l
+	}
+	sp.pidEnv, sp.cgroups = v["pidenv"], v["cgroups"]
+	if a := v.Get("attrs"); a != "" {
+		if sp.attrs, err = decodeAttrs(a); err != nil {
+			return nil, err
+		}
 	}
 	return sp, nil
 }

@@ -58,6 +58,16 @@ type Spec struct {
 	// (internal/sandbox); such a service always spawns through the shim.
 	// With Sandbox.Full or NoSetuid, User= and the groups are not switched to.
 	Sandbox *sandbox.Plan
+	// Attrs are the process attributes (Limit*=, Nice=, …); nil sets none.
+	Attrs *Attrs
+	// Dirs are made (owned by User= and Group=) before the fork (dirs.go).
+	Dirs []Dir
+	// Cgroups are cgroup.procs files the process joins (writing "0")
+	// before anything else it does in the child; 219/CGROUP if it cannot.
+	Cgroups []string
+	// PidEnv names variables set to the process's own pid, as
+	// WATCHDOG_PID is; the shim sets them (the fast path declines).
+	PidEnv []string
 
 	// Exited, if set, receives the process's exit status instead of
 	// Process.Exit, which is then nil: the reaper calls it from the
@@ -160,8 +170,12 @@ func Spawn(r *reaper.Reaper, s *Spec) (*Process, error) {
 	if err := s.validate(); err != nil {
 		return nil, err
 	}
+	if err := s.makeDirs(); err != nil {
+		return nil, err
+	}
 	if s.Sandbox != nil && s.Sandbox.Full {
-		// The "+" prefix: no user switch either.
+		// The "+" prefix: no user switch either (the directories above
+		// still belong to User=, as systemd makes them).
 		c := *s
 		c.User, c.Group, c.SupplementaryGroups = "", "", nil
 		s = &c

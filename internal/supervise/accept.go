@@ -270,7 +270,7 @@ func (a *acceptor) connection(cfd int, sa unix.Sockaddr) {
 		env:      p.env(),
 	}
 	job := instanceJob{cfg: cfg, inst: inst, instance: instance, fd: cfd, env: inst.env}
-	inline := startsInline(&cfg.Service)
+	inline := startsInline(&cfg.Service) && len(cfg.Socket.Conditions) == 0
 	var ctx context.Context
 	if inline {
 		inst.stop = func() { a.stopInline(inst) }

@@ -28,7 +28,7 @@ import (
 
 // startsInline reports whether an instance of svc is started inline.
 func startsInline(svc *units.Service) bool {
-	return len(svc.ExecStartPre) == 0 && len(svc.ExecStartPost) == 0
+	return len(svc.ExecStartPre) == 0 && len(svc.ExecStartPost) == 0 && len(svc.Conditions) == 0
 }
 
 // startInline starts the instance of job, in the accept loop, and closes

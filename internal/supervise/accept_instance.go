@@ -3,11 +3,14 @@ package supervise
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sockd/sockd/internal/condition"
 	"github.com/sockd/sockd/internal/reaper"
 	"github.com/sockd/sockd/internal/spawn"
 	"github.com/sockd/sockd/units"
@@ -86,6 +89,9 @@ func (a *acceptor) end(inst *liveInstance) {
 // fds 0–2 (then without the shim when the service allows it).
 func (a *acceptor) startInstance(ctx context.Context, svc *units.Service, job instanceJob) (*spawn.Process, error) {
 	u := a.u
+	if r := condition.Check(job.cfg.Socket.Conditions, svc.Conditions); !r.OK {
+		return nil, fmt.Errorf("not starting an instance: %s", r)
+	}
 	if err := u.runCommands(ctx, svc, "ExecStartPre", svc.ExecStartPre, job.env, svc.TimeoutStart); err != nil {
 		return nil, err
 	}
@@ -112,6 +118,11 @@ func (a *acceptor) instanceSpec(svc *units.Service, job instanceJob) (*spawn.Spe
 	env, err := a.u.serviceEnv(svc, job.env...)
 	if err != nil {
 		return nil, err
+	}
+	if svc.Process.NonBlocking {
+		if err := unix.SetNonblock(job.fd, true); err != nil {
+			return nil, os.NewSyscallError("fcntl", err)
+		}
 	}
 	return a.u.mainSpec(svc, env, []int{job.fd}, []string{connectionName(job.cfg)})
 }

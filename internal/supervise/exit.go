@@ -17,6 +17,8 @@ type Exit struct {
 	// Timeout is true when sockd killed the process because a timeout
 	// expired (TimeoutStartSec=, TimeoutStopSec=).
 	Timeout bool
+	// Watchdog is true when sockd killed it for its watchdog.
+	Watchdog bool
 }
 
 func exitOf(st reaper.Status) Exit {
@@ -40,7 +42,7 @@ func (e Exit) String() string {
 // Clean reports whether systemd counts the exit as clean: status 0, or
 // death by SIGHUP, SIGINT, SIGTERM or SIGPIPE.
 func (e Exit) Clean() bool {
-	if e.Timeout {
+	if e.Timeout || e.Watchdog {
 		return false
 	}
 	if e.Code == "exited" {
@@ -53,12 +55,44 @@ func (e Exit) Clean() bool {
 	return false
 }
 
-// shouldRestart applies Restart= (systemd.service(5), table "Exit causes
-// and the effect of the Restart= settings").
-func shouldRestart(p units.RestartPolicy, e Exit) bool {
-	unclean := !e.Clean()
-	signal := e.Code != "exited" && unclean
-	switch p {
+// success reports whether the exit counts as a success for svc: Clean,
+// or an exit code or signal listed in SuccessExitStatus=.
+func (e Exit) success(svc *units.Service) bool {
+	if e.Clean() {
+		return true
+	}
+	if e.Timeout || e.Watchdog {
+		return false
+	}
+	if e.Code == "exited" {
+		return svc.Exits.Success.HasCode(e.Status)
+	}
+	return svc.Exits.Success.HasSignal(syscall.Signal(e.Status))
+}
+
+// listedIn reports whether the exit's code or signal is in set.
+func (e Exit) listedIn(set units.ExitStatusSet) bool {
+	if e.Code == "exited" {
+		return set.HasCode(e.Status)
+	}
+	return set.HasSignal(syscall.Signal(e.Status))
+}
+
+// shouldRestart applies RestartPreventExitStatus=, then
+// RestartForceExitStatus=, then Restart= (systemd.service(5), table
+// "Exit causes and the effect of the Restart= settings"), as systemd's
+// service_shall_restart does.
+func shouldRestart(svc *units.Service, e Exit) bool {
+	judged := !e.Timeout && !e.Watchdog // exit codes and signals of the service's own making
+	if judged && e.listedIn(svc.Exits.RestartPrevent) {
+		return false
+	}
+	if judged && e.listedIn(svc.Exits.RestartForce) {
+		return true
+	}
+	unclean := !e.success(svc)
+	signal := e.Code != "exited" && unclean && !e.Watchdog
+	switch svc.Restart {
 	case units.RestartAlways:
 		return true
 	case units.RestartOnSuccess:
@@ -66,7 +100,9 @@ func shouldRestart(p units.RestartPolicy, e Exit) bool {
 	case units.RestartOnFailure:
 		return unclean
 	case units.RestartOnAbnormal:
-		return signal || e.Timeout
+		return signal || e.Timeout || e.Watchdog
+	case units.RestartOnWatchdog:
+		return e.Watchdog
 	case units.RestartOnAbort:
 		return signal
 	}

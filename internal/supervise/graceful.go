@@ -46,6 +46,9 @@ func (u *Unit) gracefulRestart(ctx context.Context) error {
 	if cfg.Socket.Accept {
 		return gracefulAcceptError(cfg.Service.Name)
 	}
+	if t := cfg.Service.Type; t == units.TypeForking || t == units.TypeOneshot {
+		return fmt.Errorf("graceful restart of %s refused: Type=%s has no main process sockd started to run beside", cfg.Service.Name, t)
+	}
 	svc := &cfg.Service
 	oldPID := u.main.pid
 	u.log.Info("graceful restart: starting a new instance", "service", svc.Name, "old_pid", oldPID)

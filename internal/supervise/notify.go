@@ -176,6 +176,20 @@ func (u *Unit) fromService(pid int) bool {
 	return u.main != nil && pid > 0
 }
 
+// inService reports whether pid is the main process or a member of the
+// service's session (each service is its own session, see
+// internal/spawn): the processes MAINPID= may name.
+func (u *Unit) inService(pid int) bool {
+	if u.main == nil {
+		return false
+	}
+	leader := u.main.session
+	if leader == 0 {
+		leader = u.main.pid
+	}
+	return pid == u.main.pid || inSession(pid, leader)
+}
+
 // inSession reports whether pid is the process leader or a member of
 // its session.
 func inSession(pid, leader int) bool {
@@ -199,6 +213,8 @@ func (u *Unit) notified(msg notifyMsg) {
 	if len(msg.Files) > 0 || msg.FDStoreRemove {
 		u.storeNotified(msg) // fdstore.go; owns msg.Files
 	}
+	u.watchdogNotified(msg)
+	u.mainPIDNotified(msg) // types.go
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if msg.Status != nil {

@@ -13,15 +13,28 @@ type process struct {
 	proc    *spawn.Process
 	pid     int
 	started time.Time
-	notify  *notifySocket // nil unless Type=notify
+	notify  *notifySocket // nil unless Type=notify or WatchdogSec=
+	// watchdog is the running service's watchdog (watchdog.go); nil
+	// without WatchdogSec= and until the service runs.
+	watchdog *watchdog
 	// exited is set once the reaper reported the exit; exit channels are
 	// then nil so that the loop's select ignores them.
 	exited bool
+	// session is the session the service was started in (the first
+	// process's pid); 0 means pid. A forked daemon or a MAINPID= keeps
+	// the service's session for fromService.
+	session int
+	// exit, when set, replaces proc.Exit: the daemon a Type=forking
+	// service forked has no spawn.Process (types.go).
+	exit <-chan reaper.Status
 }
 
 func (p *process) exitC() <-chan reaper.Status {
 	if p == nil || p.exited {
 		return nil
+	}
+	if p.exit != nil {
+		return p.exit
 	}
 	return p.proc.Exit
 }
@@ -35,6 +48,9 @@ func (p *process) notifyC() <-chan notifyMsg {
 
 // close releases what the process held in sockd.
 func (p *process) close() {
+	if p != nil {
+		p.watchdog.stop()
+	}
 	if p != nil && p.notify != nil {
 		p.notify.close()
 		p.notify = nil

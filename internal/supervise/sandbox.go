@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/sockd/sockd/internal/sandbox"
+	"github.com/sockd/sockd/internal/spawn"
 	"github.com/sockd/sockd/units"
 )
 
@@ -81,10 +82,14 @@ func cachedPlan(svc *units.Service, cmd units.Command, kind sandbox.Kind) (*sand
 			return nil, err
 		}
 	}
-	// Options.RW is where the service's RuntimeDirectory=, StateDirectory=
-	// and the like go once sockd creates them (issue 14), so that they
-	// stay writable under ProtectSystem=strict as in systemd.
-	p, err := sandbox.Compile(svc, cmd, kind, sandbox.Options{})
+	// The service's RuntimeDirectory=, StateDirectory= and the like stay
+	// writable under ProtectSystem=strict, as in systemd: sockd makes
+	// them before each start (spawn.Spec.Dirs).
+	var rw []string
+	for _, d := range spawn.DirsOf(&svc.Dirs) {
+		rw = append(rw, d.Path)
+	}
+	p, err := sandbox.Compile(svc, cmd, kind, sandbox.Options{RW: rw})
 	if err != nil {
 		return nil, err
 	}

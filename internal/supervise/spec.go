@@ -21,6 +21,7 @@ func baseEnv(svc *units.Service) []string {
 			env = append(env, k+"="+v)
 		}
 	}
+	env = append(env, spawn.DirEnv(spawn.DirsOf(&svc.Dirs))...)
 	if svc.User == "" {
 		return env
 	}
@@ -74,7 +75,7 @@ func (u *Unit) commandSpecKind(svc *units.Service, cmd units.Command, env []stri
 		Env:                 env,
 		Stdin:               spawn.Stdio{Kind: spawn.StdioNull},
 		Stdout:              outputOf(svc.StandardOutput, -1),
-		Stderr:              outputOf(svc.StandardError, -1),
+		Stderr:              stderrOf(svc, -1),
 		Dir:                 svc.WorkingDirectory,
 		DirOptional:         svc.WorkingDirectoryOptional,
 		User:                svc.User,
@@ -83,9 +84,13 @@ func (u *Unit) commandSpecKind(svc *units.Service, cmd units.Command, env []stri
 		LimitNOFILE:         svc.LimitNOFILE,
 		NoNewPrivileges:     svc.NoNewPrivileges,
 		Sandbox:             plan,
+		Attrs:               spawn.AttrsOf(&svc.Process),
+		Dirs:                spawn.DirsOf(&svc.Dirs),
+		Cgroups:             u.cgroupProcs(),
 	}
 	umask := svc.UMask
 	s.UMask = &umask
+	s.Log = u.outputLog(svc, path)
 	if plan != nil && plan.DynamicUID > 0 {
 		s.User, s.Group = "", "" // the plan's dynamic user; SupplementaryGroups= still apply
 	}
@@ -113,11 +118,21 @@ func (u *Unit) mainSpec(svc *units.Service, env []string, fds []int, names []str
 	if svc.StandardInput == units.StdinSocket && len(fds) == 1 {
 		s.Stdin = spawn.Stdio{Kind: spawn.StdioFD, FD: fds[0]}
 		s.Stdout = outputOf(svc.StandardOutput, fds[0])
-		s.Stderr = outputOf(svc.StandardError, fds[0])
+		s.Stderr = stderrOf(svc, fds[0])
 		return s, nil
 	}
 	s.Files, s.Names = fds, names
 	return s, nil
+}
+
+// stderrOf maps StandardError=: "inherit" (the default) of
+// StandardOutput=journal is a log stream of its own, so that sockd's log
+// labels it stream=stderr; otherwise as outputOf.
+func stderrOf(svc *units.Service, sock int) spawn.Stdio {
+	if svc.StandardError.Kind == units.OutInherit && logKind(svc.StandardOutput.Kind) {
+		return spawn.Stdio{Kind: spawn.StdioLog}
+	}
+	return outputOf(svc.StandardError, sock)
 }
 
 // outputOf maps StandardOutput=/StandardError= to a spawn.Stdio; sock is
@@ -137,5 +152,6 @@ func outputOf(o units.StdOutput, sock int) spawn.Stdio {
 	case units.OutTruncate:
 		return spawn.Stdio{Kind: spawn.StdioTruncate, Path: o.Path}
 	}
+	// journal, journal+console, kmsg, kmsg+console: outputLog routes it.
 	return spawn.Stdio{Kind: spawn.StdioLog}
 }

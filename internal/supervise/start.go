@@ -45,19 +45,28 @@ const (
 // ready, ExecStartPost=. On failure the unit goes back to listening (or
 // to failed, if the start limit is hit).
 func (u *Unit) startService(ctx context.Context, why startCause) {
+	u.starts.interval, u.starts.burst = u.cfg.Service.Exits.StartLimitInterval, u.cfg.Service.Exits.StartLimitBurst
 	if !u.starts.allow(time.Now()) && why == startRestart {
-		u.log.Error("start limit hit, not restarting the service", "limit", fmt.Sprintf("%d in %s", startLimitBurst, startLimitInterval))
+		u.log.Error("start limit hit, not restarting the service", "limit", fmt.Sprintf("%d in %s", u.starts.burst, u.starts.interval))
 		u.setState(StateFailed, "start-limit-hit")
 		u.refuseListeners() // refuse.go
 		return
 	}
 	u.stopWanted = false
 	u.applyPending()
-	u.setState(StateStarting, "")
 	svc := &u.cfg.Service
+	if !u.conditionsMet(ctx) {
+		return
+	}
+	u.setupCgroup(svc)
+	u.setState(StateStarting, "")
 	u.log.Info("starting service", "service", svc.Name, "reason", why)
 	if err := u.runCommands(ctx, svc, "ExecStartPre", svc.ExecStartPre, nil, svc.TimeoutStart); err != nil {
 		u.startFailed(err, "exit-code")
+		return
+	}
+	if svc.Type == units.TypeOneshot {
+		u.startOneshot(ctx, svc)
 		return
 	}
 	if err := u.spawnMain(svc); err != nil {
@@ -73,6 +82,7 @@ func (u *Unit) startService(ctx context.Context, why startCause) {
 		return
 	}
 	u.setState(StateRunning, "success")
+	u.armWatchdog()
 }
 
 // startFailed records a start that never got a main process running.
@@ -81,6 +91,7 @@ func (u *Unit) startFailed(err error, result string) {
 	u.mu.Lock()
 	u.status.Result = result
 	u.mu.Unlock()
+	u.runStopPost(result, nil)
 	u.goListening()
 }
 
@@ -105,7 +116,7 @@ func (u *Unit) spawnMain(svc *units.Service) error {
 func (u *Unit) spawnProcess(svc *units.Service, resetFlags bool) (_ *process, err error) {
 	var extra []string
 	var ns *notifySocket
-	if svc.Type == units.TypeNotify || svc.EffectiveNotifyAccess() != units.NotifyAccessNone {
+	if svc.Type == units.TypeNotify || svc.Ready.Watchdog > 0 || svc.EffectiveNotifyAccess() != units.NotifyAccessNone {
 		if ns, err = u.openNotify(svc); err != nil {
 			return nil, err
 		}
@@ -118,13 +129,14 @@ func (u *Unit) spawnProcess(svc *units.Service, resetFlags bool) (_ *process, er
 	}
 	stored, storedNames, storeEnv := u.storedFiles(svc) // fdstore.go
 	extra = append(extra, storeEnv...)
+	extra = append(extra, watchdogEnv(svc)...)
 	env, err := u.serviceEnv(svc, extra...)
 	if err != nil {
 		return nil, err
 	}
 	fds, names := u.listenerFDs()
 	if resetFlags {
-		if err = setBlocking(fds); err != nil {
+		if err = setBlocking(fds, svc.Process.NonBlocking); err != nil {
 			return nil, fmt.Errorf("passing the listeners: %w", err)
 		}
 	}
@@ -137,6 +149,9 @@ func (u *Unit) spawnProcess(svc *units.Service, resetFlags bool) (_ *process, er
 		spec.Files = append(append([]int(nil), spec.Files...), stored...)
 		spec.Names = append(append([]string(nil), spec.Names...), storedNames...)
 	}
+	if svc.Ready.Watchdog > 0 {
+		spec.PidEnv = []string{"WATCHDOG_PID"}
+	}
 	p, err := spawn.Spawn(u.deps.Reaper, spec)
 	if err != nil {
 		return nil, err
@@ -145,16 +160,16 @@ func (u *Unit) spawnProcess(svc *units.Service, resetFlags bool) (_ *process, er
 	return &process{proc: p, pid: p.Pid, started: time.Now(), notify: ns}, nil
 }
 
-// setBlocking clears O_NONBLOCK on the fds to pass, as systemd does for
-// every socket and FIFO it passes with NonBlocking=no, the default
-// (flag_fds() in exec-invoke.c): the open file description is shared
-// with the services, so without it a service would get whatever mode the
-// previous instance left behind (Go's net package, for one, makes its
-// listeners non-blocking), and a FIFO, which activation opens
-// non-blocking, would be passed non-blocking.
-func setBlocking(fds []int) error {
+// setBlocking sets O_NONBLOCK on the fds to pass as NonBlocking= says,
+// as systemd does for every socket and FIFO it passes (flag_fds() in
+// exec-invoke.c): the open file description is shared with the services,
+// so without it a service would get whatever mode the previous instance
+// left behind (Go's net package, for one, makes its listeners
+// non-blocking), and a FIFO, which activation opens non-blocking, would
+// be passed non-blocking with NonBlocking=no, the default.
+func setBlocking(fds []int, nonblocking bool) error {
 	for _, fd := range fds {
-		if err := unix.SetNonblock(fd, false); err != nil {
+		if err := unix.SetNonblock(fd, nonblocking); err != nil {
 			return os.NewSyscallError("fcntl", err)
 		}
 	}
@@ -192,6 +207,12 @@ func (u *Unit) waitReady(ctx context.Context, svc *units.Service) bool {
 		t := time.NewTimer(svc.TimeoutStart)
 		defer t.Stop()
 		deadline = t.C
+	}
+	if svc.Type == units.TypeForking {
+		return u.waitForked(ctx, svc, deadline)
+	}
+	if svc.Type == units.TypeDbus {
+		return u.waitBusName(ctx, svc, deadline)
 	}
 	execDone := u.main.proc.ExecDone()
 	for {
@@ -240,7 +261,7 @@ func (u *Unit) runCommands(ctx context.Context, svc *units.Service, directive st
 	}
 	for _, cmd := range cmds {
 		exit, err := u.runCommand(ctx, svc, cmd, env, timeout)
-		if err == nil && !exit.Clean() && !cmd.IgnoreFailure {
+		if err == nil && !exit.success(svc) && !cmd.IgnoreFailure {
 			err = fmt.Errorf("%s %s: %s", directive, filepath.Base(cmd.Path), exit)
 		}
 		if err != nil && !cmd.IgnoreFailure {

@@ -22,8 +22,11 @@ type Status struct {
 	Activations int    // starts caused by traffic
 	Restarts    int    // automatic restarts (Restart=)
 	StatusText  string // the service's last STATUS=
-	// NotifiedMainPID is the last MAINPID= the service sent; sockd keeps
-	// supervising the process it started.
+	// Condition is the Condition*=, Assert*= or ExecCondition= that
+	// failed at the last start, "" when they held (conditions.go).
+	Condition string
+	// NotifiedMainPID is the last MAINPID= the service sent; sockd then
+	// supervises that process as the main process (types.go).
 	NotifiedMainPID int
 	LastExit        *Exit
 
@@ -69,6 +72,8 @@ const (
 	// returns an error if the new instance failed and the old one was
 	// kept.
 	OpGracefulRestart
+	// OpReload runs ExecReload= (reload.go); Do returns its failure.
+	OpReload
 )
 
 // opReconfigure replaces the unit's settings (see Reconfigure).
@@ -134,6 +139,8 @@ func (u *Unit) handle(ctx context.Context, req request) error {
 		u.stopTimer()
 		if u.main != nil {
 			u.stopService(ctx, "requested")
+		} else if u.state == StateRunning { // Type=oneshot, RemainAfterExit=yes
+			u.stopExited(ctx)
 		} else if u.state == StateAutoRestart {
 			u.goListening()
 		}
@@ -141,7 +148,11 @@ func (u *Unit) handle(ctx context.Context, req request) error {
 	case OpRestart:
 		u.stopTimer()
 		if u.main != nil {
+			u.restarting = true
 			u.stopService(ctx, "restart requested")
+			u.restarting = false
+		} else if u.state == StateRunning {
+			u.stopExited(ctx)
 		}
 		u.startService(ctx, startRequested)
 	case OpStart:
@@ -160,6 +171,8 @@ func (u *Unit) handle(ctx context.Context, req request) error {
 		}
 	case OpGracefulRestart:
 		return u.gracefulRestart(ctx)
+	case OpReload:
+		return u.reloadService(ctx)
 	}
 	return nil
 }

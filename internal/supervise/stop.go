@@ -22,6 +22,12 @@ func (u *Unit) mainExited(ctx context.Context, st reaper.Status, ok bool) {
 	if ok {
 		exit = exitOf(st)
 	}
+	u.mainEnded(ctx, exit)
+}
+
+// mainEnded is mainExited once the exit is known (or made up by the
+// watchdog, watchdog.go).
+func (u *Unit) mainEnded(ctx context.Context, exit Exit) {
 	u.finishMain(exit)
 	svc := &u.cfg.Service
 	if u.stopWanted || ctx.Err() != nil {
@@ -29,20 +35,26 @@ func (u *Unit) mainExited(ctx context.Context, st reaper.Status, ok bool) {
 		return
 	}
 	level := u.log.Info
-	if !exit.Clean() {
+	if !exit.success(svc) {
 		level = u.log.Warn
 	}
 	level("service exited", "service", svc.Name, "status", exit.String())
-	if shouldRestart(svc.Restart, exit) {
+	result := resultOf(exit)
+	if exit.success(svc) {
+		result = "success"
+	}
+	u.runStopPost(result, &exit)
+	if shouldRestart(svc, exit) {
 		u.mu.Lock()
 		u.status.Restarts++
 		u.mu.Unlock()
 		u.setState(StateAutoRestart, resultOf(exit))
+		u.removeRuntimeDirs(true)
 		u.setTimer(svc.RestartSec, timerRestart)
 		return
 	}
 	u.mu.Lock()
-	u.status.Result = resultOf(exit)
+	u.status.Result = result
 	u.mu.Unlock()
 	u.goListening()
 }
@@ -55,6 +67,7 @@ func (u *Unit) finishMain(exit Exit) {
 		return
 	}
 	killRest(&u.cfg.Service, u.main.pid)
+	u.killCgroup(&u.cfg.Service, u.cfg.Service.KillSignal)
 	u.drainNotify() // fdstore.go: an FDSTORE=1 sent just before the exit is kept
 	u.main.exited = true
 	u.main.close()
@@ -80,6 +93,8 @@ func killRest(svc *units.Service, pid int) {
 
 func resultOf(e Exit) string {
 	switch {
+	case e.Watchdog:
+		return "watchdog"
 	case e.Timeout:
 		return "timeout"
 	case e.Clean():
@@ -124,7 +139,14 @@ func (u *Unit) stopServiceResult(ctx context.Context, why string, timedOut bool)
 	if timedOut {
 		result = "timeout"
 	}
+	stopResult := result
+	if stopResult == "" {
+		stopResult = "success"
+	}
+	u.runStopPost(stopResult, &exit)
 	u.setState(StateListening, result)
+	u.removeRuntimeDirs(u.restarting)
+	u.removeCgroup()
 	u.rearm()
 }
 
@@ -135,6 +157,12 @@ func (u *Unit) killAndWait(svc *units.Service) (Exit, bool) {
 	if exitC == nil {
 		return Exit{}, true
 	}
+	if u.restarting && svc.Exits.RestartKillSignal != 0 {
+		restart := *svc
+		restart.KillSignal = svc.Exits.RestartKillSignal
+		svc = &restart
+	}
+	u.killCgroup(svc, svc.KillSignal)
 	return killAndWait(u.log, "service", svc, u.main.pid, exitC, false)
 }
 
@@ -171,11 +199,15 @@ func killAndWait(log *slog.Logger, what string, svc *units.Service, pid int, exi
 		st, ok := <-exitC
 		return exitFrom(st, ok), ok
 	}
-	log.Warn(what+" did not stop in time, sending SIGKILL", "service", svc.Name, "pid", pid, "timeout", svc.TimeoutStop)
+	final := svc.Exits.FinalKillSignal
+	if final == 0 { // settings made without units' defaults
+		final = syscall.SIGKILL
+	}
+	log.Warn(what+" did not stop in time, sending SIG"+reaper.SignalName(final), "service", svc.Name, "pid", pid, "timeout", svc.TimeoutStop)
 	if svc.KillMode == units.KillProcess {
-		signalPID(pid, syscall.SIGKILL)
+		signalPID(pid, final)
 	} else {
-		killGroup(pid, syscall.SIGKILL)
+		killGroup(pid, final)
 	}
 	st, ok := <-exitC
 	e := exitFrom(st, ok)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sockd/sockd/activation"
+	"github.com/sockd/sockd/internal/cgroup"
 	"github.com/sockd/sockd/internal/reaper"
 	"github.com/sockd/sockd/units"
 )
@@ -66,8 +67,10 @@ type Unit struct {
 	timer      *time.Timer
 	timerFor   timerPurpose
 	stopWanted bool
-	pending    *units.Unit // settings to switch to at the next start (Reconfigure)
-	fdstore    fdStore     // FDSTORE=1 fds kept across starts (fdstore.go)
+	restarting bool          // stopping for a requested restart (RestartKillSignal=, RuntimeDirectoryPreserve=)
+	cgroup     *cgroup.Group // the service's own cgroup, with resource control (cgroups.go)
+	pending    *units.Unit   // settings to switch to at the next start (Reconfigure)
+	fdstore    fdStore       // FDSTORE=1 fds kept across starts (fdstore.go)
 	// adopted are the Accept=yes instances a previous image of sockd
 	// started (Restore), taken over by the accept loop when it starts.
 	adopted []SavedInstance
@@ -84,14 +87,6 @@ type Unit struct {
 	life      lifecycle // the unit's goroutine (wake.go); guarded by mu
 }
 
-// Default start limit of a service (systemd's DefaultStartLimitBurst and
-// DefaultStartLimitIntervalSec): automatic restarts beyond it fail the
-// unit with start-limit-hit.
-const (
-	startLimitBurst    = 5
-	startLimitInterval = 10 * time.Second
-)
-
 // New returns a supervisor for cfg that owns listeners, bound from
 // cfg.Socket in order.
 func New(cfg *units.Unit, listeners []*activation.Listener, deps Deps) *Unit {
@@ -103,7 +98,7 @@ func New(cfg *units.Unit, listeners []*activation.Listener, deps Deps) *Unit {
 		listeners: listeners,
 		state:     StateListening,
 		triggers:  rateLimit{interval: cfg.Socket.TriggerLimitInterval, burst: cfg.Socket.TriggerLimitBurst},
-		starts:    rateLimit{interval: startLimitInterval, burst: startLimitBurst},
+		starts:    rateLimit{interval: cfg.Service.Exits.StartLimitInterval, burst: cfg.Service.Exits.StartLimitBurst},
 	}
 	u.setPollLimit()
 	u.status = Status{Name: cfg.Name, Service: cfg.Service.Name, State: StateListening, Since: time.Now()}
@@ -169,6 +164,8 @@ func (u *Unit) runQueue(ctx context.Context) (asleep bool) {
 			u.mainExited(ctx, st, ok)
 		case msg := <-u.main.notifyC():
 			u.notified(msg)
+		case <-u.main.watchdogC():
+			u.watchdogFired(ctx)
 		case <-u.timerC():
 			u.timerFired(ctx)
 		case <-u.reqC:
@@ -247,6 +244,8 @@ func (u *Unit) setState(s State, result string) {
 // goListening returns to the idle state and watches the listeners again.
 func (u *Unit) goListening() {
 	u.setState(StateListening, "")
+	u.removeRuntimeDirs(false)
+	u.removeCgroup()
 	u.applyPending()
 	u.flushPending() // polllimit.go
 	if !u.pollPaused() {

@@ -37,6 +37,7 @@ const (
 	kindMap
 	kindStruct
 	kindPointer // pointer inside a list or a map: a presence byte, then the value
+	kindFloat   // float32, float64: the IEEE 754 bits as a uvarint
 )
 
 var (
@@ -161,6 +162,8 @@ func wireOf(t reflect.Type, marshaler bool) (wireKind, error) {
 		return kindInt, nil
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
 		return kindUint, nil
+	case reflect.Float32, reflect.Float64:
+		return kindFloat, nil
 	case reflect.String:
 		return kindBytes, nil
 	case reflect.Slice:

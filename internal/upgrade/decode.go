@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"unsafe"
 )
@@ -129,6 +130,12 @@ func (d *decoder) value(v reflect.Value, ti *typeInfo) error {
 			return fmt.Errorf("%d overflows a %s", x, ti.t)
 		}
 		v.SetUint(x)
+	case reflect.Float32, reflect.Float64:
+		f := math.Float64frombits(d.uvarint())
+		if v.OverflowFloat(f) {
+			return fmt.Errorf("%g overflows a %s", f, ti.t)
+		}
+		v.SetFloat(f)
 	case reflect.String:
 		v.SetString(d.substring(d.raw()))
 	case reflect.Slice:
@@ -145,6 +152,7 @@ func (d *decoder) value(v reflect.Value, ti *typeInfo) error {
 			if err := d.value(v.Index(i), ti.elem); err != nil {
 				return err
 			}
+			nilIfEmpty(v.Index(i))
 		}
 	case reflect.Map:
 		return d.mapValue(v, ti)
@@ -180,9 +188,19 @@ func (d *decoder) sliceValue(v reflect.Value, ti *typeInfo) error {
 		if err := d.value(s.Index(i), ti.elem); err != nil {
 			return err
 		}
+		nilIfEmpty(s.Index(i))
 	}
 	v.Set(s)
 	return d.err
+}
+
+// nilIfEmpty makes an empty slice or map that is an element of a list
+// nil: the wire keeps nil apart from empty only for struct fields (a nil
+// one is left out), and units hold nil lists in arrays (ExecDirs.Paths).
+func nilIfEmpty(v reflect.Value) {
+	if (v.Kind() == reflect.Slice || v.Kind() == reflect.Map) && v.Len() == 0 {
+		v.SetZero()
+	}
 }
 
 // present reads a pointer's presence byte.

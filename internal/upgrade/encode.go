@@ -4,6 +4,7 @@ import (
 	"encoding"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"reflect"
 	"unsafe"
 )
@@ -78,6 +79,8 @@ func (e *encoder) value(v reflect.Value, ti *typeInfo) error {
 		e.b = binary.AppendVarint(e.b, v.Int())
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
 		e.b = binary.AppendUvarint(e.b, v.Uint())
+	case reflect.Float32, reflect.Float64:
+		e.b = binary.AppendUvarint(e.b, math.Float64bits(v.Float()))
 	case reflect.String:
 		e.b = binary.AppendUvarint(e.b, uint64(v.Len()))
 		e.b = append(e.b, v.String()...)

@@ -50,6 +50,13 @@ file_descriptor_store_max = 4
 `,
 		"reset.socket":  "[Socket]\nListenStream=127.0.0.1:7002\nListenDatagram=[::1]:7003\nSymlinks=\nBindIPv6Only=ipv6-only\n",
 		"reset.service": "[Service]\nExecStart=/bin/true\nEnvironment=A=1\nEnvironment=\nSupplementaryGroups=\nStandardOutput=null\n",
+		// Issue 14's settings: a map, pointers to zero, arrays of lists;
+		// issue 13's sandbox.
+		"exec.socket": "[Socket]\nListenStream=127.0.0.1:7004\n",
+		"exec.service": "[Unit]\nConditionPathExists=!/x\nStartLimitBurst=3\n[Service]\nExecStart=/bin/true\n" +
+			"LimitCORE=0\nOOMScoreAdjust=0\nRuntimeDirectory=a b\nStateDirectory=\nSuccessExitStatus=3 SIGUSR1\n" +
+			"WatchdogSec=3s\nTimeoutAbortSec=0\nTasksMax=10%\nSyslogIdentifier=x\nExecStopPost=/bin/true\n" +
+			"ProtectSystem=strict\nSystemCallFilter=@system-service\nCapabilityBoundingSet=CAP_NET_BIND_SERVICE\nPrivateTmp=yes\n",
 	}
 	for name, text := range files {
 		if err := os.WriteFile(filepath.Join(more, name), []byte(text), 0o644); err != nil {

@@ -75,7 +75,8 @@ type Report struct {
 	FDs            []FD     `json:"fds"`        // /proc/self/fd as the first thing main did
 	ListingFD      int      `json:"listing_fd"` // the fd main used to read /proc/self/fd
 	FDListingError string   `json:"fd_listing_error,omitempty"`
-	Passed         []Info   `json:"passed"` // fds 3 … 3+LISTEN_FDS-1
+	Passed         []Info   `json:"passed"`  // fds 3 … 3+LISTEN_FDS-1
+	Process        *Process `json:"process"` // process.go
 	// Sandbox is what -sandbox saw (tests/probe/sandbox.go).
 	Sandbox *SandboxReport `json:"sandbox,omitempty"`
 }
@@ -285,6 +286,8 @@ var (
 	neverReady  = flag.Bool("never-ready", false, "never notify and never serve")
 	fifoOut     = flag.String("fifo-out", "", "file that receives the answers to FIFO lines")
 	ignoreTerm  = flag.Bool("ignore-term", false, "log SIGTERM but keep running")
+	forks       = flag.Int("fork", 0, "start this many children before the report (Process.Forks)")
+	beats       = flag.Int("watchdog-beats", -1, "send WATCHDOG=1 this many times (every half interval), then stop; -1 keeps sending")
 )
 
 func main() {
@@ -310,6 +313,11 @@ func main() {
 	r.ListenPIDFDID = os.Getenv("LISTEN_PIDFDID")
 	r.PidfdID = pidfdID()
 	r.NotifySocket, r.NotifySet = os.LookupEnv("NOTIFY_SOCKET")
+	r.Process = readProcess()
+	r.Process.WatchdogUsec = watchdogUsec()
+	if *forks > 0 {
+		r.Process.Forks = tryForks(*forks)
+	}
 	n, _ := strconv.Atoi(r.ListenFDs)
 	if r.ListenPID != strconv.Itoa(pid) {
 		n = 0
@@ -352,6 +360,9 @@ func main() {
 		time.Sleep(*notifyDelay)
 		ok, err := daemon.SdNotify(false, daemon.SdNotifyReady)
 		fmt.Fprintf(os.Stderr, "probe: pid %d sent READY=1: %v %v\n", pid, ok, err)
+	}
+	if r.Process.WatchdogUsec > 0 {
+		go watchdogBeats(*reportDir, pid, r.Process.WatchdogUsec, *beats)
 	}
 	names := strings.Split(r.ListenFDNames, ":")
 	s := &server{pid: pid, last: time.Now()}

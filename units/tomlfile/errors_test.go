@@ -43,10 +43,10 @@ web.toml:4: listen_stream: belongs in [socket], not [service]`,
 root_directory = "/srv"
 [socket]
 tcp_congestion = "bbr"
-condition_path_exists = "/etc/web"`,
+reboot_argument = "1"`,
 		want: `web.toml:2: root_directory: [Service] RootDirectory= is not supported by sockd (see sockd.unit(5): man 5 sockd.unit)
 web.toml:4: tcp_congestion: [Socket] TCPCongestion= is not supported by sockd (see sockd.unit(5): man 5 sockd.unit)
-web.toml:5: condition_path_exists: [Unit] ConditionPathExists= is not supported by sockd (see sockd.unit(5): man 5 sockd.unit)`,
+web.toml:5: reboot_argument: [Unit] RebootArgument= is not supported by sockd (see sockd.unit(5): man 5 sockd.unit)`,
 	},
 	{
 		name: "directive ignored in systemd units",
@@ -107,7 +107,7 @@ backlog = -1
 restart_sec = "soon"
 exec_start = "/bin/web 'unbalanced"
 environment = ["1A=x"]
-type = "forking"`,
+type = "idle"`,
 		want: `web.toml:2: listen_stream: address "127.0.0.1:99999": invalid port "99999": want 1…65535
 web.toml:2: listen_stream: invalid address "localhost:80": "localhost" is not an IPv4 address (host names are not resolved; IPv6 needs brackets)
 web.toml:3: receive_buffer: invalid size "64Q"
@@ -116,7 +116,7 @@ web.toml:5: backlog: -1 out of range 0…2147483647
 web.toml:7: restart_sec: invalid time span "soon"
 web.toml:8: exec_start: unbalanced quoting: "'unbalanced"
 web.toml:9: environment: invalid environment assignment "1A=x", want NAME=VALUE
-web.toml:10: type: value "forking" is not supported by sockd: sockd supervises processes that stay in the foreground; use simple, exec or notify`,
+web.toml:10: type: value "idle" is not supported by sockd: sockd has no job queue`,
 	},
 	{
 		name: "unknown tables",
@@ -173,7 +173,7 @@ restart = "sometimes"
 [socket]
 listen_stream = "80" # ] "
 "free_bind" = "no"`,
-		want: `web.toml:10: restart: invalid value "sometimes", want one of [no always on-success on-failure on-abnormal on-abort]
+		want: `web.toml:10: restart: invalid value "sometimes", want one of [no always on-success on-failure on-abnormal on-abort on-watchdog]
 web.toml:13: free_bind: want a boolean (true or false), got string "no"`,
 	},
 	{

@@ -37,8 +37,14 @@ func TestKeysCoverEveryDirective(t *testing.T) {
 			}
 		}
 	}
-	if n := len(Keys("socket")) + len(Keys("service")) - 2; n != len(owner) {
-		t.Errorf("the tables have %d keys (description and documentation counted once); want %d", n, len(owner))
+	unitKeys := 0 // [Unit] directives are keys of both tables
+	for _, d := range owner {
+		if d.Section == "Unit" {
+			unitKeys++
+		}
+	}
+	if n := len(Keys("socket")) + len(Keys("service")) - unitKeys; n != len(owner) {
+		t.Errorf("the tables have %d keys ([Unit] keys counted once); want %d", n, len(owner))
 	}
 }
 
