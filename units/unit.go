@@ -157,9 +157,9 @@ type Service struct {
 	// so that the fields before it keep their index: the upgrade state
 	// records some paths by field index.)
 	NotifyAccess NotifyAccess
-	Process Process   // process attributes: Limit*=, Nice=, … (process.go)
-	Dirs    ExecDirs  // RuntimeDirectory= and its siblings (execdirs.go)
-	Exits   ExitRules // SuccessExitStatus=, StartLimit*=, … (exitrules.go)
+	Process      Process   // process attributes: Limit*=, Nice=, … (process.go)
+	Dirs         ExecDirs  // RuntimeDirectory= and its siblings (execdirs.go)
+	Exits        ExitRules // SuccessExitStatus=, StartLimit*=, … (exitrules.go)
 	// Conditions are [Unit] Condition*= and Assert*= of the service
 	// file, in order (conditions.go).
 	Conditions []Condition
