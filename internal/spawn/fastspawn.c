@@ -232,8 +232,18 @@ static int fs_child(void *arg) {
 	if ((r = fs_apply_attrs(&a->attrs, &code, &step)) < 0)
 		fs_fail(b, code, step, r);
 	if (a->nofile != FS_NOFILE_KEEP) {
-		uint64_t lim[2] = {a->nofile_cur, a->nofile_max};
+		uint64_t lim[2] = {a->nofile_cur, a->nofile_max}, cur[2];
 		r = SYS4(SYS_prlimit64, 0, RLIMIT_NOFILE, lim, 0);
+		if (r == -EPERM && a->nofile == FS_NOFILE_SET &&
+		    SYS4(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, cur) == 0) {
+			// LimitNOFILE= above what may be raised: as close as the
+			// hard limit allows (systemd's setrlimit_closest).
+			if (lim[0] > cur[1])
+				lim[0] = cur[1];
+			if (lim[1] > cur[1])
+				lim[1] = cur[1];
+			r = SYS4(SYS_prlimit64, 0, RLIMIT_NOFILE, lim, 0);
+		}
 		if (r < 0 && a->nofile == FS_NOFILE_SET)
 			fs_fail(b, 205, FS_STEP_RLIMIT, r);
 	}

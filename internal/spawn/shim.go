@@ -176,9 +176,10 @@ func (sh *shim) setLimits() (int, error) {
 	if sh.nofile == nil {
 		return 0, nil
 	}
-	lim := syscall.Rlimit{Cur: sh.nofile.Soft, Max: sh.nofile.Hard}
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return ExitLimits, fmt.Errorf("setrlimit RLIMIT_NOFILE %d:%d: %w", lim.Cur, lim.Max, err)
+	// As close as the hard limit allows when raising it is not
+	// permitted, as systemd's setrlimit_closest.
+	if err := setRlimitClosest(unix.RLIMIT_NOFILE, *sh.nofile); err != nil {
+		return ExitLimits, fmt.Errorf("setrlimit RLIMIT_NOFILE %d:%d: %w", sh.nofile.Soft, sh.nofile.Hard, err)
 	}
 	return 0, nil
 }

@@ -69,6 +69,12 @@ func dynamicUser(svc *units.Service) (*sandbox.DynamicUser, error) {
 }
 
 func cachedPlan(svc *units.Service, cmd units.Command, kind sandbox.Kind) (*sandbox.Plan, error) {
+	if cmd.Privilege == units.PrivNormal && !svc.Sandbox.Enabled() && !(kind == sandbox.ControlCommand && svc.Sandbox.PermissionsStartOnly) {
+		// Nothing to compile, and nothing to cache: an Accept=yes
+		// instance's *units.Service is new per connection, and caching
+		// it kept up to 4096 of them alive (tests/accept TestNoLeaks).
+		return nil, nil
+	}
 	key := planKey{svc, cmd.Privilege, kind}
 	plans.Lock()
 	p, ok := plans.m[key]
