@@ -233,6 +233,13 @@ func (b *controlBackend) view(u *supervise.Unit, kind string, withLog bool) cont
 	for _, l := range u.Listeners() {
 		v.Listeners = append(v.Listeners, control.Listener{Listen: l.Spec().Address.String(), Type: listenerType(l.Spec().Kind)})
 	}
+	if e, ok := b.d.bindFailed.get(cfg.Name); ok && kind == "socket" { // bindfail.go
+		v.ActiveState, v.SubState, v.State, v.Result = "failed", "failed", "failed", "resources"
+		v.StatusText = e
+		for _, l := range cfg.Socket.Listeners {
+			v.Listeners = append(v.Listeners, control.Listener{Listen: l.Address.String(), Type: listenerType(l.Kind)})
+		}
+	}
 	if withLog && b.ring != nil {
 		v.Log = b.ring.Records(cfg.Name)
 	}

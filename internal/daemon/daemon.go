@@ -60,6 +60,8 @@ type Daemon struct {
 	units   map[string]*running
 	invalid map[string][]error // units left out at the last load, with why
 	masked  []string           // unit files found masked at the last load (source.go)
+	// bindFailed are the loaded units whose listeners could not be bound.
+	bindFailed bindFailures
 	runCtx  context.Context    // set by Run; nil before and after
 
 	// Generations (upgrade.go, takeover.go).
@@ -182,7 +184,7 @@ func (d *Daemon) Load() {
 	ls, errs := inherited.bindAll(fresh)
 	for i, u := range fresh {
 		if errs[i] != nil {
-			d.log.Error("unit failed", "unit", u.Name+".socket", "err", errs[i])
+			d.failBind(u, errs[i]) // bindfail.go
 			continue
 		}
 		d.units[u.Name] = &running{sup: d.supervisor(u, ls[i])}
@@ -261,7 +263,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.cfg.Handover.gcOn()                 // upgrade.go
 	reloaded := d.reloadAfterUpgrade(ctx) // upgrade.go
 	defer func() { <-reloaded }()
-	d.log.Info("sockd ready", "units", len(d.units), "runtime_dir", d.cfg.RuntimeDir, "generation", d.generation, "pid", os.Getpid())
+	d.log.Info("sockd ready", "units", len(d.units), "failed", d.bindFailed.count(), "runtime_dir", d.cfg.RuntimeDir, "generation", d.generation, "pid", os.Getpid())
 	d.notifyManager("READY=1") // sdnotify.go
 	d.mu.Unlock()
 	d.cfg.Handover.closeOldEpoll() // upgrade.go

@@ -171,6 +171,7 @@ func (d *Daemon) StopSocket(name string) error {
 	}
 	r.stop()
 	r.sup.Close()
+	d.bindFailed.set(name, nil) // a stopped socket is inactive, no longer failed
 	d.log.Info("socket stopped", "unit", name+".socket")
 	return nil
 }
@@ -189,5 +190,7 @@ func (d *Daemon) StartSocket(name string) error {
 	case !r.stopped():
 		return nil
 	}
-	return d.addUnit(r.sup.Config())
+	err := d.addUnit(r.sup.Config())
+	d.bindFailed.set(name, err) // bindfail.go
+	return err
 }
