@@ -62,7 +62,7 @@ type Daemon struct {
 	masked  []string           // unit files found masked at the last load (source.go)
 	// bindFailed are the loaded units whose listeners could not be bound.
 	bindFailed bindFailures
-	runCtx  context.Context    // set by Run; nil before and after
+	runCtx     context.Context // set by Run; nil before and after
 
 	// Generations (upgrade.go, takeover.go).
 	generation int
