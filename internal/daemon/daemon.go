@@ -60,9 +60,7 @@ type Daemon struct {
 	units   map[string]*running
 	invalid map[string][]error // units left out at the last load, with why
 	masked  []string           // unit files found masked at the last load (source.go)
-	// bindFailed are the loaded units whose listeners could not be bound.
-	bindFailed bindFailures
-	runCtx     context.Context // set by Run; nil before and after
+	runCtx  context.Context    // set by Run; nil before and after
 
 	// Generations (upgrade.go, takeover.go).
 	generation int
@@ -81,6 +79,10 @@ type Daemon struct {
 	unread bool
 	// stopControl stops the control server (set by ServeControl).
 	stopControl func()
+
+	// bindFailed are the loaded units whose listeners could not be bound
+	// (bindfail.go).
+	bindFailed bindFailures
 }
 
 // running is one unit's supervisor.
