@@ -116,7 +116,10 @@ Verbs:
   list [--all] [--no-legend]   list the socket units and their listeners
   status UNIT...               show a unit's state, files, listeners, PID, last exit and log
   start UNIT...                start a service now (on a failed socket: reset it)
-  stop UNIT...                 stop a service; its socket keeps listening
+  stop UNIT...                 stop a service (NAME.service): its socket keeps
+                               listening and starts it again on the next
+                               connection; stop a socket (NAME or NAME.socket):
+                               its service stops and its listeners close
   restart [--graceful] UNIT... restart a service; its listeners stay open.
                                --graceful: start a new instance, stop the old one
                                once the new one is ready (Accept=no services)

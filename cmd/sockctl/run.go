@@ -60,8 +60,7 @@ func init() {
 func run(args []string, stdout, stderr io.Writer) int {
 	o, err := parseArgs(args)
 	if err != nil {
-		fmt.Fprintf(stderr, "sockctl: %v\n%s", err, usageText)
-		return exitUsage
+		return usageFail(stderr, "sockctl: %v", err)
 	}
 	if o.help {
 		fmt.Fprint(stdout, usageText)
@@ -72,17 +71,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	if o.verb == "" {
-		fmt.Fprintf(stderr, "sockctl: no verb given\n%s", usageText)
-		return exitUsage
+		return usageFail(stderr, "sockctl: no verb given")
 	}
 	v, ok := verbs[o.verb]
 	if !ok {
-		fmt.Fprintf(stderr, "sockctl: unknown verb %q\n%s", o.verb, usageText)
-		return exitUsage
+		return usageFail(stderr, "sockctl: unknown verb %q", o.verb)
 	}
 	if len(o.args) < v.minArgs || (v.maxArgs >= 0 && len(o.args) > v.maxArgs) {
-		fmt.Fprintf(stderr, "sockctl %s: wrong number of arguments\n%s", o.verb, usageText)
-		return exitUsage
+		return usageFail(stderr, "sockctl %s: wrong number of arguments", o.verb)
 	}
 	c := &cli{o: o, stdout: stdout, stderr: stderr, style: styleFor(stdout)}
 	if v.daemon {
@@ -99,6 +95,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return v.run(c)
 }
 
+// usageFail prints one line of error and where to read the usage, as
+// GNU tools do, and returns the usage exit code.
+func usageFail(stderr io.Writer, format string, args ...any) int {
+	fmt.Fprintf(stderr, format+"\n", args...)
+	fmt.Fprintln(stderr, "See 'sockctl --help'.")
+	return exitUsage
+}
+
 // fail prints err and returns its exit code: 4 for a missing unit, 2
 // for a malformed name, 1 otherwise.
 func (c *cli) fail(err error) int {
@@ -112,6 +116,9 @@ func (c *cli) fail(err error) int {
 		return exitUsage
 	}
 	fmt.Fprintf(c.stderr, "sockctl: %v\n", err)
+	if notRunning(err) {
+		fmt.Fprintln(c.stderr, "If sockd runs with another runtime directory, name it: sockctl --runtime-dir DIR …, or set SOCKD_RUNTIME_DIR=DIR.")
+	}
 	return exitFailure
 }
 
