@@ -23,6 +23,9 @@ func serve(o options, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "sockd:", err)
 		return 2
 	}
+	for _, dir := range unitDirsMissing(o) {
+		log.Warn("no unit directory; sockd runs no unit from it until it exists and sockctl reload", "dir", dir)
+	}
 	ring := logring.New(logring.DefaultSize) // the last lines of each unit, for sockctl status
 	log = slog.New(ring.Handler(log.Handler()))
 	runtimeDir, err := control.ResolveRuntimeDir(o.runtimeDir)
