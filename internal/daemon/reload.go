@@ -71,7 +71,7 @@ func (d *Daemon) configs() []*units.Unit {
 
 func (d *Daemon) removeUnit(name string) {
 	r := d.units[name]
-	r.stop()
+	r.sup.StopBecause("unit removed")
 	r.sup.Close()
 	delete(d.units, name)
 	d.log.Info("unit removed", "unit", name+".socket")
@@ -169,7 +169,7 @@ func (d *Daemon) StopSocket(name string) error {
 	if !ok {
 		return fmt.Errorf("unit %s.socket: not loaded", name)
 	}
-	r.stop()
+	r.sup.StopBecause("socket stopped")
 	r.sup.Close()
 	d.bindFailed.set(name, nil) // a stopped socket is inactive, no longer failed
 	d.log.Info("socket stopped", "unit", name+".socket")

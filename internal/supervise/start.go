@@ -208,7 +208,7 @@ func (u *Unit) waitReady(ctx context.Context, svc *units.Service) bool {
 			u.stopServiceResult(ctx, "start timed out", true)
 			return false
 		case <-ctx.Done():
-			u.stopService(ctx, "sockd is stopping")
+			u.stopService(ctx, u.stopReason())
 			return false
 		}
 	}

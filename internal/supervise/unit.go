@@ -152,7 +152,7 @@ func (u *Unit) runQueue(ctx context.Context) (asleep bool) {
 		select {
 		case <-ctx.Done():
 			if u.main != nil {
-				u.stopService(ctx, "sockd is stopping")
+				u.stopService(ctx, u.stopReason())
 			}
 			return false
 		case <-u.triggerC:
