@@ -7,7 +7,6 @@ package logring
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -22,9 +21,9 @@ type Record struct {
 	Time    time.Time `json:"time"`
 	Level   string    `json:"level"`
 	Message string    `json:"message"`
-	// Attrs are the record's other attributes as "key=value" pairs, in
-	// order, the unit attribute left out.
-	Attrs []string `json:"attrs,omitempty"`
+	// Attrs are the record's other attributes, in order, the unit
+	// attribute left out; in JSON an object of JSON values (attrs.go).
+	Attrs Attrs `json:"attrs,omitempty"`
 }
 
 // String formats r as one line: "15:04:05 WARN message key=value ...".
@@ -37,7 +36,7 @@ func (r Record) String() string {
 	b.WriteString(r.Message)
 	for _, a := range r.Attrs {
 		b.WriteByte(' ')
-		b.WriteString(a)
+		b.WriteString(a.String())
 	}
 	return b.String()
 }
@@ -127,7 +126,7 @@ type handler struct {
 	ring   *Ring
 	next   slog.Handler
 	unit   string   // from WithAttrs
-	attrs  []string // other WithAttrs attributes, formatted
+	attrs  Attrs    // other WithAttrs attributes
 	prefix string   // group prefix for attribute keys
 }
 
@@ -135,7 +134,7 @@ func (h *handler) Enabled(ctx context.Context, l slog.Level) bool { return h.nex
 
 func (h *handler) Handle(ctx context.Context, rec slog.Record) error {
 	unit := h.unit
-	var attrs []string
+	var attrs Attrs
 	attrs = append(attrs, h.attrs...)
 	rec.Attrs(func(a slog.Attr) bool {
 		if h.prefix == "" && a.Key == "unit" {
@@ -154,7 +153,7 @@ func (h *handler) Handle(ctx context.Context, rec slog.Record) error {
 func (h *handler) WithAttrs(as []slog.Attr) slog.Handler {
 	h2 := *h
 	h2.next = h.next.WithAttrs(as)
-	h2.attrs = append([]string(nil), h.attrs...)
+	h2.attrs = append(Attrs(nil), h.attrs...)
 	for _, a := range as {
 		if h.prefix == "" && a.Key == "unit" {
 			h2.unit = a.Value.String()
@@ -175,7 +174,7 @@ func (h *handler) WithGroup(name string) slog.Handler {
 	return &h2
 }
 
-func appendAttr(out []string, prefix string, a slog.Attr) []string {
+func appendAttr(out Attrs, prefix string, a slog.Attr) Attrs {
 	v := a.Value.Resolve()
 	if v.Kind() == slog.KindGroup {
 		p := prefix
@@ -190,9 +189,5 @@ func appendAttr(out []string, prefix string, a slog.Attr) []string {
 	if a.Key == "" {
 		return out
 	}
-	s := v.String()
-	if strings.ContainsAny(s, " \t\n\"=") || s == "" {
-		s = fmt.Sprintf("%q", s)
-	}
-	return append(out, prefix+a.Key+"="+s)
+	return append(out, Attr{Key: prefix + a.Key, Value: jsonValue(v)})
 }
