@@ -125,9 +125,9 @@ func (r *Ring) Handler(next slog.Handler) slog.Handler {
 type handler struct {
 	ring   *Ring
 	next   slog.Handler
-	unit   string   // from WithAttrs
-	attrs  Attrs    // other WithAttrs attributes
-	prefix string   // group prefix for attribute keys
+	unit   string // from WithAttrs
+	attrs  Attrs  // other WithAttrs attributes
+	prefix string // group prefix for attribute keys
 }
 
 func (h *handler) Enabled(ctx context.Context, l slog.Level) bool { return h.next.Enabled(ctx, l) }
