@@ -147,3 +147,17 @@ func (e *env) sockctlNoDaemon(args ...string) result {
 	}
 	return r
 }
+
+// A refused reload names the invalid units and says why nothing
+// changed (issue 18).
+func TestReloadRefusalNamesUnits(t *testing.T) {
+	e := startSockd(t, testUnits)
+	bad := "[Socket]\nListenStream=$WORK/bad.sock\nBogusDirective=1\n"
+	if err := os.WriteFile(filepath.Join(e.work, "units", "bad.socket"), []byte(strings.ReplaceAll(bad, "$WORK", e.work)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := e.sockctl("reload")
+	if r.code != 1 || !strings.Contains(r.stderr, "invalid: bad.socket") || !strings.Contains(r.stderr, "every unit") {
+		t.Errorf("sockctl reload with bad.socket invalid: exit %d, want 1 and a refusal naming bad.socket:\n%s", r.code, r.stderr)
+	}
+}
