@@ -28,7 +28,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 	defer d.procs.work()()
 	res := d.loadUnits() // source.go
 	if err := res.Err(); err != nil {
-		return fmt.Errorf("reload refused, nothing changed: %w", err)
+		return refusal(res.Invalid, err) // refusal.go
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
