@@ -43,13 +43,14 @@ func (r Record) String() string {
 
 // Ring holds the last records of each unit. It is safe for concurrent use.
 type Ring struct {
-	size int
-	mu   sync.Mutex
-	bufs map[string]*buffer
+	size   int
+	mu     sync.Mutex
+	bufs   map[string]*buffer
+	follow map[string]map[*follower]bool // key → its followers (follow.go)
 }
 
 type buffer struct {
-	recs  []Record // circular once full
+	recs  []Record // grows to the Ring's size, then circular
 	next  int
 	count int
 }
@@ -89,14 +90,18 @@ func (r *Ring) Add(unit string, rec Record) {
 	defer r.mu.Unlock()
 	b := r.bufs[key]
 	if b == nil {
-		b = &buffer{recs: make([]Record, r.size)}
+		b = &buffer{}
 		r.bufs[key] = b
 	}
-	b.recs[b.next] = rec
-	b.next = (b.next + 1) % len(b.recs)
-	if b.count < len(b.recs) {
-		b.count++
+	if len(b.recs) < r.size { // still growing: no wrap yet
+		b.recs = append(b.recs, rec)
+		b.count = len(b.recs)
+		b.next = len(b.recs) % r.size
+	} else {
+		b.recs[b.next] = rec
+		b.next = (b.next + 1) % len(b.recs)
 	}
+	r.publish(key, rec)
 }
 
 // Records returns the records of unit (any spelling Key accepts), oldest
