@@ -26,6 +26,10 @@ type options struct {
 	help       bool
 	version    bool
 	binary     string // upgrade --binary
+	follow     bool   // logs -f
+	lines      string // logs -n
+	since      string // logs --since
+	signal     string // kill --signal
 	verb       string
 	args       []string
 }
@@ -77,6 +81,14 @@ func parseArgs(args []string) (options, error) {
 			err = stringFlag(&o.root)
 		case "--binary":
 			err = stringFlag(&o.binary)
+		case "-f", "--follow":
+			err = boolFlag(&o.follow)
+		case "-n", "--lines":
+			err = stringFlag(&o.lines)
+		case "--since":
+			err = stringFlag(&o.since)
+		case "-s", "--signal":
+			err = stringFlag(&o.signal)
 		case "--json":
 			err = boolFlag(&o.json)
 		case "-a", "--all":
@@ -131,6 +143,11 @@ Verbs:
                                the check
   is-active [--quiet] UNIT...  print the state; exit 0 if active, 3 if not
   cat UNIT...                  print the files a unit was loaded from
+  logs [-f] [-n N] [--since T] UNIT
+                               print the unit's log (socket, service and its
+                               instances; the last 1000 records sockd kept):
+                               -n N the last N, --since 10m or a time
+                               (2006-01-02 15:04:05), -f then follow it
   completion bash|zsh|fish     print a shell completion script
 
 Enablement of systemd units (sockd --systemd-units), as systemctl does it,

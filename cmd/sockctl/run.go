@@ -46,6 +46,7 @@ func init() {
 		"is-active":        {(*cli).isActive, 1, -1, true},
 		"upgrade":          {(*cli).upgrade, 0, 0, true},
 		"cat":              {(*cli).cat, 1, -1, true},
+		"logs":             {(*cli).logs, 1, 1, true},
 		"completion":       {(*cli).completion, 1, 1, false},
 		"enable":           {func(c *cli) int { return c.changeLinks("enable", enable.Paths.Enable) }, 1, -1, false},
 		"disable":          {func(c *cli) int { return c.changeLinks("disable", enable.Paths.Disable) }, 1, -1, false},
@@ -133,4 +134,9 @@ func (c *cli) printJSON(v any) {
 	enc := json.NewEncoder(c.stdout)
 	enc.SetIndent("", "  ")
 	enc.Encode(v)
+}
+
+// printJSONLine prints v as one line of JSON.
+func (c *cli) printJSONLine(v any) {
+	json.NewEncoder(c.stdout).Encode(v)
 }

@@ -26,7 +26,7 @@ func serve(o options, stderr io.Writer) int {
 	for _, dir := range unitDirsMissing(o) {
 		log.Warn("no unit directory; sockd runs no unit from it until it exists and sockctl reload", "dir", dir)
 	}
-	ring := logring.New(logring.DefaultSize) // the last lines of each unit, for sockctl status
+	ring := logring.New(logring.LogSize) // the last lines of each unit, for sockctl status and logs
 	log = slog.New(ring.Handler(log.Handler()))
 	runtimeDir, err := control.ResolveRuntimeDir(o.runtimeDir)
 	if err != nil {

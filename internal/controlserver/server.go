@@ -218,6 +218,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				fs = []control.File{}
 			}
 			s.reply(w, map[string]any{"files": fs})
+		case "log":
+			s.serveLog(w, r, name) // logs.go
 		case string(control.Start), string(control.Stop), string(control.Restart):
 			var req control.ActionRequest
 			var into any = &struct{}{}

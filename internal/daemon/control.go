@@ -241,7 +241,7 @@ func (b *controlBackend) view(u *supervise.Unit, kind string, withLog bool) cont
 		}
 	}
 	if withLog && b.ring != nil {
-		v.Log = b.ring.Records(cfg.Name)
+		v.Log = b.ring.Tail(cfg.Name, logring.StatusLines, time.Time{})
 	}
 	return v
 }

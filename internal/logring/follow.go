@@ -23,7 +23,10 @@ type follower struct {
 // Tail returns the last n records of unit (all kept if n <= 0) that are
 // not older than since (none if since is zero), oldest first.
 func (r *Ring) Tail(unit string, n int, since time.Time) []Record {
-	all := r.Records(unit)
+	return tail(r.Records(unit), n, since)
+}
+
+func tail(all []Record, n int, since time.Time) []Record {
 	if !since.IsZero() {
 		i := 0
 		for i < len(all) && all[i].Time.Before(since) {
@@ -52,10 +55,8 @@ func (r *Ring) Follow(unit string, n int, since time.Time) (past []Record, next 
 		r.follow[key] = map[*follower]bool{}
 	}
 	r.follow[key][f] = true
+	past = tail(r.recordsLocked(unit), n, since) // under the same lock: none lost, none twice
 	r.mu.Unlock()
-	// Records added between here and the registration above reach both
-	// past and c; Tail is read after registering so that none is lost.
-	past = r.Tail(unit, n, since)
 	stop = func() {
 		r.mu.Lock()
 		defer r.mu.Unlock()

@@ -109,6 +109,10 @@ func (r *Ring) Add(unit string, rec Record) {
 func (r *Ring) Records(unit string) []Record {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.recordsLocked(unit)
+}
+
+func (r *Ring) recordsLocked(unit string) []Record {
 	b := r.bufs[Key(unit)]
 	if b == nil {
 		return nil
