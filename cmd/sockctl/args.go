@@ -25,11 +25,13 @@ type options struct {
 	graceful   bool // restart --graceful
 	help       bool
 	version    bool
-	binary     string // upgrade --binary
-	follow     bool   // logs -f
-	lines      string // logs -n
-	since      string // logs --since
-	signal     string // kill --signal
+	binary     string   // upgrade --binary
+	follow     bool     // logs -f
+	lines      string   // logs -n
+	since      string   // logs --since
+	signal     string   // kill --signal
+	properties []string // show --property
+	value      bool     // show --value
 	verb       string
 	args       []string
 }
@@ -89,6 +91,12 @@ func parseArgs(args []string) (options, error) {
 			err = stringFlag(&o.since)
 		case "-s", "--signal":
 			err = stringFlag(&o.signal)
+		case "-p", "--property":
+			var p string
+			err = stringFlag(&p)
+			o.properties = append(o.properties, p)
+		case "--value":
+			err = boolFlag(&o.value)
 		case "--json":
 			err = boolFlag(&o.json)
 		case "-a", "--all":
@@ -143,6 +151,14 @@ Verbs:
                                the check
   is-active [--quiet] UNIT...  print the state; exit 0 if active, 3 if not
   cat UNIT...                  print the files a unit was loaded from
+  kill [--signal SIG] UNIT...  send SIG (default SIGTERM) to the service's
+                               processes (of NAME.socket: its service's)
+  reset-failed [UNIT...]       clear the failed state of the units (or all):
+                               a failed socket becomes inactive until started
+  help [VERB]                  print this, or the entry for VERB
+  show [-p NAME]... [--value] UNIT...
+                               print properties as NAME=value, as systemctl show
+  is-failed [--quiet] UNIT...  print the state; exit 0 if any is failed, else 1
   logs [-f] [-n N] [--since T] UNIT
                                print the unit's log (socket, service and its
                                instances; the last 1000 records sockd kept):

@@ -47,6 +47,8 @@ func init() {
 		"upgrade":          {(*cli).upgrade, 0, 0, true},
 		"cat":              {(*cli).cat, 1, -1, true},
 		"logs":             {(*cli).logs, 1, 1, true},
+		"show":             {(*cli).show, 1, -1, true},
+		"is-failed":        {(*cli).isFailed, 1, -1, true},
 		"completion":       {(*cli).completion, 1, 1, false},
 		"enable":           {func(c *cli) int { return c.changeLinks("enable", enable.Paths.Enable) }, 1, -1, false},
 		"disable":          {func(c *cli) int { return c.changeLinks("disable", enable.Paths.Disable) }, 1, -1, false},
@@ -54,7 +56,9 @@ func init() {
 		"unmask":           {func(c *cli) int { return c.changeLinks("unmask", enable.Paths.Unmask) }, 1, -1, false},
 		"is-enabled":       {(*cli).isEnabled, 1, -1, false},
 		"__complete-units": {(*cli).completeUnits, 0, 0, true},
-		"help":             {func(c *cli) int { fmt.Fprint(c.stdout, usageText); return exitOK }, 0, 0, false},
+		"help":             {(*cli).help, 0, 1, false},
+		"kill":             {(*cli).kill, 1, -1, true},
+		"reset-failed":     {(*cli).resetFailed, 0, -1, true},
 	}
 }
 

@@ -182,6 +182,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			us = []control.Unit{}
 		}
 		s.reply(w, map[string]any{"units": us})
+	case len(parts) == 2 && parts[1] == "reset-failed":
+		s.serveOp(w, r, "", "reset-failed", peer) // ops.go
 	case len(parts) == 2 && parts[1] == "reload":
 		if !s.method(w, r, http.MethodPost) || !s.body(w, r, "", &struct{}{}) {
 			return
@@ -220,6 +222,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.reply(w, map[string]any{"files": fs})
 		case "log":
 			s.serveLog(w, r, name) // logs.go
+		case "kill", "reset-failed":
+			s.serveOp(w, r, name, sub, peer) // ops.go
 		case string(control.Start), string(control.Stop), string(control.Restart):
 			var req control.ActionRequest
 			var into any = &struct{}{}
