@@ -74,6 +74,10 @@ type options struct {
 	controlGroup string
 	// explicitUnits: the unit directories were given with --units.
 	explicitUnits bool
+	// metrics serves /metrics on the control socket; metricsListen on
+	// a TCP address too.
+	metrics       bool
+	metricsListen string
 }
 
 func parseFlags(args []string, stdout io.Writer) (options, error) {
@@ -88,6 +92,8 @@ func parseFlags(args []string, stdout io.Writer) (options, error) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	fs.StringVar(&o.controlGroup, "control-group", "", "the `GROUP` (name or gid) whose members may change units through the control socket, which is then mode 0660; default: only root and sockd's own user (mode 0600)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	fs.BoolVar(&o.metrics, "metrics", false, "serve Prometheus metrics at /metrics on the control socket")
+	fs.StringVar(&o.metricsListen, "metrics-listen", "", "serve Prometheus metrics at http://`ADDR`/metrics too (host:port, e.g. 127.0.0.1:9370)")
 	fs.BoolVar(&o.systemdUnits, "systemd-units", false, "run the socket units enabled in systemd's unit search path (/etc/systemd/system, /run/systemd/system, /usr/local/lib/systemd/system, /lib/systemd/system, /usr/lib/systemd/system; or the --units given), as a boot would start them")
 	fs.StringVar(&o.root, "root", "/", "with --systemd-units: the directory `DIR` systemd's unit search path is under, as systemctl --root")
 	fs.BoolVar(&o.check, "check", false, "load and validate the units, print them and every error, and exit (non-zero if any unit is invalid)")

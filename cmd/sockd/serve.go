@@ -75,7 +75,22 @@ func serve(o options, stderr io.Writer) int {
 			return 1
 		}
 	}
-	stopControl, err := d.ServeControl(ctx, daemon.ControlConfig{Group: o.controlGroup, Ring: ring})
+	ccfg := daemon.ControlConfig{Group: o.controlGroup, Ring: ring}
+	if o.metrics || o.metricsListen != "" {
+		m := d.NewMetrics().Handler()
+		if o.metrics {
+			ccfg.Metrics = m
+		}
+		if o.metricsListen != "" {
+			stopMetrics, err := serveMetricsTCP(o.metricsListen, m, log)
+			if err != nil {
+				log.Error("cannot start", "err", err)
+				return 1
+			}
+			defer stopMetrics()
+		}
+	}
+	stopControl, err := d.ServeControl(ctx, ccfg)
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return 1

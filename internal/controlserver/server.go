@@ -51,6 +51,9 @@ type Config struct {
 	Group   int
 	Backend Backend
 	Log     *slog.Logger
+	// Metrics, if set, is served at GET /metrics, readable by anyone
+	// who may connect (metrics.go).
+	Metrics http.Handler
 	// Timeouts; zero means the defaults above.
 	ReadHeaderTimeout, ReadTimeout, IdleTimeout time.Duration
 }
@@ -152,6 +155,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if u, err := url.PathUnescape(p); err == nil {
 			parts[i] = u
 		}
+	}
+	if r.URL.Path == "/metrics" {
+		s.serveMetrics(w, r) // metrics.go
+		return
 	}
 	if len(parts) < 2 || parts[0] != control.Version {
 		s.fail(w, control.Errorf(http.StatusNotFound, "", "no such API path %q (this is API %s)", r.URL.Path, control.Version))

@@ -31,6 +31,8 @@ type ControlConfig struct {
 	// Ring, if set, is the log ring installed in front of the daemon's
 	// log handler; status then shows each unit's last log records.
 	Ring *logring.Ring
+	// Metrics, if set, is served at /metrics (see NewMetrics).
+	Metrics http.Handler
 }
 
 // shutdownGrace is how long requests in progress may finish when the
@@ -61,6 +63,7 @@ func (d *Daemon) ServeControl(ctx context.Context, cfg ControlConfig) (stop func
 		Group:   gid,
 		Backend: &controlBackend{d: d, ring: cfg.Ring, ctx: ctx},
 		Log:     d.log.With("component", "control"),
+		Metrics: cfg.Metrics,
 	})
 	if err != nil {
 		return nil, err

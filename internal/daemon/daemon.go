@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sockd/sockd/activation"
+	"github.com/sockd/sockd/internal/metrics"
 	"github.com/sockd/sockd/internal/reaper"
 	"github.com/sockd/sockd/internal/rundir"
 	"github.com/sockd/sockd/internal/supervise"
@@ -83,6 +84,9 @@ type Daemon struct {
 	// bindFailed are the loaded units whose listeners could not be bound
 	// (bindfail.go).
 	bindFailed bindFailures
+	// metrics, if set, and counters serve /metrics (metrics.go).
+	metrics  *metrics.Metrics
+	counters counters
 }
 
 // running is one unit's supervisor.

@@ -56,6 +56,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	d.counters.reloads.Add(1) // metrics.go
 	d.log.Info("reloaded", "added", len(diff.Added), "removed", len(diff.Removed), "changed", len(diff.Changed), "failed", len(errs))
 	return errors.Join(errs...)
 }
