@@ -85,7 +85,7 @@ type Daemon struct {
 	// (bindfail.go).
 	bindFailed bindFailures
 	// metrics, if set, and counters serve /metrics (metrics.go).
-	metrics  *metrics.Metrics
+	metrics  atomic.Pointer[metrics.Metrics]
 	counters counters
 }
 
@@ -210,7 +210,7 @@ func (d *Daemon) supervisor(u *units.Unit, ls []*activation.Listener) *supervise
 
 // deps are what every supervisor uses of the daemon.
 func (d *Daemon) deps() supervise.Deps {
-	return supervise.Deps{Reaper: d.reaper, Watcher: d.watcher, Log: d.log, NotifyDir: d.notifyDir()}
+	return supervise.Deps{Reaper: d.reaper, Watcher: d.watcher, Log: d.log, NotifyDir: d.notifyDir(), StartLatency: d.observeStart}
 }
 
 // Invalid returns the units left out at the last load because they are

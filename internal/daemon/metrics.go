@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/sockd/sockd/internal/metrics"
 )
@@ -21,8 +22,13 @@ func (d *Daemon) NewMetrics() *metrics.Metrics {
 		Daemon:  d.Info,
 		Reloads: d.counters.reloads.Load,
 	})
-	d.mu.Lock()
-	d.metrics = m
-	d.mu.Unlock()
+	d.metrics.Store(m)
 	return m
+}
+
+// observeStart records a service's start latency (supervise.Deps).
+func (d *Daemon) observeStart(unit string, took time.Duration) {
+	if m := d.metrics.Load(); m != nil {
+		m.ObserveStart(unit, took)
+	}
 }

@@ -41,6 +41,7 @@ func (u *Unit) startService(ctx context.Context, why string) {
 	u.stopWanted = false
 	u.applyPending()
 	u.setState(StateStarting, "")
+	began := time.Now() // startlatency.go
 	svc := &u.cfg.Service
 	u.log.Info("starting service", "service", svc.Name, "reason", why)
 	if err := u.runCommands(ctx, svc, "ExecStartPre", svc.ExecStartPre, nil, svc.TimeoutStart); err != nil {
@@ -59,6 +60,7 @@ func (u *Unit) startService(ctx context.Context, why string) {
 		u.stopService(ctx, "ExecStartPost= failed")
 		return
 	}
+	u.observeStart(time.Since(began))
 	u.setState(StateRunning, "success")
 }
 

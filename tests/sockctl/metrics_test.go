@@ -65,6 +65,20 @@ func value(t *testing.T, fams map[string]*dto.MetricFamily, name, unit string, s
 	return 0
 }
 
+// histCount returns the sample count of histogram name for unit.
+func histCount(t *testing.T, fams map[string]*dto.MetricFamily, name, unit string) uint64 {
+	t.Helper()
+	for _, m := range fams[name].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "unit" && l.GetValue() == unit {
+				return m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	t.Fatalf("no histogram %s for unit %q", name, unit)
+	return 0
+}
+
 // /metrics on the control socket and on --metrics-listen: a valid
 // exposition whose counters match sockctl list --json after a known
 // number of connections (issue 18).
@@ -113,6 +127,9 @@ func TestMetrics(t *testing.T) {
 		}
 		if got := value(t, fams, "sockd_unit_state", "web.socket", "active"); got != 1 {
 			t.Errorf("%s: web.socket state active = %v; want 1", url, got)
+		}
+		if got := histCount(t, fams, "sockd_unit_start_duration_seconds", "web.socket"); got != 1 {
+			t.Errorf("%s: web.socket start latency observed %d times; want 1 (one start)", url, got)
 		}
 		if got := value(t, fams, "sockd_reloads_total", ""); got != 1 {
 			t.Errorf("%s: sockd_reloads_total = %v; want 1", url, got)
