@@ -156,6 +156,8 @@ Verbs:
   reset-failed [UNIT...]       clear the failed state of the units (or all):
                                a failed socket becomes inactive until started
   help [VERB]                  print this, or the entry for VERB
+  list-dependencies UNIT...    the unit and what it depends on: a socket
+                               its service, a service its socket
   show [-p NAME]... [--value] UNIT...
                                print properties as NAME=value, as systemctl show
   is-failed [--quiet] UNIT...  print the state; exit 0 if any is failed, else 1

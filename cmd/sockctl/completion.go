@@ -23,6 +23,7 @@ var completionVerbs = [][2]string{
 	{"kill", "send a signal to a unit's processes"},
 	{"reset-failed", "clear a unit's failed state"},
 	{"help", "print the usage, or one verb's"},
+	{"list-dependencies", "print what a unit depends on"},
 	{"enable", "enable a systemd unit (links, as systemctl)"},
 	{"disable", "disable a systemd unit"},
 	{"mask", "mask a systemd unit"},
@@ -32,7 +33,7 @@ var completionVerbs = [][2]string{
 }
 
 // unitVerbs take unit names.
-const unitVerbs = "status start stop restart is-active cat logs show is-failed kill reset-failed enable disable mask unmask is-enabled"
+const unitVerbs = "status start stop restart is-active cat logs show is-failed kill reset-failed list-dependencies enable disable mask unmask is-enabled"
 
 const flagWords = "--runtime-dir --root --json --all --no-legend --quiet --graceful --help --version --follow --lines --since --signal --property --value"
 

@@ -42,6 +42,9 @@ func TestKillResetShow(t *testing.T) {
 	e.waitState("crash.socket", "active", "listening")
 	e.want(0, []string{"reset-failed"})
 
+	if r := e.want(0, []string{"list-dependencies", "web.socket", "web.service"}); r.stdout != "web.socket\n└─web.service\n\nweb.service\n└─web.socket\n" {
+		t.Errorf("list-dependencies web.socket web.service printed:\n%s", r.stdout)
+	}
 	e.want(0, []string{"help", "kill"}, "Usage: sockctl", "kill [--signal SIG] UNIT...", "SIGTERM")
 	e.want(2, []string{"help", "bogus"})
 }
