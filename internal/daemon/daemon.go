@@ -269,7 +269,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.cfg.Handover.gcOn()                 // upgrade.go
 	reloaded := d.reloadAfterUpgrade(ctx) // upgrade.go
 	defer func() { <-reloaded }()
-	d.log.Info("sockd ready", "units", len(d.units), "failed", d.bindFailed.count(), "runtime_dir", d.cfg.RuntimeDir, "generation", d.generation, "pid", os.Getpid())
+	d.log.Info("sockd ready", "units", len(d.units)-d.bindFailed.count(), "failed", d.bindFailed.count(), "runtime_dir", d.cfg.RuntimeDir, "generation", d.generation, "pid", os.Getpid())
 	d.notifyManager("READY=1") // sdnotify.go
 	d.mu.Unlock()
 	d.cfg.Handover.closeOldEpoll() // upgrade.go
