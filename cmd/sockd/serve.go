@@ -28,6 +28,9 @@ func serve(o options, stderr io.Writer) int {
 	}
 	ring := logring.New(logring.LogSize) // the last lines of each unit, for sockctl status and logs
 	log = slog.New(ring.Handler(log.Handler()))
+	if err := loadRing(ring); err != nil { // loghandover.go
+		log.Warn("cannot read the units' logs the previous sockd handed over", "err", err)
+	}
 	runtimeDir, err := control.ResolveRuntimeDir(o.runtimeDir)
 	if err != nil {
 		fmt.Fprintln(stderr, "sockd:", err)
@@ -52,7 +55,7 @@ func serve(o options, stderr io.Writer) int {
 	d, err := daemon.New(daemon.Config{
 		UnitDirs: o.unitDirs, SystemdUnits: o.systemdUnits, RuntimeDir: runtimeDir, Log: log,
 		Version: sockdVersion(), Binary: binary, Args: o.args, Handover: handover,
-		IdleProcs: idleProcs(),
+		IdleProcs: idleProcs(), BeforeExec: saveRing(ring, log),
 	})
 	if err != nil {
 		log.Error("cannot start", "err", err)

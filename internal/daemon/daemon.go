@@ -46,6 +46,10 @@ type Config struct {
 	// once it is ready, between the bursts of work (loading, reloading,
 	// upgrading) that use every CPU (procs.go).
 	IdleProcs int
+	// BeforeExec, if set, runs just before an upgrade re-executes sockd;
+	// undo runs if the execve failed. cmd/sockd hands the units' logs
+	// to the new image with it.
+	BeforeExec func() (undo func())
 }
 
 // Daemon is a running sockd. Create it with New, then call Run.

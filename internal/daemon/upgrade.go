@@ -423,6 +423,9 @@ func (d *Daemon) execUpgrade(req execRequest) {
 		// knows to).
 		h.oldEpoll, err = d.watcher.Inheritable(true)
 	}
+	if err == nil && d.cfg.BeforeExec != nil {
+		defer d.cfg.BeforeExec()() // the undo runs only if the execve failed
+	}
 	if err == nil {
 		err = d.exec(req.binary, h, req.state)
 	}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sockd/sockd/internal/control"
 )
 
 // tickUnits: a service that prints its pid and exits, restarted at once.
@@ -93,4 +95,28 @@ func TestLogsFollow(t *testing.T) {
 		t.Errorf("no record in logs --json has the attribute service=tick.service as a JSON member:\n%s", r.stdout)
 	}
 	e.want(4, []string{"logs", "nosuch.service"})
+}
+
+// The records sockd kept survive an upgrade: sockctl logs shows the
+// lines from before it (issue 18).
+func TestLogsSurviveUpgrade(t *testing.T) {
+	e := startSockd(t, map[string]string{
+		"once.socket":  "[Socket]\nListenStream=$WORK/once.sock\n",
+		"once.service": "[Service]\nExecStart=/bin/sh -c 'echo before-upgrade-$$$$; exec sleep 1000'\n",
+	})
+	e.want(0, []string{"start", "once.service"})
+	var before string
+	for deadline := time.Now().Add(10 * time.Second); before == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if m := regexp.MustCompile(`before-upgrade-\d+`).FindString(e.sockctl("logs", "once").stdout); m != "" {
+			before = m
+		}
+	}
+	if before == "" {
+		t.Fatalf("the service's line never reached sockctl logs\nsockd log:\n%s", e.LogText())
+	}
+	e.want(0, []string{"upgrade"})
+	e.waitFor("once.service", "running after the upgrade", func(u control.Unit) bool { return u.ActiveState == "active" })
+	if r := e.want(0, []string{"logs", "once.service"}); !strings.Contains(r.stdout, before) {
+		t.Errorf("after the upgrade, sockctl logs lacks %q:\n%s\nsockd log:\n%s", before, r.stdout, e.LogText())
+	}
 }
