@@ -163,7 +163,8 @@ Verbs:
   is-failed [--quiet] UNIT...  print the state; exit 0 if any is failed, else 1
   logs [-f] [-n N] [--since T] UNIT
                                print the unit's log (socket, service and its
-                               instances; the last 1000 records sockd kept):
+                               instances; the last 1000 records sockd kept, an
+                               upgrade included):
                                -n N the last N, --since 10m or a time
                                (2006-01-02 15:04:05), -f then follow it
   completion bash|zsh|fish     print a shell completion script
