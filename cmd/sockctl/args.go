@@ -156,6 +156,10 @@ Verbs:
   reset-failed [UNIT...]       clear the failed state of the units (or all):
                                a failed socket becomes inactive until started
   help [VERB]                  print this, or the entry for VERB
+  edit UNIT                    write a drop-in (UNIT.d/override.conf next to the
+                               unit's file) in $EDITOR; it is checked with
+                               sockd --check before it is saved, then sockd
+                               reloads
   list-dependencies UNIT...    the unit and what it depends on: a socket
                                its service, a service its socket
   show [-p NAME]... [--value] UNIT...

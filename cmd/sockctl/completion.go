@@ -24,6 +24,7 @@ var completionVerbs = [][2]string{
 	{"reset-failed", "clear a unit's failed state"},
 	{"help", "print the usage, or one verb's"},
 	{"list-dependencies", "print what a unit depends on"},
+	{"edit", "write a drop-in for a unit in $EDITOR"},
 	{"enable", "enable a systemd unit (links, as systemctl)"},
 	{"disable", "disable a systemd unit"},
 	{"mask", "mask a systemd unit"},
@@ -33,7 +34,7 @@ var completionVerbs = [][2]string{
 }
 
 // unitVerbs take unit names.
-const unitVerbs = "status start stop restart is-active cat logs show is-failed kill reset-failed list-dependencies enable disable mask unmask is-enabled"
+const unitVerbs = "status start stop restart is-active cat logs show is-failed kill reset-failed list-dependencies edit enable disable mask unmask is-enabled"
 
 const flagWords = "--runtime-dir --root --json --all --no-legend --quiet --graceful --help --version --follow --lines --since --signal --property --value"
 

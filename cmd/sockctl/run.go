@@ -49,6 +49,7 @@ func init() {
 		"logs":              {(*cli).logs, 1, 1, true},
 		"show":              {(*cli).show, 1, -1, true},
 		"list-dependencies": {(*cli).listDependencies, 1, -1, true},
+		"edit":              {(*cli).edit, 1, 1, true},
 		"is-failed":         {(*cli).isFailed, 1, -1, true},
 		"completion":        {(*cli).completion, 1, 1, false},
 		"enable":            {func(c *cli) int { return c.changeLinks("enable", enable.Paths.Enable) }, 1, -1, false},
