@@ -85,12 +85,13 @@ func serve(o options, stderr io.Writer) int {
 			ccfg.Metrics = m
 		}
 		if o.metricsListen != "" {
-			stopMetrics, err := serveMetricsTCP(o.metricsListen, m, log)
-			if err != nil {
-				log.Error("cannot start", "err", err)
-				return 1
+			// Metrics never stop sockd from serving: during a --takeover
+			// the old sockd may still hold the address.
+			if stopMetrics, err := serveMetricsTCP(o.metricsListen, m, log); err != nil {
+				log.Error("metrics not served on TCP", "err", err)
+			} else {
+				defer stopMetrics()
 			}
-			defer stopMetrics()
 		}
 	}
 	stopControl, err := d.ServeControl(ctx, ccfg)
