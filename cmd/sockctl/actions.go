@@ -25,11 +25,34 @@ func (c *cli) act(a control.Action) int {
 			return c.fail(fmt.Errorf("%s failed: %w", a, err))
 		}
 		views = append(views, u)
+		if a != control.Stop && u.ActiveState == "failed" {
+			fmt.Fprintf(c.stderr, "Job for %s failed%s.\nSee \"sockctl status %s\" for details.\n", u.Name, because(u.Result), u.Name)
+			return exitFailure
+		}
 	}
 	if c.o.json {
 		c.printJSON(views)
 	}
 	return exitOK
+}
+
+// because says why a start failed, in systemctl's words for a Result.
+func because(result string) string {
+	switch result {
+	case "", "success":
+		return ""
+	case "timeout":
+		return " because a timeout was exceeded"
+	case "exit-code":
+		return " because the control process exited with error code"
+	case "signal", "core-dump":
+		return " because a fatal signal was delivered to the control process"
+	case "resources":
+		return " because of unavailable resources or another system error"
+	case "start-limit-hit", "trigger-limit-hit":
+		return " because " + result + " (the unit was started too often)"
+	}
+	return " (Result: " + result + ")"
 }
 
 // reload re-reads the unit directories, or, given units, runs their

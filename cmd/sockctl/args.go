@@ -25,7 +25,13 @@ type options struct {
 	graceful   bool // restart --graceful
 	help       bool
 	version    bool
-	binary     string // upgrade --binary
+	binary     string   // upgrade --binary
+	follow     bool     // logs -f
+	lines      string   // logs -n
+	since      string   // logs --since
+	signal     string   // kill --signal
+	properties []string // show --property
+	value      bool     // show --value
 	verb       string
 	args       []string
 }
@@ -77,6 +83,20 @@ func parseArgs(args []string) (options, error) {
 			err = stringFlag(&o.root)
 		case "--binary":
 			err = stringFlag(&o.binary)
+		case "-f", "--follow":
+			err = boolFlag(&o.follow)
+		case "-n", "--lines":
+			err = stringFlag(&o.lines)
+		case "--since":
+			err = stringFlag(&o.since)
+		case "-s", "--signal":
+			err = stringFlag(&o.signal)
+		case "-p", "--property":
+			var p string
+			err = stringFlag(&p)
+			o.properties = append(o.properties, p)
+		case "--value":
+			err = boolFlag(&o.value)
 		case "--json":
 			err = boolFlag(&o.json)
 		case "-a", "--all":
@@ -116,7 +136,10 @@ Verbs:
   list [--all] [--no-legend]   list the socket units and their listeners
   status UNIT...               show a unit's state, files, listeners, PID, last exit and log
   start UNIT...                start a service now (on a failed socket: reset it)
-  stop UNIT...                 stop a service; its socket keeps listening
+  stop UNIT...                 stop a service (NAME.service): its socket keeps
+                               listening and starts it again on the next
+                               connection; stop a socket (NAME or NAME.socket):
+                               its service stops and its listeners close
   restart [--graceful] UNIT... restart a service; its listeners stay open.
                                --graceful: start a new instance, stop the old one
                                once the new one is ready (Accept=no services)
@@ -128,6 +151,26 @@ Verbs:
                                the check
   is-active [--quiet] UNIT...  print the state; exit 0 if active, 3 if not
   cat UNIT...                  print the files a unit was loaded from
+  kill [--signal SIG] UNIT...  send SIG (default SIGTERM) to the service's
+                               processes (of NAME.socket: its service's)
+  reset-failed [UNIT...]       clear the failed state of the units (or all):
+                               a failed socket becomes inactive until started
+  help [VERB]                  print this, or the entry for VERB
+  edit UNIT                    write a drop-in (UNIT.d/override.conf next to the
+                               unit's file) in $EDITOR; it is checked with
+                               sockd --check before it is saved, then sockd
+                               reloads
+  list-dependencies UNIT...    the unit and what it depends on: a socket
+                               its service, a service its socket
+  show [-p NAME]... [--value] UNIT...
+                               print properties as NAME=value, as systemctl show
+  is-failed [--quiet] UNIT...  print the state; exit 0 if any is failed, else 1
+  logs [-f] [-n N] [--since T] UNIT
+                               print the unit's log (socket, service and its
+                               instances; the last 1000 records sockd kept, an
+                               upgrade included):
+                               -n N the last N, --since 10m or a time
+                               (2006-01-02 15:04:05), -f then follow it
   completion bash|zsh|fish     print a shell completion script
 
 Enablement of systemd units (sockd --systemd-units), as systemctl does it,

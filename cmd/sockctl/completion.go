@@ -17,6 +17,14 @@ var completionVerbs = [][2]string{
 	{"upgrade", "re-execute sockd with a new binary"},
 	{"is-active", "print whether a unit is active"},
 	{"cat", "print a unit's files"},
+	{"logs", "print a unit's log (-f: follow it)"},
+	{"show", "print a unit's properties as NAME=value"},
+	{"is-failed", "print whether a unit failed"},
+	{"kill", "send a signal to a unit's processes"},
+	{"reset-failed", "clear a unit's failed state"},
+	{"help", "print the usage, or one verb's"},
+	{"list-dependencies", "print what a unit depends on"},
+	{"edit", "write a drop-in for a unit in $EDITOR"},
 	{"enable", "enable a systemd unit (links, as systemctl)"},
 	{"disable", "disable a systemd unit"},
 	{"mask", "mask a systemd unit"},
@@ -26,9 +34,9 @@ var completionVerbs = [][2]string{
 }
 
 // unitVerbs take unit names.
-const unitVerbs = "status start stop restart is-active cat enable disable mask unmask is-enabled"
+const unitVerbs = "status start stop restart is-active cat logs show is-failed kill reset-failed list-dependencies edit enable disable mask unmask is-enabled"
 
-const flagWords = "--runtime-dir --root --json --all --no-legend --quiet --graceful --help --version"
+const flagWords = "--runtime-dir --root --json --all --no-legend --quiet --graceful --help --version --follow --lines --since --signal --property --value"
 
 func verbNames() string {
 	var names []string

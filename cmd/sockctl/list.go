@@ -29,12 +29,10 @@ func (c *cli) list() int {
 		return c.fail(err)
 	}
 	rows := []listRow{}
-	shown := 0
 	for _, u := range us {
 		if u.ActiveState == "inactive" && !c.o.all {
 			continue
 		}
-		shown++
 		ls := u.Listeners
 		if len(ls) == 0 {
 			ls = append(ls, control.Listener{Listen: "-", Type: "-"})
@@ -62,7 +60,7 @@ func (c *cli) list() int {
 	}
 	tw.Flush()
 	if !c.o.noLegend {
-		fmt.Fprintf(c.stdout, "\n%d sockets listed.\n", shown)
+		fmt.Fprintf(c.stdout, "\n%d sockets listed.\n", len(rows)) // one per listener, as systemctl counts
 		if !c.o.all {
 			fmt.Fprintln(c.stdout, "Pass --all to see loaded but inactive sockets, too.")
 		}

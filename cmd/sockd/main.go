@@ -74,25 +74,37 @@ type options struct {
 	args []string
 	// controlGroup may change units through the control socket.
 	controlGroup string
+	// explicitUnits: the unit directories were given with --units.
+	explicitUnits bool
+	// metrics serves /metrics on the control socket; metricsListen on
+	// a TCP address too.
+	metrics       bool
+	metricsListen string
 }
 
-func parseFlags(args []string, stderr io.Writer) (options, error) {
+func parseFlags(args []string, stdout io.Writer) (options, error) {
 	var o options
 	var dirs dirList
 	fs := flag.NewFlagSet("sockd", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Var(&dirs, "units", "unit directory (repeatable; later ones override earlier ones by unit name)")
-	fs.StringVar(&o.runtimeDir, "runtime-dir", "", "runtime directory (default $SOCKD_RUNTIME_DIR, /run/sockd as root, else $XDG_RUNTIME_DIR/sockd)")
-	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
-	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	fs.StringVar(&o.controlGroup, "control-group", "", "group (name or gid) whose members may change units through the control socket, which is then mode 0660 (not upgrade sockd: root only, or sockd's own user when not root); default: only root and sockd's own user (mode 0600)")
+	fs.SetOutput(io.Discard) // run prints the error once, or the usage for --help (usage.go)
+	fs.Usage = func() {}
+	fs.Var(&dirs, "units", "a unit directory `DIR` (repeatable; later ones override earlier ones by unit name)")
+	fs.StringVar(&o.runtimeDir, "runtime-dir", "", "the runtime directory `DIR` (default $SOCKD_RUNTIME_DIR, /run/sockd as root, else $XDG_RUNTIME_DIR/sockd)")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log `FORMAT`: text or json")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
+	fs.StringVar(&o.controlGroup, "control-group", "", "the `GROUP` (name or gid) whose members may change units through the control socket, which is then mode 0660 (not upgrade sockd: root only, or sockd's own user when not root); default: only root and sockd's own user (mode 0600)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	fs.BoolVar(&o.metrics, "metrics", false, "serve Prometheus metrics at /metrics on the control socket")
+	fs.StringVar(&o.metricsListen, "metrics-listen", "", "serve Prometheus metrics at http://`ADDR`/metrics too (host:port, e.g. 127.0.0.1:9370)")
 	fs.BoolVar(&o.systemdUnits, "systemd-units", false, "run the socket units enabled in systemd's unit search path (/etc/systemd/system, /run/systemd/system, /usr/local/lib/systemd/system, /lib/systemd/system, /usr/lib/systemd/system; or the --units given), as a boot would start them")
-	fs.StringVar(&o.root, "root", "/", "with --systemd-units: the directory systemd's unit search path is under, as systemctl --root")
+	fs.StringVar(&o.root, "root", "/", "with --systemd-units: the directory `DIR` systemd's unit search path is under, as systemctl --root")
 	fs.BoolVar(&o.check, "check", false, "load and validate the units, print them and every error, and exit (non-zero if any unit is invalid)")
 	fs.BoolVar(&o.takeover, "takeover", false, "take over the listeners, fd stores and control socket of the sockd serving the runtime directory, which then stops its services and exits")
 	fs.BoolVar(&o.upgradeCheck, strings.TrimLeft(upgrade.CheckFlag, "-"), false, "internal: check that this binary can take over from the running sockd (sockctl upgrade runs it)")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(args); err == flag.ErrHelp {
+		printUsage(stdout, fs)
+		return o, err
+	} else if err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
@@ -101,7 +113,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.root != "/" && !o.systemdUnits {
 		return o, fmt.Errorf("--root applies to --systemd-units only")
 	}
-	o.unitDirs = dirs
+	o.unitDirs, o.explicitUnits = dirs, len(dirs) > 0
 	fs.Visit(func(f *flag.Flag) {
 		if f.Name != "takeover" && f.Name != "units" { // --units are passed made absolute
 			o.args = append(o.args, "--"+f.Name+"="+f.Value.String())
@@ -133,11 +145,12 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	o, err := parseFlags(args, stderr)
+	o, err := parseFlags(args, stdout)
+	if err == flag.ErrHelp {
+		return 0
+	}
 	if err != nil {
-		if err != flag.ErrHelp {
-			fmt.Fprintln(stderr, "sockd:", err)
-		}
+		fmt.Fprintf(stderr, "sockd: %s\nSee 'sockd --help'.\n", flagError(err))
 		return 2
 	}
 	if o.version {
@@ -155,6 +168,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // check implements --check.
 func check(o options, stdout, stderr io.Writer) int {
+	if missing := unitDirsMissing(o); len(missing) > 0 {
+		fmt.Fprintf(stderr, "sockd: no unit directory %s\n", strings.Join(missing, ", "))
+		return 1
+	}
 	res := daemon.LoadUnits(o.unitDirs, o.systemdUnits)
 	for _, u := range res.Units {
 		fmt.Fprintln(stdout, u.Summary())

@@ -26,8 +26,14 @@ func serve(o options, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "sockd:", err)
 		return 2
 	}
-	ring := logring.New(logring.DefaultSize) // the last lines of each unit, for sockctl status
+	for _, dir := range unitDirsMissing(o) {
+		log.Warn("no unit directory; sockd runs no unit from it until it exists and sockctl reload", "dir", dir)
+	}
+	ring := logring.New(logring.LogSize) // the last lines of each unit, for sockctl status and logs
 	log = slog.New(ring.Handler(log.Handler()))
+	if err := loadRing(ring); err != nil { // loghandover.go
+		log.Warn("cannot read the units' logs the previous sockd handed over", "err", err)
+	}
 	runtimeDir, err := control.ResolveRuntimeDir(o.runtimeDir)
 	if err != nil {
 		fmt.Fprintln(stderr, "sockd:", err)
@@ -46,7 +52,7 @@ func serve(o options, stderr io.Writer) int {
 	d, err := daemon.New(daemon.Config{
 		UnitDirs: o.unitDirs, SystemdUnits: o.systemdUnits, RuntimeDir: runtimeDir, Log: log,
 		Version: sockdVersion(), Binary: binary, Args: o.args, Handover: g.handover,
-		IdleProcs: idleProcs(),
+		IdleProcs: idleProcs(), BeforeExec: saveRing(ring, log),
 	})
 	if err != nil {
 		g.cannotStart(err, nil)
@@ -55,7 +61,23 @@ func serve(o options, stderr io.Writer) int {
 	if o.takeover && !g.takeOver(d) {
 		return 1
 	}
-	stopSockets, ok := serveSockets(ctx, d, g, daemon.ControlConfig{Group: o.controlGroup, Ring: ring}, runtimeDir)
+	ccfg := daemon.ControlConfig{Group: o.controlGroup, Ring: ring}
+	if o.metrics || o.metricsListen != "" {
+		m := d.NewMetrics().Handler()
+		if o.metrics {
+			ccfg.Metrics = m
+		}
+		if o.metricsListen != "" {
+			// Metrics never stop sockd from serving: during a --takeover
+			// the old sockd may still hold the address.
+			if stopMetrics, err := serveMetricsTCP(o.metricsListen, m, log); err != nil {
+				log.Error("metrics not served on TCP", "err", err)
+			} else {
+				defer stopMetrics()
+			}
+		}
+	}
+	stopSockets, ok := serveSockets(ctx, d, g, ccfg, runtimeDir)
 	if !ok {
 		return 1
 	}

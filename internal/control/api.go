@@ -96,9 +96,9 @@ type LogRecord struct {
 	Time    time.Time `json:"time"`
 	Level   string    `json:"level"`
 	Message string    `json:"message"`
-	// Attrs are the record's other attributes as "key=value" pairs, in
-	// order, the unit attribute left out.
-	Attrs []string `json:"attrs,omitempty"`
+	// Attrs are the record's other attributes, in order, the unit
+	// attribute left out; in JSON an object of JSON values.
+	Attrs LogAttrs `json:"attrs,omitempty"`
 }
 
 // String formats r as one line: "Jan 02 15:04:05 WARN message key=value ...".
@@ -111,7 +111,7 @@ func (r LogRecord) String() string {
 	b.WriteString(r.Message)
 	for _, a := range r.Attrs {
 		b.WriteByte(' ')
-		b.WriteString(a)
+		b.WriteString(a.String())
 	}
 	return b.String()
 }

@@ -98,6 +98,18 @@ func (c *Client) call(ctx context.Context, method, path string, out any) error {
 	return c.callWith(ctx, method, path, in, out)
 }
 
+// transportErr is the error of a request that got no answer.
+func (c *Client) transportErr(err error) error {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOTDIR) {
+		return &NotRunningError{Path: c.path, Err: err}
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return fmt.Errorf("cannot connect to sockd at %s: %w", c.path, op.Err)
+	}
+	return fmt.Errorf("talking to sockd at %s: %w", c.path, err)
+}
+
 // callWith sends in (if not nil) as the JSON body of the request.
 func (c *Client) callWith(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
@@ -117,14 +129,7 @@ func (c *Client) callWith(ctx context.Context, method, path string, in, out any)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOTDIR) {
-			return &NotRunningError{Path: c.path, Err: err}
-		}
-		var op *net.OpError
-		if errors.As(err, &op) && op.Op == "dial" {
-			return fmt.Errorf("cannot connect to sockd at %s: %w", c.path, op.Err)
-		}
-		return fmt.Errorf("talking to sockd at %s: %w", c.path, err)
+		return c.transportErr(err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))

@@ -51,6 +51,9 @@ type Config struct {
 	Group   int
 	Backend Backend
 	Log     *slog.Logger
+	// Metrics, if set, is served at GET /metrics, readable by anyone
+	// who may connect (metrics.go).
+	Metrics http.Handler
 	// Timeouts; zero means the defaults above.
 	ReadHeaderTimeout, ReadTimeout, IdleTimeout time.Duration
 }
@@ -162,6 +165,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			parts[i] = u
 		}
 	}
+	if r.URL.Path == "/metrics" {
+		s.serveMetrics(w, r) // metrics.go
+		return
+	}
 	if len(parts) < 2 || parts[0] != control.Version {
 		s.fail(w, control.Errorf(http.StatusNotFound, "", "no such API path %q (this is API %s)", r.URL.Path, control.Version))
 		return
@@ -191,6 +198,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			us = []control.Unit{}
 		}
 		s.reply(w, map[string]any{"units": us})
+	case len(parts) == 2 && parts[1] == "reset-failed":
+		s.serveOp(w, r, "", "reset-failed", peer) // ops.go
 	case len(parts) == 2 && parts[1] == "reload":
 		if !s.method(w, r, http.MethodPost) || !s.body(w, r, "", &struct{}{}) {
 			return
@@ -227,6 +236,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				fs = []control.File{}
 			}
 			s.reply(w, map[string]any{"files": fs})
+		case "log":
+			s.serveLog(w, r, name) // logs.go
+		case "kill", "reset-failed":
+			s.serveOp(w, r, name, sub, peer) // ops.go
 		case string(control.Start), string(control.Stop), string(control.Restart), string(control.ReloadUnit):
 			var req control.ActionRequest
 			var into any = &struct{}{}

@@ -31,6 +31,8 @@ type ControlConfig struct {
 	// Ring, if set, is the log ring installed in front of the daemon's
 	// log handler; status then shows each unit's last log records.
 	Ring *logring.Ring
+	// Metrics, if set, is served at /metrics (see NewMetrics).
+	Metrics http.Handler
 }
 
 // shutdownGrace is how long requests in progress may finish when the
@@ -61,6 +63,7 @@ func (d *Daemon) ServeControl(ctx context.Context, cfg ControlConfig) (stop func
 		Group:   gid,
 		Backend: &controlBackend{d: d, ring: cfg.Ring, ctx: ctx},
 		Log:     d.log.With("component", "control"),
+		Metrics: cfg.Metrics,
 	})
 	if err != nil {
 		return nil, err
@@ -234,8 +237,15 @@ func (b *controlBackend) view(u *supervise.Unit, kind string, withLog bool) cont
 	for _, l := range u.Listeners() {
 		v.Listeners = append(v.Listeners, control.Listener{Listen: l.Spec().Address.String(), Type: listenerType(l.Spec().Kind), Closed: l.Refusing()})
 	}
+	if e, ok := b.d.bindFailed.get(cfg.Name); ok && kind == "socket" { // bindfail.go
+		v.ActiveState, v.SubState, v.State, v.Result = "failed", "failed", "failed", "resources"
+		v.StatusText = e
+		for _, l := range cfg.Socket.Listeners {
+			v.Listeners = append(v.Listeners, control.Listener{Listen: l.Address.String(), Type: listenerType(l.Kind)})
+		}
+	}
 	if withLog && b.ring != nil {
-		v.Log = b.ring.Records(cfg.Name)
+		v.Log = b.ring.Tail(cfg.Name, logring.StatusLines, time.Time{})
 	}
 	return v
 }

@@ -46,6 +46,7 @@ import (
 	"time"
 
 	"github.com/sockd/sockd/activation"
+	"github.com/sockd/sockd/internal/metrics"
 	"github.com/sockd/sockd/internal/reaper"
 	"github.com/sockd/sockd/internal/rundir"
 	"github.com/sockd/sockd/internal/supervise"
@@ -76,6 +77,10 @@ type Config struct {
 	// once it is ready, between the bursts of work (loading, reloading,
 	// upgrading) that use every CPU (procs.go).
 	IdleProcs int
+	// BeforeExec, if set, runs just before an upgrade re-executes sockd;
+	// undo runs if the execve failed. cmd/sockd hands the units' logs
+	// to the new image with it.
+	BeforeExec func() (undo func())
 }
 
 // Daemon is a running sockd. Create it with New, then call Run.
@@ -111,6 +116,13 @@ type Daemon struct {
 	unread bool
 	// stopControl stops the control server (set by ServeControl).
 	stopControl func()
+
+	// bindFailed are the loaded units whose listeners could not be bound
+	// (bindfail.go).
+	bindFailed bindFailures
+	// metrics, if set, and counters serve /metrics (metrics.go).
+	metrics  atomic.Pointer[metrics.Metrics]
+	counters counters
 }
 
 // running is one unit's supervisor.
@@ -205,7 +217,7 @@ func (d *Daemon) supervisor(u *units.Unit, ls []*activation.Listener) *supervise
 
 // deps are what every supervisor uses of the daemon.
 func (d *Daemon) deps() supervise.Deps {
-	return supervise.Deps{Reaper: d.reaper, Watcher: d.watcher, Log: d.log, NotifyDir: d.notifyDir()}
+	return supervise.Deps{Reaper: d.reaper, Watcher: d.watcher, Log: d.log, NotifyDir: d.notifyDir(), StartLatency: d.observeStart}
 }
 
 // Invalid returns the units left out at the last load because they are
@@ -265,7 +277,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.startAll(ctx)
 	d.ready.Store(true)
 	close(d.readyC)
-	d.log.Info("sockd ready", "units", len(d.units), "runtime_dir", d.cfg.RuntimeDir, "generation", d.generation, "pid", os.Getpid())
+	d.log.Info("sockd ready", "units", len(d.units)-d.bindFailed.count(), "failed", d.bindFailed.count(), "runtime_dir", d.cfg.RuntimeDir, "generation", d.generation, "pid", os.Getpid())
 	d.notifyManager("READY=1") // sdnotify.go
 	d.mu.Unlock()
 	// Loading the units made several times more garbage than what stays

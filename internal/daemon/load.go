@@ -43,7 +43,7 @@ func (d *Daemon) load(in *inherited, s *upgrade.State) {
 	ls, errs := in.bindAll(fresh, d.bindHooked) // sockethooks.go: [Socket] ExecStartPre=/Post=
 	for i, u := range fresh {
 		if errs[i] != nil {
-			d.log.Error("unit failed", "unit", u.Name+".socket", "err", errs[i])
+			d.failBind(u, errs[i]) // bindfail.go
 			continue
 		}
 		d.units[u.Name] = &running{sup: d.supervisor(u, ls[i])}

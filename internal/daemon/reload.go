@@ -28,7 +28,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 	defer d.procs.work()()
 	res := d.loadUnits() // source.go
 	if err := res.Err(); err != nil {
-		return fmt.Errorf("reload refused, nothing changed: %w", err)
+		return refusal(res.Invalid, err) // refusal.go
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -58,6 +58,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	d.counters.reloads.Add(1) // metrics.go
 	d.log.Info("reloaded", "added", len(diff.Added), "removed", len(diff.Removed), "changed", len(diff.Changed), "failed", len(errs))
 	return errors.Join(errs...)
 }
@@ -73,7 +74,7 @@ func (d *Daemon) configs() []*units.Unit {
 
 func (d *Daemon) removeUnit(name string) {
 	r := d.units[name]
-	r.stop()
+	r.sup.StopBecause("unit removed")
 	r.sup.Close()
 	delete(d.units, name)
 	d.log.Info("unit removed", "unit", name+".socket")
@@ -171,8 +172,9 @@ func (d *Daemon) StopSocket(name string) error {
 	if !ok {
 		return fmt.Errorf("unit %s.socket: not loaded", name)
 	}
-	r.stop()
+	r.sup.StopBecause("socket stopped")
 	r.sup.Close()
+	d.bindFailed.set(name, nil) // a stopped socket is inactive, no longer failed
 	d.log.Info("socket stopped", "unit", name+".socket")
 	return nil
 }
@@ -191,5 +193,7 @@ func (d *Daemon) StartSocket(name string) error {
 	case !r.stopped():
 		return nil
 	}
-	return d.addUnit(r.sup.Config())
+	err := d.addUnit(r.sup.Config())
+	d.bindFailed.set(name, err) // bindfail.go
+	return err
 }

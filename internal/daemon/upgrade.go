@@ -271,6 +271,9 @@ func (d *Daemon) exec(req execRequest, parked map[string]*supervise.Parked) erro
 		return err
 	}
 	d.log.Info("re-executing sockd", "binary", req.binary.Path, "generation", d.generation+1, "units", len(s.Units), "state_bytes", len(data), "state_format", req.format)
+	if d.cfg.BeforeExec != nil {
+		defer d.cfg.BeforeExec()() // the undo runs only if the execve failed
+	}
 	return upgrade.Exec(req.binary, d.cfg.Args, data)
 }
 

@@ -7,7 +7,6 @@ package logring
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -20,13 +19,14 @@ const DefaultSize = 10
 
 // Ring holds the last records of each unit. It is safe for concurrent use.
 type Ring struct {
-	size int
-	mu   sync.Mutex
-	bufs map[string]*buffer
+	size   int
+	mu     sync.Mutex
+	bufs   map[string]*buffer
+	follow map[string]map[*follower]bool // key → its followers (follow.go)
 }
 
 type buffer struct {
-	recs  []control.LogRecord // circular once full
+	recs  []control.LogRecord // grows to the Ring's size, then circular
 	next  int
 	count int
 }
@@ -66,14 +66,18 @@ func (r *Ring) Add(unit string, rec control.LogRecord) {
 	defer r.mu.Unlock()
 	b := r.bufs[key]
 	if b == nil {
-		b = &buffer{recs: make([]control.LogRecord, r.size)}
+		b = &buffer{}
 		r.bufs[key] = b
 	}
-	b.recs[b.next] = rec
-	b.next = (b.next + 1) % len(b.recs)
-	if b.count < len(b.recs) {
-		b.count++
+	if len(b.recs) < r.size { // still growing: no wrap yet
+		b.recs = append(b.recs, rec)
+		b.count = len(b.recs)
+		b.next = len(b.recs) % r.size
+	} else {
+		b.recs[b.next] = rec
+		b.next = (b.next + 1) % len(b.recs)
 	}
+	r.publish(key, rec)
 }
 
 // Records returns the records of unit (any spelling Key accepts), oldest
@@ -81,6 +85,10 @@ func (r *Ring) Add(unit string, rec control.LogRecord) {
 func (r *Ring) Records(unit string) []control.LogRecord {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.recordsLocked(unit)
+}
+
+func (r *Ring) recordsLocked(unit string) []control.LogRecord {
 	b := r.bufs[Key(unit)]
 	if b == nil {
 		return nil
@@ -102,16 +110,16 @@ func (r *Ring) Handler(next slog.Handler) slog.Handler {
 type handler struct {
 	ring   *Ring
 	next   slog.Handler
-	unit   string   // from WithAttrs
-	attrs  []string // other WithAttrs attributes, formatted
-	prefix string   // group prefix for attribute keys
+	unit   string           // from WithAttrs
+	attrs  control.LogAttrs // other WithAttrs attributes
+	prefix string           // group prefix for attribute keys
 }
 
 func (h *handler) Enabled(ctx context.Context, l slog.Level) bool { return h.next.Enabled(ctx, l) }
 
 func (h *handler) Handle(ctx context.Context, rec slog.Record) error {
 	unit := h.unit
-	var attrs []string
+	var attrs control.LogAttrs
 	attrs = append(attrs, h.attrs...)
 	rec.Attrs(func(a slog.Attr) bool {
 		if h.prefix == "" && a.Key == "unit" {
@@ -130,7 +138,7 @@ func (h *handler) Handle(ctx context.Context, rec slog.Record) error {
 func (h *handler) WithAttrs(as []slog.Attr) slog.Handler {
 	h2 := *h
 	h2.next = h.next.WithAttrs(as)
-	h2.attrs = append([]string(nil), h.attrs...)
+	h2.attrs = append(control.LogAttrs(nil), h.attrs...)
 	for _, a := range as {
 		if h.prefix == "" && a.Key == "unit" {
 			h2.unit = a.Value.String()
@@ -151,7 +159,7 @@ func (h *handler) WithGroup(name string) slog.Handler {
 	return &h2
 }
 
-func appendAttr(out []string, prefix string, a slog.Attr) []string {
+func appendAttr(out control.LogAttrs, prefix string, a slog.Attr) control.LogAttrs {
 	v := a.Value.Resolve()
 	if v.Kind() == slog.KindGroup {
 		p := prefix
@@ -166,9 +174,5 @@ func appendAttr(out []string, prefix string, a slog.Attr) []string {
 	if a.Key == "" {
 		return out
 	}
-	s := v.String()
-	if strings.ContainsAny(s, " \t\n\"=") || s == "" {
-		s = fmt.Sprintf("%q", s)
-	}
-	return append(out, prefix+a.Key+"="+s)
+	return append(out, control.LogAttr{Key: prefix + a.Key, Value: jsonValue(v)})
 }

@@ -23,14 +23,18 @@ func TestHandlerKeepsLastRecordsPerUnit(t *testing.T) {
 	got := r.Records("web.service")
 	var msgs []string
 	for _, rec := range got {
-		msgs = append(msgs, rec.Message+" "+strings.Join(rec.Attrs, " "))
+		var as []string
+		for _, a := range rec.Attrs {
+			as = append(as, a.String())
+		}
+		msgs = append(msgs, rec.Message+" "+strings.Join(as, " "))
 	}
 	want := []string{"event n=3", "event n=4", "instance "}
 	if fmt.Sprint(msgs) != fmt.Sprint(want) {
 		t.Errorf("web records = %q, want %q", msgs, want)
 	}
 	db := r.Records("db")
-	if len(db) != 1 || db[0].Level != "WARN" || db[0].Attrs[0] != `status="code=exited, status=1/FAILURE"` {
+	if len(db) != 1 || db[0].Level != "WARN" || db[0].Attrs[0].String() != `status="code=exited, status=1/FAILURE"` {
 		t.Errorf("db records = %+v", db)
 	}
 	if r.Records("nothing") != nil {

@@ -54,6 +54,7 @@ func (u *Unit) startService(ctx context.Context, why startCause) {
 	}
 	u.stopWanted = false
 	u.applyPending()
+	began := time.Now() // startlatency.go
 	svc := &u.cfg.Service
 	if !u.conditionsMet(ctx) {
 		return
@@ -81,6 +82,7 @@ func (u *Unit) startService(ctx context.Context, why startCause) {
 		u.stopService(ctx, "ExecStartPost= failed")
 		return
 	}
+	u.observeStart(time.Since(began))
 	u.setState(StateRunning, "success")
 	u.armWatchdog()
 }
@@ -242,7 +244,7 @@ func (u *Unit) waitReady(ctx context.Context, svc *units.Service) bool {
 			u.stopServiceResult(ctx, "start timed out", true)
 			return false
 		case <-ctx.Done():
-			u.stopService(ctx, "sockd is stopping")
+			u.stopService(ctx, u.stopReason())
 			return false
 		}
 	}

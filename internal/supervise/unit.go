@@ -23,6 +23,9 @@ type Deps struct {
 	// the private NOTIFY_SOCKETs of
 	// Type=notify services.
 	NotifyDir string
+	// StartLatency, if set, is told how long each start of the service
+	// took, from its start to its readiness (startlatency.go).
+	StartLatency func(unit string, d time.Duration)
 }
 
 // State is where a unit is in its lifecycle, named as systemctl names the
@@ -149,7 +152,7 @@ func (u *Unit) runQueue(ctx context.Context) (asleep bool) {
 		select {
 		case <-ctx.Done():
 			if u.main != nil {
-				u.stopService(ctx, "sockd is stopping")
+				u.stopService(ctx, u.stopReason())
 			}
 			return false
 		case <-u.triggerC:

@@ -41,6 +41,7 @@ type lifecycle struct {
 	parked  bool               // ParkIdle: no goroutine starts until unpark (upgrade.go)
 	reqs    []request          // requests waiting for the goroutine
 	wg      sync.WaitGroup     // the goroutine, for Stop
+	reason  string             // StopBecause's (stopreason.go)
 }
 
 // Start supervises the unit under ctx until Stop, and returns at once:

@@ -294,7 +294,7 @@ func verbNotRunning(t *testing.T, e *env) {
 	}
 	for _, args := range [][]string{{"list"}, {"status", "web"}, {"stop", "web.service"}, {"is-active", "web"}} {
 		r := e.want(1, args)
-		if want := "sockctl: sockd is not running (no control socket at " + sock + ")\n"; r.stderr != want {
+		if want := "sockctl: sockd is not running (no control socket at " + sock + ")\nIf sockd runs with another runtime directory, name it: sockctl --runtime-dir DIR …, or set SOCKD_RUNTIME_DIR=DIR.\n"; r.stderr != want {
 			t.Errorf("sockctl %s without sockd: stderr %q, want %q", args, r.stderr, want)
 		}
 	}
