@@ -17,12 +17,15 @@ const (
 )
 
 // EffectiveNotifyAccess returns NotifyAccess=, or its default when unset:
-// main for Type=notify, none otherwise, as systemd does.
+// main for Type=notify or when WatchdogSec= or FileDescriptorStoreMax=
+// is set, none otherwise, as systemd does.
 func (s *Service) EffectiveNotifyAccess() NotifyAccess {
 	switch {
 	case s.NotifyAccess != NotifyAccessDefault:
 		return s.NotifyAccess
-	case s.Type == TypeNotify:
+	case s.Type == TypeNotify, s.Ready.Watchdog > 0, s.FileDescriptorStoreMax > 0:
+		// As systemd's service_add_extras(): a service that needs the
+		// notify socket gets it, for its main process.
 		return NotifyAccessMain
 	}
 	return NotifyAccessNone

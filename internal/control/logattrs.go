@@ -55,6 +55,9 @@ func (as LogAttrs) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON reads a JSON object into attributes, in its order;
 // numbers are json.Number.
 func (as *LogAttrs) UnmarshalJSON(data []byte) error {
+	if d := bytes.TrimSpace(data); len(d) > 0 && d[0] == '[' {
+		return as.unmarshalPairs(d)
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
@@ -72,6 +75,22 @@ func (as *LogAttrs) UnmarshalJSON(data []byte) error {
 			return fmt.Errorf("log record: attribute %s: %w", key, err)
 		}
 		*as = append(*as, LogAttr{Key: key, Value: v})
+	}
+	return nil
+}
+
+// unmarshalPairs reads the form sockd wrote before attributes were JSON
+// values: a list of "key=value" strings (a sockctl talking to an older
+// sockd, as during an upgrade).
+func (as *LogAttrs) unmarshalPairs(data []byte) error {
+	var pairs []string
+	if err := json.Unmarshal(data, &pairs); err != nil {
+		return fmt.Errorf("log record: attributes: %w", err)
+	}
+	*as = nil
+	for _, p := range pairs {
+		k, v, _ := strings.Cut(p, "=")
+		*as = append(*as, LogAttr{Key: k, Value: v})
 	}
 	return nil
 }

@@ -111,7 +111,9 @@ func TestMainPIDNotified(t *testing.T) {
 	probe := filepath.Join(binDir, "probe")
 	s := start(t, map[string]string{
 		"mp.socket": "[Socket]\nListenStream=$WORK/mp.sock\n",
-		"mp.service": "[Service]\nType=notify\n" +
+		// systemd-notify is the shell's child: as in systemd, only
+		// NotifyAccess=all lets it name the main process.
+		"mp.service": "[Service]\nType=notify\nNotifyAccess=all\n" +
 			"ExecStart=/bin/sh -c '" + probe + " -report $WORK/reports -ignore-term & systemd-notify --ready --pid=$$!; wait'\n",
 	})
 	sockctl(t, s, "start", "mp.service")
