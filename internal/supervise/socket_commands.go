@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/sockd/sockd/internal/spawn"
@@ -73,22 +72,7 @@ func runSocketCommand(ctx context.Context, deps Deps, unit string, cmd units.Com
 	if err != nil {
 		return Exit{}, fmt.Errorf("%s: %w", cmd.Path, err)
 	}
-	var deadline <-chan time.Time
-	if timeout > 0 {
-		t := time.NewTimer(timeout)
-		defer t.Stop()
-		deadline = t.C
-	}
-	select {
-	case st := <-p.Exit:
-		return exitOf(st), nil
-	case <-deadline:
-	case <-ctx.Done():
-	}
-	killGroup(p.Pid, syscall.SIGKILL)
-	e := exitOf(<-p.Exit)
-	e.Timeout = true
-	return e, fmt.Errorf("%s: %w", cmd.Path, errCommandTimeout)
+	return waitCommand(ctx, p, cmd, timeout) // start.go
 }
 
 // runStopCommands runs ExecStopPre= or ExecStopPost= as the unit's

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -287,6 +288,13 @@ func (u *Unit) runCommand(ctx context.Context, svc *units.Service, cmd units.Com
 	}
 	u.controlStarted(p.Pid) // notify.go: NotifyAccess=exec
 	defer u.controlDone(p.Pid)
+	return waitCommand(ctx, p, cmd, timeout)
+}
+
+// waitCommand waits for a command sockd runs (Exec*=) to exit; past
+// timeout (if positive) or when ctx ends, it kills the command's process
+// group and reports the timeout.
+func waitCommand(ctx context.Context, p *spawn.Process, cmd units.Command, timeout time.Duration) (Exit, error) {
 	var deadline <-chan time.Time
 	if timeout > 0 {
 		t := time.NewTimer(timeout)
@@ -299,9 +307,8 @@ func (u *Unit) runCommand(ctx context.Context, svc *units.Service, cmd units.Com
 	case <-deadline:
 	case <-ctx.Done():
 	}
-	killGroup(p.Pid, os.Kill)
-	st := <-p.Exit
-	e := exitOf(st)
+	killGroup(p.Pid, syscall.SIGKILL)
+	e := exitOf(<-p.Exit)
 	e.Timeout = true
 	return e, fmt.Errorf("%s: %w", cmd.Path, errCommandTimeout)
 }
