@@ -87,7 +87,10 @@ func TestFlood(t *testing.T) {
 		t.Errorf("%d refusal records in %v: the log is not rate limited", n, took)
 	}
 	e.quiet(t)
-	if after := e.fdCount(); after != fds {
+	// More fds after is a leak; fewer is an fd that was in use for a
+	// moment when the first count was taken (seen once in 60 runs under
+	// stress-ng: 20 before, 19 after).
+	if after := e.fdCount(); after > fds {
 		t.Errorf("sockd has %d fds after the flood, %d before", after, fds)
 	}
 	if z := zombies(t, e.Pid()); len(z) > 0 {
