@@ -42,8 +42,9 @@ func FromInherited(in *upgrade.Inherited) *Handover {
 // watches. Otherwise the unit files are read and each unit adopts its
 // saved fds, or, when the state could not be decoded, the inherited
 // sockets that match its listeners (never a fresh bind beside them).
-// What no unit takes is closed; the processes of units that are gone
-// are stopped. Call it instead of Load.
+// What no unit takes is closed; the processes of units that are gone,
+// and all of them when the state is lost, are stopped. Call it instead
+// of Load.
 func (d *Daemon) Restore() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -56,6 +57,7 @@ func (d *Daemon) Restore() {
 	if h.State == nil {
 		d.log.Error("cannot decode what the previous sockd handed over: adopting its sockets by matching them to the units",
 			"err", h.Inherited.DecodeErr, "sockets", len(h.Inherited.Orphans))
+		d.stopUnknownChildren() // orphans.go
 		d.load(&inherited{fds: h.Inherited.Orphans, used: map[int]bool{}}, nil)
 		return
 	}

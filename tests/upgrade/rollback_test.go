@@ -12,6 +12,7 @@ import (
 
 	"github.com/sockd/sockd/internal/testenv"
 	"github.com/sockd/sockd/tests/internal/e2e"
+	"golang.org/x/sys/unix"
 )
 
 // TestRollbackWhenTheNewImageCannotStart is finding 3 of issue 16: a new
@@ -73,9 +74,20 @@ func TestAdoptWhenTheStateDoesNotDecode(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll(faulty) })
 	s, addr, stop := startHelloUnderLoad(t)
+	old := mainPID(t, s.RuntimeDir, "hello.service")
+	pidfd, err := unix.PidfdOpen(old, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(pidfd)
 	out, err := sockctl(s.RuntimeDir, "upgrade", "--binary", filepath.Join(faulty, "sockd"))
 	if err != nil {
 		t.Fatalf("upgrade: %v\n%s\nlog:\n%s", err, out, s.LogText())
+	}
+	// The service the lost state named is stopped, not left running
+	// with no unit to supervise it.
+	if n, err := unix.Poll([]unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}, 20000); n != 1 || err != nil {
+		t.Errorf("the previous service (pid %d) still runs 20 s after the upgrade lost its state (%v)", old, err)
 	}
 	t.Logf("%s", strings.TrimSpace(out))
 	if _, err := get(addr); err != nil {
