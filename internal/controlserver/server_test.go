@@ -2,7 +2,6 @@ package controlserver
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -119,28 +118,10 @@ func (f *fakeBackend) Calls() []string {
 	return append([]string(nil), f.calls...)
 }
 
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type testServer struct {
 	*Server
 	fake *fakeBackend
-	log  *syncBuffer
+	log  *testenv.SyncBuffer
 	done chan error
 }
 
@@ -151,7 +132,7 @@ func startServer(t *testing.T, dir string, mod func(*Config)) *testServer {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	ts := &testServer{fake: newFake(), log: &syncBuffer{}, done: make(chan error, 1)}
+	ts := &testServer{fake: newFake(), log: &testenv.SyncBuffer{}, done: make(chan error, 1)}
 	cfg := Config{
 		Path:    filepath.Join(dir, control.SocketName),
 		Group:   -1,

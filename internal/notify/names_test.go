@@ -1,15 +1,14 @@
 package notify
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
+	"github.com/sockd/sockd/internal/testenv"
 	"golang.org/x/sys/unix"
 )
 
@@ -43,29 +42,11 @@ func TestPrefixUnbindable(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink safe for the receiver's goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestRefusalsAreRateLimited: a flood of refused datagrams logs one
 // line per reason and sender, not one per datagram (issue 16, finding 7:
 // 51.5k datagrams gave 6.9 MB of log).
 func TestRefusalsAreRateLimited(t *testing.T) {
-	var logBuf syncBuffer
+	var logBuf testenv.SyncBuffer
 	log := slog.New(slog.NewTextHandler(&logBuf, nil))
 	const flood = 3000
 	var seen atomic.Int32 // refuses the flood, accepts the datagram after it

@@ -1,7 +1,6 @@
 package supervise
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -19,6 +18,7 @@ import (
 	"github.com/sockd/sockd/activation"
 	"github.com/sockd/sockd/internal/reaper"
 	"github.com/sockd/sockd/internal/spawn"
+	"github.com/sockd/sockd/internal/testenv"
 	"github.com/sockd/sockd/units"
 	"github.com/sockd/sockd/units/unitdir"
 )
@@ -27,29 +27,11 @@ import (
 // start (fd-3 instances go through it).
 func init() { spawn.RunShimIfRequested() }
 
-// syncBuffer is a log destination the tests can read while units write.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // harness is one supervised unit with its own reaper and watcher.
 type harness struct {
 	t    *testing.T
 	dir  string
-	log  *syncBuffer
+	log  *testenv.SyncBuffer
 	u    *Unit
 	stop func() // stops Run and waits for it
 }
@@ -83,7 +65,7 @@ func loadUnit(t *testing.T, dir, name string, files map[string]string) *units.Un
 func startUnit(t *testing.T, name string, files map[string]string) *harness {
 	t.Helper()
 	t.Cleanup(func() { goleak.VerifyNone(t) }) // runs last
-	h := &harness{t: t, dir: t.TempDir(), log: &syncBuffer{}}
+	h := &harness{t: t, dir: t.TempDir(), log: &testenv.SyncBuffer{}}
 	cfg := loadUnit(t, h.dir, name, files)
 	ls, err := activation.Bind(name+".socket", &cfg.Socket)
 	if err != nil {
