@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sockd/sockd/internal/reaper"
 	"github.com/sockd/sockd/units"
 )
 
@@ -231,7 +232,11 @@ func unignoreSignals() (undo func()) {
 // BenchmarkSpawnDirectInetd is BenchmarkSpawnTrueWithFD for an inetd-style
 // instance (the connection on 0–2) started by SpawnDirect: the fast path
 // where there is one.
-func BenchmarkSpawnDirectInetd(b *testing.B) {
+func BenchmarkSpawnDirectInetd(b *testing.B) { benchInetd(b, SpawnDirect) }
+
+// benchInetd spawns /bin/true with a connected socket on stdin through
+// spawn, once per iteration, and waits for its exit.
+func benchInetd(b *testing.B, spawn func(*reaper.Reaper, *Spec) (*Process, error)) {
 	r := newReaper(b)
 	p, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -241,7 +246,7 @@ func BenchmarkSpawnDirectInetd(b *testing.B) {
 	defer syscall.Close(p[1])
 	s := &Spec{Path: "/bin/true", Stdin: Stdio{Kind: StdioFD, FD: p[1]}, Stdout: Stdio{Kind: StdioInherit}, Stderr: Stdio{Kind: StdioInherit}}
 	for b.Loop() {
-		p, err := SpawnDirect(r, s)
+		p, err := spawn(r, s)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -262,20 +267,5 @@ func BenchmarkSpawnGoDirectInetd(b *testing.B) {
 func BenchmarkSpawnShimInetd(b *testing.B) {
 	fastDisabled.Store(true)
 	defer fastDisabled.Store(false)
-	r := newReaper(b)
-	p, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer syscall.Close(p[0])
-	defer syscall.Close(p[1])
-	s := &Spec{Path: "/bin/true", Stdin: Stdio{Kind: StdioFD, FD: p[1]}, Stdout: Stdio{Kind: StdioInherit}, Stderr: Stdio{Kind: StdioInherit}}
-	for b.Loop() {
-		p, err := Spawn(r, s)
-		if err != nil {
-			b.Fatal(err)
-		}
-		<-p.Exit
-		<-p.ExecDone()
-	}
+	benchInetd(b, Spawn)
 }
